@@ -6,11 +6,8 @@ API = "https://api.github.com"
 async def main(repo: str, state: str | None = None, labels: str | None = None, limit: int | None = None) -> dict:
     """List issues of `repo` ("owner/name"), skipping pull requests.
 
-    Args:
-        repo: repository as "owner/name", e.g. "home-assistant/core".
-        state: "open" (default), "closed" or "all".
-        labels: comma-separated label names, e.g. "bug,help wanted".
-        limit: maximum number of issues (1-100, default 20).
+    `state` is open (default), closed or all; `labels` is comma-separated ("bug,help wanted");
+    `limit` is 1-100 (default 20).
     """
     if repo.count("/") != 1:
         return {"error": f"repo must look like owner/name, got '{repo}'"}

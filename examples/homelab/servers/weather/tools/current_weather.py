@@ -11,8 +11,12 @@ async def main(city: str | None = None, latitude: float | None = None, longitude
     if latitude is None or longitude is None:
         if not city:
             return {"error": "give a city or both latitude and longitude"}
-        geo = await http.get("https://geocoding-api.open-meteo.com/v1/search", params={"name": city, "count": 1})
-        results = geo.json().get("results") if geo.status_code == 200 else None
+        try:
+            geo = await http.get("https://geocoding-api.open-meteo.com/v1/search", params={"name": city, "count": 1})
+            geo.raise_for_status()
+            results = geo.json().get("results")
+        except Exception as exc:
+            return {"error": f"geocoding failed: {exc}"}
         if not results:
             return {"error": f"unknown place: {city}"}
         latitude, longitude = results[0]["latitude"], results[0]["longitude"]

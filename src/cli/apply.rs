@@ -1,0 +1,83 @@
+//! `mcpbox-gitops apply [PATH]`: show the plan, ask, and execute it in one
+//! transaction. The plan is recomputed inside the lock and must equal the one shown.
+
+use std::io::{BufRead, IsTerminal};
+
+use super::connect::DbArgs;
+use super::{print, Error, SourceArgs, EXIT_OK};
+use crate::plan::render;
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The repository.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow deleting servers, secrets, or more than the policy's share of owned objects.
+    #[arg(long)]
+    pub allow_destroy: bool,
+}
+
+/// Runs `apply`.
+pub async fn run(args: Args) -> Result<u8, Error> {
+    let (_files, desired) = super::load_desired(&args.source)?;
+    let url = args.db.database_url.as_deref().ok_or_else(|| {
+        Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
+    })?;
+    let pool = super::connect::ready_pool(url).await?;
+    let actual = crate::state::read::snapshot(&pool).await?;
+    let plan = crate::plan::diff::diff(&desired, &actual)?;
+    print(&render::text::render(&plan))?;
+    if let Some(why) = plan.refusal(
+        args.allow_destroy,
+        desired.policy.deletion_guard.max_delete_percent,
+        desired.is_empty(),
+    ) {
+        return Err(crate::apply::Error::Refused(why).into());
+    }
+    if !plan.has_changes() && plan.bookkeeping.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    if plan.has_changes() && !args.auto_approve && !confirm()? {
+        print("\nApply cancelled.\n")?;
+        return Ok(super::EXIT_ERROR);
+    }
+    let opts = crate::apply::Options {
+        allow_destroy: args.allow_destroy,
+        ..Default::default()
+    };
+    let (applied, report) = crate::apply::execute(&pool, &desired, Some(&plan), &opts).await?;
+    let s = applied.summary;
+    let mut out = format!(
+        "\nApply complete! Objects: {} adopted, {} added, {} changed, {} destroyed.\n",
+        s.adopt, s.add, s.change, s.destroy
+    );
+    for r in &report.reregister {
+        out.push_str(&format!("Server {} is running and must be re-registered to serve these changes ({}): restart it in MCPBox.\n", r.server, r.reasons.join("; ")));
+    }
+    for s in &report.not_started {
+        out.push_str(&format!("Server {s} was created as `imported`; start it in MCPBox to serve its approved tools.\n"));
+    }
+    print(&out)?;
+    Ok(EXIT_OK)
+}
+
+/// Terraform's prompt: only `yes` proceeds.
+fn confirm() -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Other(
+            "refusing to apply without confirmation: stdin is not a terminal; pass --auto-approve"
+                .into(),
+        ));
+    }
+    print("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}

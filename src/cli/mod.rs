@@ -1,0 +1,155 @@
+//! The command line: one file per subcommand, behind the `Command` enum.
+//!
+//! # Layout
+//! - `validate`, `plan`, `apply`, `approve`, `db`: the subcommands.
+//! - `diagnostics`: renders manifest diagnostics with source snippets.
+//! - `connect`: opens the database pool from `--database-url` / `DATABASE_URL`.
+//!
+//! Only this module (and `main`) prints; the library returns values.
+
+pub mod apply;
+pub mod approve;
+pub mod connect;
+pub mod db;
+pub mod diagnostics;
+pub mod plan;
+pub mod validate;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: success (and, with `--detailed-exitcode`, no changes).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: any error.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code: the plan has changes (only with `--detailed-exitcode`).
+pub const EXIT_CHANGES: u8 = 2;
+
+/// Declarative GitOps for MCPBox: manifests in git, planned and applied into MCPBox's database.
+#[derive(Debug, Parser)]
+#[command(name = "mcpbox-gitops", version, about, long_about = None)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline and report every problem at once.
+    Validate(validate::Args),
+    /// Show what apply would change (never writes).
+    Plan(plan::Args),
+    /// Apply the manifests to MCPBox's database in one transaction.
+    Apply(apply::Args),
+    /// Pin a tool's current content as approved (writes approvals.yaml).
+    Approve(approve::Args),
+    /// Create or check MCPBox's schema and our bookkeeping.
+    #[command(subcommand)]
+    Db(db::Command),
+}
+
+/// Errors the CLI reports (as a miette report on stderr, exit 1).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    /// The manifests are invalid (diagnostics were already printed).
+    #[error("{0} problem(s) found in the manifests; nothing was planned or applied")]
+    #[diagnostic(help(
+        "fix the problems listed above; `mcpbox-gitops validate` shows them again"
+    ))]
+    Invalid(usize),
+    /// Reading the source failed.
+    #[error(transparent)]
+    Source(#[from] crate::source::Error),
+    /// Reading the database failed.
+    #[error(transparent)]
+    State(#[from] crate::state::Error),
+    /// No plan could be made.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::diff::Error),
+    /// Apply failed or was refused.
+    #[error(transparent)]
+    Apply(#[from] crate::apply::Error),
+    /// Anything else, with a message that says what to do.
+    #[error("{0}")]
+    Other(String),
+    /// Writing output failed.
+    #[error("cannot write output")]
+    Io(#[from] std::io::Error),
+}
+
+/// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_tracing(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Text => builder.with_ansi(color_enabled()).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Whether to use colour: not when `NO_COLOR` is set or stderr is not a terminal.
+pub fn color_enabled() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args).await,
+        Command::Apply(args) => apply::run(args).await,
+        Command::Approve(args) => approve::run(args),
+        Command::Db(cmd) => db::run(cmd).await,
+    }
+}
+
+/// Writes to stdout; a closed pipe (e.g. `| head`) is not an error.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// The manifest repository path argument, shared by several commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
+    /// Root of the manifest repository.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+}
+
+/// Loads and validates a repository, printing diagnostics on failure.
+pub fn load_desired(
+    src: &SourceArgs,
+) -> Result<(crate::source::FileSet, crate::desired::DesiredState), Error> {
+    let files = crate::source::FileSet::from_dir(&src.path)?;
+    match crate::desired::build(&files) {
+        Ok(d) => Ok((files, d)),
+        Err(diags) => {
+            eprint!("{}", diagnostics::render(&files, &diags, color_enabled()));
+            Err(Error::Invalid(diags.len()))
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The desired state: what git says MCPBox should hold, normalised and keyed.
+//!
+//! Built from a [`FileSet`] in one pure step: load → validate → resolve. Diffing it
+//! against the database lives in `plan::diff`.
+
+use std::collections::BTreeMap;
+
+use crate::approvals::{self, Pins};
+use crate::manifest::diagnostic::{self, Diagnostic};
+use crate::manifest::kinds::{Document, ToolType};
+use crate::manifest::load::{self, APPROVALS_FILE, POLICY_FILE};
+use crate::manifest::validate::{self, setting_text};
+use crate::model::{Module, Network, Object, Secret, Server, Setting, Tool};
+use crate::policy::{self, Policy};
+use crate::source::FileSet;
+
+/// MCPBox's default for `servers.default_timeout_ms`.
+pub const DEFAULT_SERVER_TIMEOUT_MS: i32 = 30_000;
+
+/// Everything git asks for.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredState {
+    /// Where it came from (path or commit), for plans and audit rows.
+    pub source: String,
+    /// The repository's policy file (or defaults).
+    pub policy: Policy,
+    /// Approval pins by `server/tool`.
+    pub pins: Pins,
+    /// Every object, by kind and natural key.
+    pub objects: BTreeMap<(crate::model::Kind, String), Object>,
+}
+
+impl DesiredState {
+    /// The desired value of a setting, if git sets it.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        match self
+            .objects
+            .get(&(crate::model::Kind::Setting, key.to_string()))
+        {
+            Some(Object::Setting(s)) => s.value.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Number of managed objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether git asks for nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// A fingerprint of the desired state: sha256 over every object and pin.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for ((kind, key), obj) in &self.objects {
+            h.update(kind.as_str().as_bytes());
+            h.update(key.as_bytes());
+            h.update(obj.hash().as_bytes());
+        }
+        for pin in self.pins.values() {
+            h.update(pin.identity().as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// Loads, validates and resolves a repository. Returns every diagnostic when
+/// anything is wrong, sorted by file and position.
+pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
+    let manifests = load::load(files);
+    let mut diags = manifests.diagnostics.clone();
+    diags.extend(validate::validate(files, &manifests.docs));
+    let policy = match load::text_of(files, POLICY_FILE) {
+        Some(text) => policy::parse(POLICY_FILE, text)
+            .map_err(|d| diags.push(d))
+            .unwrap_or_default(),
+        None => Policy::default(),
+    };
+    let pins = match load::text_of(files, APPROVALS_FILE) {
+        Some(text) => approvals::parse(APPROVALS_FILE, text)
+            .map_err(|d| diags.push(d))
+            .unwrap_or_default(),
+        None => Pins::new(),
+    };
+    if !diags.is_empty() {
+        diagnostic::sort(&mut diags);
+        return Err(diags);
+    }
+    let mut state = DesiredState {
+        source: files.label.clone(),
+        policy,
+        pins,
+        objects: BTreeMap::new(),
+    };
+    for doc in &manifests.docs {
+        for obj in resolve(doc) {
+            state.objects.insert((obj.kind(), obj.key()), obj);
+        }
+    }
+    Ok(state)
+}
+
+/// The objects one document declares.
+fn resolve(doc: &load::Loaded) -> Vec<Object> {
+    let mut out = Vec::new();
+    match &doc.doc {
+        Document::Server(s) => {
+            let name = &s.metadata.name;
+            out.push(Object::Server(Server {
+                name: name.clone(),
+                description: s.spec.description.clone(),
+                default_timeout_ms: s
+                    .spec
+                    .default_timeout_ms
+                    .map(|t| t as i32)
+                    .unwrap_or(DEFAULT_SERVER_TIMEOUT_MS),
+            }));
+            for secret in &s.spec.secrets {
+                out.push(Object::Secret(Secret {
+                    server: name.clone(),
+                    name: secret.name.clone(),
+                    description: secret.description.clone(),
+                }));
+            }
+            for n in &s.spec.network {
+                out.push(Object::Network(Network {
+                    server: name.clone(),
+                    tool: n.tool.clone(),
+                    host: n.host.clone(),
+                    port: n.port.map(|p| p as i32),
+                    justification: n.justification.clone(),
+                }));
+            }
+        }
+        Document::Tool(t) => {
+            let spec = &t.spec;
+            let code = doc.code.as_ref().map(|c| c.text.clone());
+            let input_schema = match &spec.input_schema {
+                Some(s) => s.clone(),
+                None => crate::python::input_schema(&crate::python::validate(
+                    code.as_deref().unwrap_or(""),
+                )),
+            };
+            out.push(Object::Tool(Tool {
+                server: t.metadata.server.clone(),
+                name: t.metadata.name.clone(),
+                description: spec.description.clone(),
+                enabled: spec.enabled.unwrap_or(true),
+                timeout_ms: spec.timeout_ms.map(|t| t as i32),
+                tool_type: spec.tool_type.unwrap_or(ToolType::PythonCode),
+                python_code: code,
+                dependencies: spec.dependencies.clone().unwrap_or_default(),
+                input_schema,
+                external_source: spec.external_source.clone(),
+                external_tool_name: spec.external_tool_name.clone(),
+            }));
+        }
+        Document::Modules(m) => {
+            for module in &m.spec.modules {
+                out.push(Object::Module(Module {
+                    name: module.name.clone(),
+                    justification: module.justification.clone(),
+                }));
+            }
+        }
+        Document::Settings(s) => {
+            for (key, value) in &s.spec {
+                out.push(Object::Setting(Setting {
+                    key: key.clone(),
+                    value: setting_text(value),
+                }));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+
+    #[test]
+    fn builds_objects_with_derived_schema() {
+        let mut set = FileSet::empty("t");
+        set.insert("s.yaml", "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec:\n  secrets: [{name: TOKEN}]\n  network: [{host: a.io, port: 443, justification: j}]\n---\napiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  code: |\n    async def main(city: str, days: int | None):\n        pass\n");
+        let d = build(&set).unwrap();
+        assert_eq!(d.len(), 4);
+        let Some(Object::Tool(t)) = d.objects.get(&(Kind::Tool, "s/t".into())) else {
+            panic!("no tool")
+        };
+        assert_eq!(t.input_schema["required"], serde_json::json!(["city"]));
+        assert!(d
+            .objects
+            .contains_key(&(Kind::Network, "s/a.io:443".into())));
+        assert!(d.objects.contains_key(&(Kind::Secret, "s/TOKEN".into())));
+        let Some(Object::Server(s)) = d.objects.get(&(Kind::Server, "s".into())) else {
+            panic!()
+        };
+        assert_eq!(s.default_timeout_ms, 30000);
+    }
+
+    #[test]
+    fn all_diagnostics_are_returned_sorted() {
+        let mut set = FileSet::empty("t");
+        set.insert("b.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: T, server: nope}\nspec: {code: 'async def main(): pass'}\n");
+        set.insert("a.yaml", "apiVersion: v2\n");
+        set.insert("approvals.yaml", "approvals: [{tool: x}]\n");
+        let diags = build(&set).unwrap_err();
+        assert!(diags.len() >= 4, "{diags:?}");
+        let files: Vec<&str> = diags.iter().map(|d| d.file.as_str()).collect();
+        let mut sorted = files.clone();
+        sorted.sort();
+        assert_eq!(files, sorted);
+    }
+
+    #[test]
+    fn empty_repository_is_empty_state() {
+        let d = build(&FileSet::empty("t")).unwrap();
+        assert!(d.is_empty());
+        assert_eq!(d.fingerprint().len(), 64);
+    }
+}

@@ -1,0 +1,298 @@
+//! Diagnostics: one problem in a manifest repository, with where it is and how to fix it.
+//!
+//! Diagnostics are plain values gathered into a list and shown at once (Terraform's
+//! model). Rendering them with source snippets happens in `cli`; nothing here prints.
+
+use serde::Serialize;
+
+/// A stable, searchable diagnostic code. The numbers never change meaning; the
+/// README lists them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Code {
+    /// E001: the file is not valid YAML (or not UTF-8).
+    YamlSyntax,
+    /// E002: a field the kind does not define.
+    UnknownField,
+    /// E003: a field has the wrong type or an invalid value.
+    InvalidValue,
+    /// E004: a required field is missing.
+    MissingField,
+    /// E005: `kind` is not one we know.
+    UnknownKind,
+    /// E006: `apiVersion` is not `mcpbox/v1`.
+    BadApiVersion,
+    /// E010: a name breaks MCPBox's naming rules.
+    InvalidName,
+    /// E011: two objects with the same name.
+    Duplicate,
+    /// E012: a reference to something that does not exist.
+    DanglingReference,
+    /// E013: a value outside MCPBox's limits.
+    OutOfRange,
+    /// E020: Python code MCPBox would refuse: a syntax error.
+    PythonSyntax,
+    /// E021: Python code without an `async def main`.
+    PythonNoMain,
+    /// E030: `codeFile` cannot be read or leaves the repository.
+    CodeFile,
+    /// E031: both or neither of `code` and `codeFile`.
+    CodeSource,
+    /// E040: a setting MCPBox would refuse or fail on.
+    InvalidSetting,
+    /// E050: `approvals.yaml` or `mcpbox-gitops.yaml` is malformed.
+    RepoFile,
+    /// E060: something that looks like a literal secret value in a manifest.
+    LiteralSecret,
+}
+
+impl Code {
+    /// The stable identifier, e.g. `E002`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "E001",
+            Code::UnknownField => "E002",
+            Code::InvalidValue => "E003",
+            Code::MissingField => "E004",
+            Code::UnknownKind => "E005",
+            Code::BadApiVersion => "E006",
+            Code::InvalidName => "E010",
+            Code::Duplicate => "E011",
+            Code::DanglingReference => "E012",
+            Code::OutOfRange => "E013",
+            Code::PythonSyntax => "E020",
+            Code::PythonNoMain => "E021",
+            Code::CodeFile => "E030",
+            Code::CodeSource => "E031",
+            Code::InvalidSetting => "E040",
+            Code::RepoFile => "E050",
+            Code::LiteralSecret => "E060",
+        }
+    }
+
+    /// The short name, e.g. `unknown-field`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "yaml-syntax",
+            Code::UnknownField => "unknown-field",
+            Code::InvalidValue => "invalid-value",
+            Code::MissingField => "missing-field",
+            Code::UnknownKind => "unknown-kind",
+            Code::BadApiVersion => "bad-api-version",
+            Code::InvalidName => "invalid-name",
+            Code::Duplicate => "duplicate",
+            Code::DanglingReference => "dangling-reference",
+            Code::OutOfRange => "out-of-range",
+            Code::PythonSyntax => "python-syntax",
+            Code::PythonNoMain => "python-no-main",
+            Code::CodeFile => "code-file",
+            Code::CodeSource => "code-source",
+            Code::InvalidSetting => "invalid-setting",
+            Code::RepoFile => "repo-file",
+            Code::LiteralSecret => "literal-secret",
+        }
+    }
+
+    /// Every code, in order (for documentation and tests).
+    pub const ALL: [Code; 17] = [
+        Code::YamlSyntax,
+        Code::UnknownField,
+        Code::InvalidValue,
+        Code::MissingField,
+        Code::UnknownKind,
+        Code::BadApiVersion,
+        Code::InvalidName,
+        Code::Duplicate,
+        Code::DanglingReference,
+        Code::OutOfRange,
+        Code::PythonSyntax,
+        Code::PythonNoMain,
+        Code::CodeFile,
+        Code::CodeSource,
+        Code::InvalidSetting,
+        Code::RepoFile,
+        Code::LiteralSecret,
+    ];
+}
+
+/// A position in a file: 1-based line and column (in characters), and the byte
+/// range it covers (for snippets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// Byte offset of the start in the file.
+    pub offset: usize,
+    /// Length in bytes of the marked span (at least 1 where the file has text there).
+    pub len: usize,
+}
+
+/// One problem found in a manifest repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// The stable code.
+    #[serde(serialize_with = "serialize_code")]
+    pub code: Code,
+    /// Path of the file, relative to the repository root.
+    pub file: String,
+    /// Where in the file.
+    pub location: Location,
+    /// What is wrong (lowercase, quotes the bad value).
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+fn serialize_code<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{} {}", code.id(), code.name()))
+}
+
+impl Diagnostic {
+    /// A diagnostic at a location.
+    pub fn new(code: Code, file: &str, location: Location, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            file: file.to_string(),
+            location,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds the "how to fix it" text.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Sort key: file, then position.
+    pub fn sort_key(&self) -> (&str, usize, usize, &str) {
+        (
+            &self.file,
+            self.location.line,
+            self.location.column,
+            &self.message,
+        )
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {} {}: {}",
+            self.file,
+            self.location.line,
+            self.location.column,
+            self.code.id(),
+            self.code.name(),
+            self.message
+        )?;
+        if let Some(help) = &self.help {
+            write!(f, " (help: {help})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Sorts diagnostics by file and position and removes exact duplicates.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+}
+
+/// Computes a [`Location`] from a byte offset into `text`.
+pub fn location_at(text: &str, offset: usize, len: usize) -> Location {
+    let offset = offset.min(text.len());
+    let offset = floor_char_boundary(text, offset);
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    let len = len.min(text.len() - offset);
+    Location {
+        line,
+        column,
+        offset,
+        len,
+    }
+}
+
+/// Byte offset of a 1-based (line, column-in-chars) position in `text`.
+pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let col_bytes: usize = l
+                .chars()
+                .take(column.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
+            return offset + col_bytes;
+        }
+        offset += l.len();
+    }
+    text.len()
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Length of the token starting at `offset` (up to the end of the line, at most
+/// a word-ish run), so snippets mark something visible.
+pub fn token_len(text: &str, offset: usize) -> usize {
+    let rest = text.get(offset..).unwrap_or("");
+    let end = rest
+        .find(['\n', '\r'])
+        .unwrap_or(rest.len())
+        .min(rest.find(": ").unwrap_or(usize::MAX));
+    end.max(usize::from(!rest.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_counts_lines_and_chars() {
+        let text = "a: 1\nbé: x\n";
+        let off = text.find('x').unwrap();
+        let loc = location_at(text, off, 1);
+        assert_eq!((loc.line, loc.column), (2, 5));
+        assert_eq!(offset_of(text, 2, 5), off);
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut ids: Vec<_> = Code::ALL.iter().map(|c| c.id()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), Code::ALL.len());
+    }
+
+    #[test]
+    fn display_has_file_line_col_code_and_help() {
+        let d = Diagnostic::new(
+            Code::UnknownField,
+            "a.yaml",
+            Location {
+                line: 3,
+                column: 5,
+                offset: 0,
+                len: 1,
+            },
+            "unknown field `foo`",
+        )
+        .help("remove it");
+        assert_eq!(
+            d.to_string(),
+            "a.yaml:3:5: E002 unknown-field: unknown field `foo` (help: remove it)"
+        );
+    }
+}

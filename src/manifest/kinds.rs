@@ -1,0 +1,191 @@
+//! The manifest kinds (`apiVersion: mcpbox/v1`) as serde types.
+//!
+//! These mirror the YAML exactly (camelCase, unknown fields refused); meaning and
+//! defaults are given to them later, in `validate` and `desired`. Nothing here
+//! reads files or checks references.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The only API version we read.
+pub const API_VERSION: &str = "mcpbox/v1";
+
+/// The kinds we know, as written in `kind:`.
+pub const KINDS: [&str; 4] = ["Server", "Tool", "Modules", "Settings"];
+
+/// The common envelope of every document, read first to learn its kind.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    /// Must be [`API_VERSION`].
+    pub api_version: Option<serde_yaml::Value>,
+    /// One of [`KINDS`].
+    pub kind: Option<serde_yaml::Value>,
+}
+
+/// A whole document of one kind: `apiVersion`, `kind`, `metadata`, `spec`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Doc<M, S> {
+    /// Checked separately (see [`Envelope`]).
+    pub api_version: String,
+    /// Checked separately (see [`Envelope`]).
+    pub kind: String,
+    /// Names.
+    pub metadata: M,
+    /// The content.
+    pub spec: S,
+}
+
+/// `metadata` of a global object (Server, Modules, Settings).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// The object's name.
+    pub name: String,
+}
+
+/// `metadata` of an object that belongs to a server (Tool).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerScopedMetadata {
+    /// The object's name, unique within its server.
+    pub name: String,
+    /// The server it belongs to (`metadata.name` of a Server document).
+    pub server: String,
+}
+
+/// `kind: Server`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerSpec {
+    /// `servers.description`.
+    pub description: Option<String>,
+    /// `servers.default_timeout_ms` (1000–300000; MCPBox's default 30000).
+    pub default_timeout_ms: Option<i64>,
+    /// Secret placeholders: names only, values never in git.
+    #[serde(default)]
+    pub secrets: Vec<SecretEntry>,
+    /// Approved network hosts of this server.
+    #[serde(default)]
+    pub network: Vec<NetworkEntry>,
+}
+
+/// One secret placeholder of a server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretEntry {
+    /// `server_secrets.key_name`, `^[A-Z][A-Z0-9_]*$`.
+    pub name: String,
+    /// `server_secrets.description`.
+    pub description: Option<String>,
+}
+
+/// One approved egress host of a server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkEntry {
+    /// Host name (lowercase, as the sandbox matches it).
+    pub host: String,
+    /// Port; absent means any port.
+    pub port: Option<i64>,
+    /// Why the host is needed (stored as the request's justification).
+    pub justification: String,
+    /// Makes the entry tool-originated: the name of a tool of the same server.
+    pub tool: Option<String>,
+}
+
+/// `kind: Tool`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ToolSpec {
+    /// `python_code` (default) or `mcp_passthrough`.
+    #[serde(rename = "type")]
+    pub tool_type: Option<ToolType>,
+    /// `tools.description`.
+    pub description: Option<String>,
+    /// `tools.timeout_ms` (1000–300000); absent = MCPBox's default.
+    pub timeout_ms: Option<i64>,
+    /// `tools.enabled`, default true.
+    pub enabled: Option<bool>,
+    /// Inline Python code.
+    pub code: Option<String>,
+    /// Python code in a file, relative to this manifest.
+    pub code_file: Option<String>,
+    /// `tools.code_dependencies` (≤ 20).
+    pub dependencies: Option<Vec<String>>,
+    /// Explicit `input_schema`, instead of deriving it from `main`'s signature.
+    pub input_schema: Option<serde_json::Value>,
+    /// Pass-through: the external source's name.
+    pub external_source: Option<String>,
+    /// Pass-through: the tool's name on the external server.
+    pub external_tool_name: Option<String>,
+}
+
+/// `tools.tool_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolType {
+    /// Python code run by the sandbox.
+    PythonCode,
+    /// A tool of an external MCP server, proxied.
+    McpPassthrough,
+}
+
+impl ToolType {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ToolType::PythonCode => "python_code",
+            ToolType::McpPassthrough => "mcp_passthrough",
+        }
+    }
+}
+
+/// `kind: Modules` — global approved Python modules.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModulesSpec {
+    /// The modules.
+    #[serde(default)]
+    pub modules: Vec<ModuleEntry>,
+}
+
+/// One approved module.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModuleEntry {
+    /// Module name, e.g. `xml.etree.ElementTree`.
+    pub name: String,
+    /// Why it is needed.
+    pub justification: String,
+}
+
+/// `kind: Settings` — MCPBox settings as key → plain value.
+pub type SettingsSpec = BTreeMap<String, serde_yaml::Value>;
+
+/// A parsed document of a known kind.
+#[derive(Debug, Clone)]
+pub enum Document {
+    /// `kind: Server`.
+    Server(Doc<Metadata, ServerSpec>),
+    /// `kind: Tool`.
+    Tool(Doc<ServerScopedMetadata, ToolSpec>),
+    /// `kind: Modules`.
+    Modules(Doc<Metadata, ModulesSpec>),
+    /// `kind: Settings`.
+    Settings(Doc<Metadata, SettingsSpec>),
+}
+
+impl Document {
+    /// The kind as written.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Document::Server(_) => "Server",
+            Document::Tool(_) => "Tool",
+            Document::Modules(_) => "Modules",
+            Document::Settings(_) => "Settings",
+        }
+    }
+}

@@ -1,0 +1,597 @@
+//! Loading: a [`FileSet`] → parsed documents that remember where they came from.
+//!
+//! Every `*.yaml`/`*.yml` file is read, several documents per file; each document is
+//! parsed by serde_yaml into its kind's type, and a tool's code is fetched (inline or
+//! `codeFile`). Problems become [`Diagnostic`]s; one bad document never stops the
+//! others. Semantic checks (names, references, limits) live in `validate`.
+
+use serde::de::DeserializeOwned;
+
+use super::diagnostic::{location_at, offset_of, token_len, Code, Diagnostic};
+use super::kinds::{Doc, Document, Envelope, API_VERSION, KINDS};
+use super::locate::{self, DocIndex};
+use crate::source::{Entry, FileSet};
+
+/// Files at the repository root that are not manifests.
+pub const APPROVALS_FILE: &str = "approvals.yaml";
+/// The reconciler policy file at the repository root.
+pub const POLICY_FILE: &str = "mcpbox-gitops.yaml";
+
+/// Python code of a tool with where its first line sits, so that errors in the
+/// code point into the right file and line.
+#[derive(Debug, Clone)]
+pub struct ToolCode {
+    /// The code.
+    pub text: String,
+    /// File that holds it (the `.py`, or the manifest for inline code).
+    pub file: String,
+    /// Line (0-based) in `file` of the code's first line.
+    pub first_line: usize,
+    /// Columns to add to positions inside the code (indent of a block scalar).
+    pub indent: usize,
+}
+
+/// One document, parsed, with its file and position index.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Repository-relative path of the YAML file.
+    pub file: String,
+    /// Where each field of the document is.
+    pub index: DocIndex,
+    /// The document.
+    pub doc: Document,
+    /// For tools: their Python code, when it could be read.
+    pub code: Option<ToolCode>,
+}
+
+impl Loaded {
+    /// The location of the value at `path`, for a diagnostic.
+    pub fn at(&self, files: &FileSet, path: &str) -> super::diagnostic::Location {
+        let text = text_of(files, &self.file).unwrap_or("");
+        let off = self.index.value_or_ancestor(path);
+        location_at(text, off, token_len(text, off))
+    }
+
+    /// A diagnostic at the value of `path`.
+    pub fn diag(
+        &self,
+        files: &FileSet,
+        code: Code,
+        path: &str,
+        msg: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic::new(code, &self.file, self.at(files, path), msg)
+    }
+}
+
+/// Everything loaded from a repository.
+#[derive(Debug, Clone, Default)]
+pub struct Manifests {
+    /// The documents that parsed.
+    pub docs: Vec<Loaded>,
+    /// Problems met while loading.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The text of a file of the set, if it is UTF-8.
+pub fn text_of<'a>(files: &'a FileSet, path: &str) -> Option<&'a str> {
+    match files.get(path) {
+        Some(Entry::Bytes(b)) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
+/// Whether a path is a manifest file.
+pub fn is_manifest(path: &str) -> bool {
+    (path.ends_with(".yaml") || path.ends_with(".yml"))
+        && path != APPROVALS_FILE
+        && path != POLICY_FILE
+}
+
+/// Loads every manifest of the file set.
+pub fn load(files: &FileSet) -> Manifests {
+    let mut out = Manifests::default();
+    for (path, entry) in &files.files {
+        if !is_manifest(path) {
+            continue;
+        }
+        let start = super::diagnostic::Location {
+            line: 1,
+            column: 1,
+            offset: 0,
+            len: 0,
+        };
+        let text = match entry {
+            Entry::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.diagnostics.push(
+                        Diagnostic::new(
+                            Code::YamlSyntax,
+                            path,
+                            start,
+                            format!(
+                                "file is not valid UTF-8 (bad byte at offset {})",
+                                e.valid_up_to()
+                            ),
+                        )
+                        .help("save the file as UTF-8"),
+                    );
+                    continue;
+                }
+            },
+            Entry::TooLarge(n) => {
+                out.diagnostics.push(
+                    Diagnostic::new(
+                        Code::YamlSyntax,
+                        path,
+                        start,
+                        format!("file is {n} bytes, larger than the 1 MiB limit"),
+                    )
+                    .help("split it into several files"),
+                );
+                continue;
+            }
+            Entry::LinkOutside => {
+                out.diagnostics.push(
+                    Diagnostic::new(
+                        Code::CodeFile,
+                        path,
+                        start,
+                        "symbolic link points outside the repository",
+                    )
+                    .help("replace the link with the file itself"),
+                );
+                continue;
+            }
+        };
+        load_file(files, path, text, &mut out);
+    }
+    out
+}
+
+fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
+    let indexes = locate::index(text);
+    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let value = match serde_yaml::Value::deserialize_from(de) {
+            Ok(v) => v,
+            Err(e) => {
+                out.diagnostics.push(yaml_error(path, text, &e));
+                // After a syntax error the rest of the stream cannot be trusted.
+                return;
+            }
+        };
+        if value.is_null() {
+            continue; // an empty document (e.g. a trailing `---`)
+        }
+        let index = indexes.get(i).cloned().unwrap_or_default();
+        if let Some(loaded) = load_document(files, path, text, index, value, &mut out.diagnostics) {
+            out.docs.push(loaded);
+        }
+    }
+}
+
+trait DeserializeFrom: Sized {
+    fn deserialize_from(de: serde_yaml::Deserializer<'_>) -> Result<Self, serde_yaml::Error>;
+}
+
+impl DeserializeFrom for serde_yaml::Value {
+    fn deserialize_from(de: serde_yaml::Deserializer<'_>) -> Result<Self, serde_yaml::Error> {
+        serde::Deserialize::deserialize(de)
+    }
+}
+
+fn yaml_error(path: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
+    let loc = match e.location() {
+        Some(l) => {
+            let off = offset_of(text, l.line(), l.column());
+            location_at(text, off, token_len(text, off))
+        }
+        None => location_at(text, 0, 0),
+    };
+    let msg = e.to_string();
+    // serde_yaml appends " at line N column M"; the location says that already.
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    Diagnostic::new(Code::YamlSyntax, path, loc, format!("invalid YAML: {msg}"))
+        .help("fix the YAML syntax; `---` separates documents")
+}
+
+fn load_document(
+    files: &FileSet,
+    path: &str,
+    text: &str,
+    index: DocIndex,
+    value: serde_yaml::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Loaded> {
+    let at = |p: &str| {
+        let off = index.value_or_ancestor(p);
+        location_at(text, off, token_len(text, off))
+    };
+    if !value.is_mapping() {
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                path,
+                at(""),
+                "a manifest document must be a mapping",
+            )
+            .help("start the document with `apiVersion: mcpbox/v1`"),
+        );
+        return None;
+    }
+    let env: Envelope = serde_yaml::from_value(value.clone()).unwrap_or(Envelope {
+        api_version: None,
+        kind: None,
+    });
+    match env.api_version.as_ref().and_then(|v| v.as_str()) {
+        Some(API_VERSION) => {}
+        Some(other) => {
+            diags.push(
+                Diagnostic::new(
+                    Code::BadApiVersion,
+                    path,
+                    at("apiVersion"),
+                    format!("unsupported apiVersion `{other}`"),
+                )
+                .help(format!("use `apiVersion: {API_VERSION}`")),
+            );
+            return None;
+        }
+        None => {
+            diags.push(
+                Diagnostic::new(Code::MissingField, path, at(""), "document has no `apiVersion`")
+                    .help(format!("add `apiVersion: {API_VERSION}` (every manifest document needs apiVersion, kind and metadata.name)")),
+            );
+            return None;
+        }
+    }
+    let kind = match env.kind.as_ref().and_then(|v| v.as_str()) {
+        Some(k) => k.to_string(),
+        None => {
+            diags.push(
+                Diagnostic::new(Code::MissingField, path, at(""), "document has no `kind`")
+                    .help(format!("add `kind:` with one of {}", KINDS.join(", "))),
+            );
+            return None;
+        }
+    };
+    let typed =
+        |diags: &mut Vec<Diagnostic>| -> Option<Document> {
+            match kind.as_str() {
+                "Server" => parse::<Doc<_, _>>(path, text, &index, value.clone(), diags)
+                    .map(Document::Server),
+                "Tool" => {
+                    parse::<Doc<_, _>>(path, text, &index, value.clone(), diags).map(Document::Tool)
+                }
+                "Modules" => parse::<Doc<_, _>>(path, text, &index, value.clone(), diags)
+                    .map(Document::Modules),
+                "Settings" => parse::<Doc<_, _>>(path, text, &index, value.clone(), diags)
+                    .map(Document::Settings),
+                other => {
+                    let hint = KINDS
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(other))
+                        .map(|k| format!("did you mean `{k}`?"))
+                        .unwrap_or_else(|| format!("use one of {}", KINDS.join(", ")));
+                    diags.push(
+                        Diagnostic::new(
+                            Code::UnknownKind,
+                            path,
+                            at("kind"),
+                            format!("unknown kind `{other}`"),
+                        )
+                        .help(hint),
+                    );
+                    None
+                }
+            }
+        };
+    let doc = typed(diags)?;
+    let code = match &doc {
+        Document::Tool(t) => tool_code(files, path, text, &index, &t.spec, diags),
+        _ => None,
+    };
+    Some(Loaded {
+        file: path.to_string(),
+        index,
+        doc,
+        code,
+    })
+}
+
+fn parse<T: DeserializeOwned>(
+    path: &str,
+    text: &str,
+    index: &DocIndex,
+    value: serde_yaml::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let field_path = e.path().to_string();
+            let field_path = if field_path == "." {
+                String::new()
+            } else {
+                field_path
+            };
+            let msg = e.inner().to_string();
+            diags.push(typed_error(path, text, index, &field_path, &msg));
+            None
+        }
+    }
+}
+
+/// Turns a serde error at `field_path` into a diagnostic at the right place.
+fn typed_error(
+    path: &str,
+    text: &str,
+    index: &DocIndex,
+    field_path: &str,
+    msg: &str,
+) -> Diagnostic {
+    let backticked = |m: &str| m.split('`').nth(1).map(str::to_string);
+    let (code, off, message, help) = if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let name = backticked(rest).unwrap_or_default();
+        // serde_path_to_error's path may or may not end with the unknown key.
+        let (parent, key_path) = if field_path == name || field_path.ends_with(&format!(".{name}"))
+        {
+            (
+                locate::parent(field_path).unwrap_or_default(),
+                field_path.to_string(),
+            )
+        } else {
+            (field_path.to_string(), locate::join_key(field_path, &name))
+        };
+        let field_path = parent.as_str();
+        let off = index
+            .key(&key_path)
+            .unwrap_or_else(|| index.value_or_ancestor(field_path));
+        let expected = rest.split_once(", expected ").map(|(_, e)| e.to_string());
+        let help = match expected {
+            Some(e) => format!("remove `{name}` or correct its spelling; expected {e}"),
+            None => format!("remove `{name}`; this object has no fields"),
+        };
+        (
+            Code::UnknownField,
+            off,
+            format!("unknown field `{name}`{}", where_(field_path)),
+            help,
+        )
+    } else if msg.starts_with("missing field ") {
+        let name = backticked(msg).unwrap_or_default();
+        let off = index.value_or_ancestor(field_path);
+        (
+            Code::MissingField,
+            off,
+            format!("missing field `{name}`{}", where_(field_path)),
+            format!("add `{name}:`"),
+        )
+    } else {
+        let off = index.value_or_ancestor(field_path);
+        (
+            Code::InvalidValue,
+            off,
+            format!("{}{}", msg, where_(field_path)),
+            "give a value of the expected type".to_string(),
+        )
+    };
+    Diagnostic::new(
+        code,
+        path,
+        location_at(text, off, token_len(text, off)),
+        message,
+    )
+    .help(help)
+}
+
+fn where_(field_path: &str) -> String {
+    if field_path.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{field_path}`")
+    }
+}
+
+/// Resolves `codeFile` relative to the manifest, refusing anything that leaves
+/// the repository.
+pub fn resolve_relative(manifest: &str, rel: &str) -> Result<String, String> {
+    if rel.is_empty() {
+        return Err("`codeFile` is empty".into());
+    }
+    if rel.starts_with('/')
+        || rel.starts_with('\\')
+        || rel.contains(':') && rel.chars().nth(1) == Some(':')
+    {
+        return Err(format!("`codeFile: {rel}` is an absolute path"));
+    }
+    let mut parts: Vec<&str> = manifest.split('/').collect();
+    parts.pop(); // the manifest's own file name
+    for seg in rel.split(['/', '\\']) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("`codeFile: {rel}` leaves the repository"));
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn tool_code(
+    files: &FileSet,
+    path: &str,
+    text: &str,
+    index: &DocIndex,
+    spec: &super::kinds::ToolSpec,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ToolCode> {
+    let at = |p: &str| {
+        let off = index.value_or_ancestor(p);
+        location_at(text, off, token_len(text, off))
+    };
+    if let Some(code) = &spec.code {
+        // Inline code: find where the block scalar's content starts.
+        let off = index.value("spec.code").unwrap_or(0);
+        let loc = location_at(text, off, 0);
+        let marker = text[loc.offset..].chars().next();
+        let (first_line, indent) = if matches!(marker, Some('|') | Some('>')) {
+            let next = text[loc.offset..]
+                .find('\n')
+                .map(|i| loc.offset + i + 1)
+                .unwrap_or(text.len());
+            let indent = text[next..]
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.len() - l.trim_start_matches(' ').len())
+                .unwrap_or(0);
+            (loc.line, indent) // 0-based line of the content = 1-based line of the marker
+        } else {
+            (loc.line - 1, loc.column - 1)
+        };
+        return Some(ToolCode {
+            text: code.clone(),
+            file: path.to_string(),
+            first_line,
+            indent,
+        });
+    }
+    let rel = spec.code_file.as_ref()?;
+    let target = match resolve_relative(path, rel) {
+        Ok(t) => t,
+        Err(msg) => {
+            diags.push(
+                Diagnostic::new(Code::CodeFile, path, at("spec.codeFile"), msg)
+                    .help("give a path relative to this manifest that stays inside the repository"),
+            );
+            return None;
+        }
+    };
+    let fail = |msg: String, help: &str| {
+        Diagnostic::new(Code::CodeFile, path, at("spec.codeFile"), msg).help(help)
+    };
+    match files.get(&target) {
+        Some(Entry::Bytes(b)) => match String::from_utf8(b.clone()) {
+            Ok(t) => Some(ToolCode {
+                text: t,
+                file: target,
+                first_line: 0,
+                indent: 0,
+            }),
+            Err(_) => {
+                diags.push(fail(
+                    format!("`{target}` is not valid UTF-8"),
+                    "save the file as UTF-8",
+                ));
+                None
+            }
+        },
+        Some(Entry::TooLarge(n)) => {
+            diags.push(fail(
+                format!("`{target}` is {n} bytes, larger than the 1 MiB limit"),
+                "MCPBox accepts at most 100000 characters of code",
+            ));
+            None
+        }
+        Some(Entry::LinkOutside) => {
+            diags.push(fail(
+                format!("`{target}` is a symbolic link that points outside the repository"),
+                "replace the link with the file itself",
+            ));
+            None
+        }
+        None => {
+            diags.push(fail(
+                format!("`codeFile: {rel}` not found (looked for `{target}`)"),
+                "the path is relative to the manifest file; check the name",
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(files: &[(&str, &str)]) -> FileSet {
+        let mut s = FileSet::empty("test");
+        for (p, t) in files {
+            s.insert(*p, t.as_bytes());
+        }
+        s
+    }
+
+    #[test]
+    fn loads_several_documents_per_file() {
+        let files = set(&[(
+            "a.yaml",
+            "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec: {}\n---\napiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  code: |\n    async def main():\n        pass\n",
+        )]);
+        let m = load(&files);
+        assert!(m.diagnostics.is_empty(), "{:?}", m.diagnostics);
+        assert_eq!(m.docs.len(), 2);
+        let code = m.docs[1].code.as_ref().unwrap();
+        assert_eq!(code.first_line, 10);
+        assert_eq!(code.indent, 4);
+    }
+
+    #[test]
+    fn unknown_field_points_at_the_key() {
+        let text =
+            "apiVersion: mcpbox/v1\nkind: Server\nmetadata:\n  name: s\nspec:\n  descripton: x\n";
+        let m = load(&set(&[("s.yaml", text)]));
+        assert_eq!(m.docs.len(), 0);
+        let d = &m.diagnostics[0];
+        assert_eq!(d.code, Code::UnknownField);
+        assert_eq!((d.location.line, d.location.column), (6, 3));
+        assert!(d.message.contains("descripton"), "{}", d.message);
+        assert!(d.help.as_ref().unwrap().contains("description"));
+    }
+
+    #[test]
+    fn type_error_in_second_document_has_its_line() {
+        let text = "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec: {}\n---\napiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: t}\nspec:\n  defaultTimeoutMs: soon\n";
+        let m = load(&set(&[("s.yaml", text)]));
+        assert_eq!(m.docs.len(), 1);
+        let d = &m.diagnostics[0];
+        assert_eq!(d.code, Code::InvalidValue);
+        assert_eq!(d.location.line, 10);
+    }
+
+    #[test]
+    fn yaml_syntax_error_has_location() {
+        let m = load(&set(&[("bad.yaml", "a: [1, 2\nb: c\n")]));
+        let d = &m.diagnostics[0];
+        assert_eq!(d.code, Code::YamlSyntax);
+        assert!(d.location.line >= 1);
+    }
+
+    #[test]
+    fn code_file_cannot_escape() {
+        assert_eq!(resolve_relative("a/b/t.yaml", "t.py").unwrap(), "a/b/t.py");
+        assert_eq!(
+            resolve_relative("a/b/t.yaml", "../c/t.py").unwrap(),
+            "a/c/t.py"
+        );
+        assert!(resolve_relative("a/t.yaml", "../../t.py").is_err());
+        assert!(resolve_relative("t.yaml", "/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn unknown_kind_suggests() {
+        let m = load(&set(&[(
+            "a.yaml",
+            "apiVersion: mcpbox/v1\nkind: server\nmetadata: {name: s}\nspec: {}\n",
+        )]));
+        assert_eq!(m.diagnostics[0].code, Code::UnknownKind);
+        assert!(m.diagnostics[0].help.as_ref().unwrap().contains("`Server`"));
+    }
+}

@@ -1,0 +1,243 @@
+//! Where each value of a YAML document sits in its file: a path → position index.
+//!
+//! serde_yaml gives positions only for its own errors; semantic checks (a dangling
+//! tool reference, a bad host) need the position of a field by its path, e.g.
+//! `spec.network[2].tool`. This module builds that index from yaml-rust2's event
+//! stream. It knows nothing of manifest kinds; `load` and `validate` use it.
+
+use std::collections::BTreeMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// Positions (byte offsets into the file) of one document's keys and values.
+#[derive(Debug, Clone, Default)]
+pub struct DocIndex {
+    /// Byte offset where the document starts.
+    pub start: usize,
+    /// path → (offset of the key, if the node is a map entry; offset of the value)
+    entries: BTreeMap<String, (Option<usize>, usize)>,
+}
+
+impl DocIndex {
+    /// Offset of the value at `path` (e.g. `spec.network[0].host`).
+    pub fn value(&self, path: &str) -> Option<usize> {
+        self.entries.get(path).map(|e| e.1)
+    }
+
+    /// Offset of the key at `path`, falling back to its value.
+    pub fn key(&self, path: &str) -> Option<usize> {
+        self.entries.get(path).map(|e| e.0.unwrap_or(e.1))
+    }
+
+    /// Offset of the value at `path`, or of its nearest ancestor that is indexed,
+    /// or of the document start.
+    pub fn value_or_ancestor(&self, path: &str) -> usize {
+        let mut p = path.to_string();
+        loop {
+            if let Some(off) = self.value(&p) {
+                return off;
+            }
+            match parent(&p) {
+                Some(up) => p = up,
+                None => return self.start,
+            }
+        }
+    }
+
+    /// Whether anything is indexed at `path`.
+    pub fn contains(&self, path: &str) -> bool {
+        self.entries.contains_key(path)
+    }
+}
+
+/// The parent of a path: `a.b[2]` → `a.b`, `a.b` → `a`, `a` → ``; `` → None.
+pub fn parent(path: &str) -> Option<String> {
+    if path.is_empty() {
+        return None;
+    }
+    let cut = path.rfind(['.', '[']).unwrap_or(0);
+    Some(path[..cut].to_string())
+}
+
+/// Joins a map key onto a path.
+pub fn join_key(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<(String, usize)>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
+}
+
+struct Indexer<'a> {
+    text: &'a str,
+    /// char index → byte offset, built lazily for non-ASCII text.
+    char_offsets: Option<Vec<usize>>,
+    docs: Vec<DocIndex>,
+    stack: Vec<Frame>,
+}
+
+impl Indexer<'_> {
+    fn byte_offset(&mut self, mark: &Marker) -> usize {
+        let idx = mark.index();
+        if self.text.is_ascii() {
+            return idx.min(self.text.len());
+        }
+        let text = self.text;
+        let offsets = self
+            .char_offsets
+            .get_or_insert_with(|| text.char_indices().map(|(i, _)| i).collect());
+        offsets.get(idx).copied().unwrap_or(text.len())
+    }
+
+    /// Path of the node that starts now, and the offset of its key if any.
+    fn child_path(&self) -> (String, Option<usize>) {
+        match self.stack.last() {
+            None => (String::new(), None),
+            Some(Frame::Map { path, key }) => match key {
+                Some((k, off)) => (join_key(path, k), Some(*off)),
+                None => (path.clone(), None),
+            },
+            Some(Frame::Seq { path, index }) => (format!("{path}[{index}]"), None),
+        }
+    }
+
+    /// Whether the next scalar is a map key.
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    /// A value (scalar or collection) finished: move the parent on.
+    fn advance(&mut self) {
+        match self.stack.last_mut() {
+            Some(Frame::Map { key, .. }) => *key = None,
+            Some(Frame::Seq { index, .. }) => *index += 1,
+            None => {}
+        }
+    }
+
+    fn record(&mut self, path: String, key: Option<usize>, value: usize) {
+        if let Some(doc) = self.docs.last_mut() {
+            doc.entries.entry(path).or_insert((key, value));
+        }
+    }
+}
+
+impl MarkedEventReceiver for Indexer<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let off = self.byte_offset(&mark);
+        match ev {
+            Event::DocumentStart => {
+                self.docs.push(DocIndex {
+                    start: off,
+                    entries: BTreeMap::new(),
+                });
+                self.stack.clear();
+            }
+            Event::Scalar(value, ..) => {
+                if self.expecting_key() {
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some((value, off));
+                    }
+                } else {
+                    let (path, key) = self.child_path();
+                    self.record(path, key, off);
+                    self.advance();
+                }
+            }
+            Event::Alias(..) => {
+                if self.expecting_key() {
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some(("*alias".into(), off));
+                    }
+                } else {
+                    let (path, key) = self.child_path();
+                    self.record(path, key, off);
+                    self.advance();
+                }
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let (path, key) = if self.expecting_key() {
+                    // A complex key; index it under a placeholder.
+                    ("?".to_string(), None)
+                } else {
+                    self.child_path()
+                };
+                self.record(path.clone(), key, off);
+                if matches!(ev, Event::MappingStart(..)) {
+                    self.stack.push(Frame::Map { path, key: None });
+                } else {
+                    self.stack.push(Frame::Seq { path, index: 0 });
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.advance();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Indexes every document of `text`. On a YAML error the documents read so far are
+/// returned (serde_yaml reports the error itself, with its own position).
+pub fn index(text: &str) -> Vec<DocIndex> {
+    let mut indexer = Indexer {
+        text,
+        char_offsets: None,
+        docs: Vec::new(),
+        stack: Vec::new(),
+    };
+    let mut parser = Parser::new_from_str(text);
+    let _ = parser.load(&mut indexer, true);
+    indexer.docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_nested_paths_across_documents() {
+        let text = "a: 1\nspec:\n  network:\n    - host: x.io\n      tool: t\n---\nb: [1, 2]\n";
+        let docs = index(text);
+        assert_eq!(docs.len(), 2);
+        let off = docs[0].value("spec.network[0].tool").unwrap();
+        assert_eq!(&text[off..off + 1], "t");
+        let key = docs[0].key("spec.network[0].tool").unwrap();
+        assert_eq!(&text[key..key + 4], "tool");
+        let b1 = docs[1].value("b[1]").unwrap();
+        assert_eq!(&text[b1..b1 + 1], "2");
+        assert_eq!(
+            docs[0].value_or_ancestor("spec.network[0].nope"),
+            docs[0].value("spec.network[0]").unwrap()
+        );
+    }
+
+    #[test]
+    fn non_ascii_offsets_are_bytes() {
+        let text = "é: ü\nk: v\n";
+        let docs = index(text);
+        let off = docs[0].value("k").unwrap();
+        assert_eq!(&text[off..off + 1], "v");
+    }
+
+    #[test]
+    fn parent_paths() {
+        assert_eq!(parent("a.b[2]").as_deref(), Some("a.b"));
+        assert_eq!(parent("a.b").as_deref(), Some("a"));
+        assert_eq!(parent("a").as_deref(), Some(""));
+        assert_eq!(parent(""), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! Manifests: YAML documents with spans → checked documents → diagnostics.
+//!
+//! # Layout
+//! - `diagnostic`: the `Diagnostic` value and its stable codes.
+//! - `locate`: path → position index of a YAML document.
+//! - `kinds`: the serde types of each kind.
+//! - `load`: `FileSet` → parsed documents (with tool code fetched).
+//! - `validate`: semantic checks (names, references, limits, Python).
+//!
+//! Nothing here touches the database or the filesystem; `source` reads files.
+
+pub mod diagnostic;
+pub mod kinds;
+pub mod load;
+pub mod locate;
+pub mod validate;
+
+pub use diagnostic::{Code, Diagnostic};
+pub use load::{load, Loaded, Manifests};

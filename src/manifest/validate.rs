@@ -1,0 +1,553 @@
+//! Semantic checks of loaded manifests: names, references, MCPBox's limits and
+//! Python rules. Offline and pure: every problem is returned, none stops the others.
+//!
+//! Parsing and field types are checked earlier, in `load`; turning valid manifests
+//! into a desired state happens in `desired`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diagnostic::{location_at, Code, Diagnostic};
+use super::kinds::{Document, ToolType};
+use super::load::{Loaded, ToolCode};
+use crate::source::FileSet;
+
+/// MCPBox's limits (MCPBOX.md §4.1, §3.3).
+pub mod limits {
+    /// Longest name (varchar(255)).
+    pub const NAME: usize = 255;
+    /// Longest description.
+    pub const DESCRIPTION: usize = 2000;
+    /// Longest Python code, in characters.
+    pub const CODE: usize = 100_000;
+    /// Most code dependencies.
+    pub const DEPENDENCIES: usize = 20;
+    /// Timeout range in milliseconds.
+    pub const TIMEOUT: std::ops::RangeInclusive<i64> = 1000..=300_000;
+    /// Longest module name.
+    pub const MODULE_NAME: usize = 128;
+}
+
+/// `^[a-z][a-z0-9_]*$`, MCPBox's tool (and LLM server) name rule.
+pub fn is_snake_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+/// `^[A-Z][A-Z0-9_]*$`, MCPBox's secret key rule.
+pub fn is_secret_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('A'..='Z'))
+        && chars.all(|c| matches!(c, 'A'..='Z' | '0'..='9' | '_'))
+}
+
+/// `^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$`, MCPBox's admin module rule.
+pub fn is_module_name(s: &str) -> bool {
+    s.split('.').all(|part| {
+        let mut chars = part.chars();
+        matches!(chars.next(), Some('a'..='z' | 'A'..='Z' | '_'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// Why a host is not something the sandbox can match, if it is not.
+pub fn host_problem(host: &str) -> Option<String> {
+    if host.is_empty() {
+        return Some("host is empty".into());
+    }
+    if host.chars().count() > limits::NAME {
+        return Some("host is longer than 255 characters".into());
+    }
+    if host.contains("://") || host.contains('/') {
+        return Some(format!("`{host}` is a URL, not a host name"));
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!("`{host}` contains white space"));
+    }
+    if host.chars().any(|c| c.is_uppercase()) {
+        return Some(format!(
+            "`{host}` has upper-case letters; the sandbox matches lower-case hosts only"
+        ));
+    }
+    if host.ends_with('.') {
+        return Some(format!(
+            "`{host}` ends with a dot; the sandbox never matches it"
+        ));
+    }
+    if host.contains(':') && !host.starts_with('[') {
+        return Some(format!("`{host}` contains a port; give it as `port:`"));
+    }
+    None
+}
+
+struct Checker<'a> {
+    files: &'a FileSet,
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, doc: &Loaded, code: Code, path: &str, msg: String, help: &str) {
+        let d = doc.diag(self.files, code, path, msg).help(help);
+        self.diags.push(d);
+    }
+
+    fn len(&mut self, doc: &Loaded, path: &str, what: &str, value: Option<&str>, max: usize) {
+        if let Some(v) = value {
+            let n = v.chars().count();
+            if n > max {
+                self.push(
+                    doc,
+                    Code::OutOfRange,
+                    path,
+                    format!("{what} is {n} characters, more than MCPBox's {max}"),
+                    "shorten it",
+                );
+            }
+        }
+    }
+
+    fn timeout(&mut self, doc: &Loaded, path: &str, value: Option<i64>) {
+        if let Some(t) = value {
+            if !limits::TIMEOUT.contains(&t) {
+                self.push(
+                    doc,
+                    Code::OutOfRange,
+                    path,
+                    format!("timeout {t} ms is outside MCPBox's 1000 to 300000"),
+                    "give a value from 1000 to 300000 milliseconds",
+                );
+            }
+        }
+    }
+
+    fn tool_name(&mut self, doc: &Loaded, path: &str, name: &str, what: &str) {
+        if !is_snake_name(name) || name.len() > limits::NAME {
+            self.push(
+                doc,
+                Code::InvalidName,
+                path,
+                format!("{what} name `{name}` does not match ^[a-z][a-z0-9_]*$"),
+                "use lower-case letters, digits and underscores, starting with a letter",
+            );
+        }
+    }
+}
+
+/// Checks everything that can be checked without a database.
+pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
+    let mut c = Checker {
+        files,
+        diags: Vec::new(),
+    };
+    // First pass: what exists, for reference checks.
+    let mut servers: BTreeMap<&str, &Loaded> = BTreeMap::new();
+    let mut tools: BTreeMap<(&str, &str), &Loaded> = BTreeMap::new();
+    for doc in docs {
+        match &doc.doc {
+            Document::Server(s) => {
+                if servers.insert(&s.metadata.name, doc).is_some() {
+                    c.push(
+                        doc,
+                        Code::Duplicate,
+                        "metadata.name",
+                        format!("server `{}` is declared twice", s.metadata.name),
+                        "give each server one Server document",
+                    );
+                }
+            }
+            Document::Tool(t) => {
+                if tools
+                    .insert((&t.metadata.server, &t.metadata.name), doc)
+                    .is_some()
+                {
+                    c.push(
+                        doc,
+                        Code::Duplicate,
+                        "metadata.name",
+                        format!(
+                            "tool `{}/{}` is declared twice",
+                            t.metadata.server, t.metadata.name
+                        ),
+                        "tool names are unique per server",
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut modules: BTreeSet<&str> = BTreeSet::new();
+    let mut settings: BTreeSet<&str> = BTreeSet::new();
+    for doc in docs {
+        match &doc.doc {
+            Document::Server(s) => {
+                let name = &s.metadata.name;
+                if !is_snake_name(name) || name.len() > limits::NAME {
+                    c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` does not match ^[a-z][a-z0-9_]*$"), "use lower-case letters, digits and underscores (MCP clients see `<server>__<tool>`)");
+                } else if name.contains("__") {
+                    c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` contains `__`, which splits MCP tool names `<server>__<tool>`"), "use a single underscore");
+                } else if name.starts_with("mcpbox_") {
+                    c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` starts with `mcpbox_`; MCPBox's gateway treats such tools as its management tools"), "choose another prefix");
+                }
+                c.len(
+                    doc,
+                    "spec.description",
+                    "description",
+                    s.spec.description.as_deref(),
+                    limits::DESCRIPTION,
+                );
+                c.timeout(doc, "spec.defaultTimeoutMs", s.spec.default_timeout_ms);
+                let mut seen = BTreeSet::new();
+                for (i, secret) in s.spec.secrets.iter().enumerate() {
+                    let p = format!("spec.secrets[{i}].name");
+                    if !is_secret_name(&secret.name) || secret.name.len() > limits::NAME {
+                        c.push(
+                            doc,
+                            Code::InvalidName,
+                            &p,
+                            format!(
+                                "secret name `{}` does not match ^[A-Z][A-Z0-9_]*$",
+                                secret.name
+                            ),
+                            "use upper-case letters, digits and underscores, e.g. GITHUB_TOKEN",
+                        );
+                    }
+                    if !seen.insert(secret.name.as_str()) {
+                        c.push(
+                            doc,
+                            Code::Duplicate,
+                            &p,
+                            format!(
+                                "secret `{}` is declared twice in server `{name}`",
+                                secret.name
+                            ),
+                            "list each secret once",
+                        );
+                    }
+                    c.len(
+                        doc,
+                        &format!("spec.secrets[{i}].description"),
+                        "description",
+                        secret.description.as_deref(),
+                        limits::DESCRIPTION,
+                    );
+                }
+                let mut seen = BTreeSet::new();
+                for (i, n) in s.spec.network.iter().enumerate() {
+                    let p = format!("spec.network[{i}]");
+                    if let Some(problem) = host_problem(&n.host) {
+                        c.push(doc, Code::InvalidValue, &format!("{p}.host"), problem, "give a bare lower-case host name such as api.github.com, and the port separately");
+                    }
+                    if let Some(port) = n.port {
+                        if !(1..=65535).contains(&port) {
+                            c.push(
+                                doc,
+                                Code::OutOfRange,
+                                &format!("{p}.port"),
+                                format!("port {port} is outside 1 to 65535"),
+                                "give a TCP port, or leave `port` out for any port",
+                            );
+                        }
+                    }
+                    if n.justification.trim().is_empty() {
+                        c.push(
+                            doc,
+                            Code::InvalidValue,
+                            &format!("{p}.justification"),
+                            "justification is empty".into(),
+                            "say why the server needs this host; reviewers read it",
+                        );
+                    }
+                    if let Some(tool) = &n.tool {
+                        if !tools.contains_key(&(name.as_str(), tool.as_str())) {
+                            c.push(doc, Code::DanglingReference, &format!("{p}.tool"), format!("network entry names tool `{tool}`, which is not a tool of server `{name}`"), "name a Tool of this server, or leave `tool` out for an admin entry");
+                        }
+                    }
+                    if !seen.insert((n.tool.as_deref(), n.host.as_str(), n.port)) {
+                        c.push(
+                            doc,
+                            Code::Duplicate,
+                            &format!("{p}.host"),
+                            format!(
+                                "network entry `{}` is listed twice",
+                                crate::model::network_key(
+                                    name,
+                                    n.tool.as_deref(),
+                                    &n.host,
+                                    n.port.map(|p| p as i32)
+                                )
+                            ),
+                            "list each host once",
+                        );
+                    }
+                }
+            }
+            Document::Tool(t) => {
+                let (server, name) = (&t.metadata.server, &t.metadata.name);
+                c.tool_name(doc, "metadata.name", name, "tool");
+                if !servers.contains_key(server.as_str()) {
+                    c.push(doc, Code::DanglingReference, "metadata.server", format!("tool `{name}` names server `{server}`, which no Server document declares"), "add a Server document or fix the name");
+                }
+                let spec = &t.spec;
+                c.len(
+                    doc,
+                    "spec.description",
+                    "description",
+                    spec.description.as_deref(),
+                    limits::DESCRIPTION,
+                );
+                c.timeout(doc, "spec.timeoutMs", spec.timeout_ms);
+                if let Some(deps) = &spec.dependencies {
+                    if deps.len() > limits::DEPENDENCIES {
+                        c.push(
+                            doc,
+                            Code::OutOfRange,
+                            "spec.dependencies",
+                            format!(
+                                "{} dependencies, more than MCPBox's {}",
+                                deps.len(),
+                                limits::DEPENDENCIES
+                            ),
+                            "list at most 20",
+                        );
+                    }
+                    for (i, d) in deps.iter().enumerate() {
+                        if d.trim().is_empty() || d.chars().count() > limits::NAME {
+                            c.push(
+                                doc,
+                                Code::InvalidValue,
+                                &format!("spec.dependencies[{i}]"),
+                                format!("dependency `{d}` must be 1 to 255 characters"),
+                                "give a package name",
+                            );
+                        }
+                    }
+                }
+                if let Some(schema) = &spec.input_schema {
+                    if !schema.is_object() {
+                        c.push(doc, Code::InvalidValue, "spec.inputSchema", "inputSchema must be a JSON object".into(), "give a JSON Schema object, or leave it out to derive it from `async def main`");
+                    }
+                }
+                match spec.tool_type.unwrap_or(ToolType::PythonCode) {
+                    ToolType::McpPassthrough => {
+                        c.push(doc, Code::InvalidValue, "spec.type", "pass-through tools need an ExternalSource, which this version cannot manage yet".into(), "manage this tool in MCPBox for now, or use `type: python_code`");
+                    }
+                    ToolType::PythonCode => {
+                        if spec.external_source.is_some() || spec.external_tool_name.is_some() {
+                            c.push(doc, Code::InvalidValue, "spec.externalSource", "externalSource/externalToolName only apply to `type: mcp_passthrough`".into(), "remove them, or set `type: mcp_passthrough`");
+                        }
+                        match (&spec.code, &spec.code_file) {
+                            (Some(_), Some(_)) => c.push(doc, Code::CodeSource, "spec.codeFile", "both `code` and `codeFile` are given".into(), "keep one of them"),
+                            (None, None) => c.push(doc, Code::CodeSource, "spec", format!("tool `{name}` has no code"), "add `codeFile: <file>.py` (relative to this manifest) or inline `code: |`"),
+                            _ => {}
+                        }
+                        if let Some(code) = &doc.code {
+                            check_python(&mut c, doc, code);
+                        }
+                    }
+                }
+            }
+            Document::Modules(m) => {
+                for (i, module) in m.spec.modules.iter().enumerate() {
+                    let p = format!("spec.modules[{i}]");
+                    if !is_module_name(&module.name) || module.name.len() > limits::MODULE_NAME {
+                        c.push(doc, Code::InvalidName, &format!("{p}.name"), format!("module name `{}` is not a dotted Python identifier of at most 128 characters", module.name), "use the import name, e.g. `xml.etree.ElementTree` (no hyphens)");
+                    }
+                    if module.justification.trim().is_empty() {
+                        c.push(
+                            doc,
+                            Code::InvalidValue,
+                            &format!("{p}.justification"),
+                            "justification is empty".into(),
+                            "say why tools need this module",
+                        );
+                    }
+                    if !modules.insert(&module.name) {
+                        c.push(
+                            doc,
+                            Code::Duplicate,
+                            &format!("{p}.name"),
+                            format!("module `{}` is listed twice", module.name),
+                            "list each module once",
+                        );
+                    }
+                }
+            }
+            Document::Settings(s) => {
+                for (key, value) in &s.spec {
+                    let p = format!("spec.{key}");
+                    match setting_text(value) {
+                        None => c.push(
+                            doc,
+                            Code::InvalidSetting,
+                            &p,
+                            format!("setting `{key}` must be a plain string or number"),
+                            "write the value as MCPBox stores it, e.g. \"30\"",
+                        ),
+                        Some(v) => {
+                            if let Err(msg) = crate::settings::check(key, &v) {
+                                c.push(
+                                    doc,
+                                    Code::InvalidSetting,
+                                    &p,
+                                    msg,
+                                    "MCPBox reads this setting; a bad value breaks it",
+                                );
+                            }
+                        }
+                    }
+                    if !settings.insert(key) {
+                        c.push(
+                            doc,
+                            Code::Duplicate,
+                            &p,
+                            format!("setting `{key}` is set twice"),
+                            "set each setting in one place",
+                        );
+                    }
+                }
+            }
+        }
+    }
+    c.diags
+}
+
+/// A setting's YAML value as the text MCPBox stores, if it is a scalar.
+pub fn setting_text(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
+    let n = code.text.chars().count();
+    if n > limits::CODE {
+        c.push(
+            doc,
+            Code::OutOfRange,
+            "spec",
+            format!(
+                "code is {n} characters, more than MCPBox's {}",
+                limits::CODE
+            ),
+            "split the tool",
+        );
+        return;
+    }
+    let v = crate::python::validate(&code.text);
+    let text = crate::manifest::load::text_of(c.files, &code.file).unwrap_or("");
+    let at = |line: usize, col: usize| {
+        let off = super::diagnostic::offset_of(text, code.first_line + line, col + code.indent);
+        location_at(text, off, super::diagnostic::token_len(text, off))
+    };
+    if !v.valid {
+        let (loc, msg) = match &v.syntax_error {
+            Some(e) => (
+                at(e.line, e.column),
+                format!("Python syntax error: {}", e.message),
+            ),
+            None => (
+                at(1, 1),
+                v.error
+                    .clone()
+                    .unwrap_or_else(|| "invalid Python code".into()),
+            ),
+        };
+        c.diags.push(
+            Diagnostic::new(Code::PythonSyntax, &code.file, loc, msg)
+                .help("MCPBox refuses code that Python cannot parse; fix the syntax"),
+        );
+        return;
+    }
+    if !v.has_main {
+        c.diags.push(
+            Diagnostic::new(
+                Code::PythonNoMain,
+                &code.file,
+                at(1, 1),
+                "code has no `async def main(...)`",
+            )
+            .help("MCPBox runs `async def main(...)`; a plain `def main` does not count"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::load::load;
+
+    fn check(files: &[(&str, &str)]) -> Vec<Diagnostic> {
+        let mut set = FileSet::empty("t");
+        for (p, t) in files {
+            set.insert(*p, t.as_bytes());
+        }
+        let m = load(&set);
+        let mut d = m.diagnostics.clone();
+        d.extend(validate(&set, &m.docs));
+        d
+    }
+
+    const SERVER: &str = "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec:\n  network:\n    - {host: api.example.com, justification: api, tool: t}\n";
+
+    #[test]
+    fn a_valid_repo_has_no_diagnostics() {
+        let d = check(&[("s.yaml", SERVER), ("t.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec: {codeFile: t.py}\n"), ("t.py", "async def main(x: str):\n    return x\n")]);
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn python_syntax_error_points_into_the_py_file() {
+        let d = check(&[("s.yaml", SERVER), ("t.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec: {codeFile: t.py}\n"), ("t.py", "async def main():\n    return (\n")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, Code::PythonSyntax);
+        assert_eq!(d[0].file, "t.py");
+        assert!(d[0].location.line >= 2);
+    }
+
+    #[test]
+    fn inline_code_without_main_points_into_the_manifest() {
+        let d = check(&[("s.yaml", SERVER), ("t.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  code: |\n    def main():\n        pass\n")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, Code::PythonNoMain);
+        assert_eq!(
+            (d[0].file.as_str(), d[0].location.line, d[0].location.column),
+            ("t.yaml", 6, 5)
+        );
+    }
+
+    #[test]
+    fn dangling_tool_reference_and_bad_names() {
+        let d = check(&[("s.yaml", "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: Bad__name}\nspec:\n  secrets: [{name: lower}]\n  network:\n    - {host: API.example.com, port: 70000, justification: x, tool: nope}\n")]);
+        let codes: Vec<Code> = d.iter().map(|d| d.code).collect();
+        assert!(codes.contains(&Code::InvalidName));
+        assert!(codes.contains(&Code::DanglingReference));
+        assert!(codes.contains(&Code::OutOfRange));
+        assert!(codes.contains(&Code::InvalidValue));
+        assert!(d.iter().all(|d| d.location.line >= 3), "{d:?}");
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let d = check(&[("p.yaml", "apiVersion: mcpbox/v1\nkind: Settings\nmetadata: {name: m}\nspec:\n  log_retention_days: forever\n  tool_approval_mode: auto_approve\n")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, Code::InvalidSetting);
+        assert_eq!(d[0].location.line, 5);
+    }
+
+    #[test]
+    fn name_rules() {
+        assert!(is_snake_name("list_issues"));
+        assert!(!is_snake_name("List"));
+        assert!(!is_snake_name("1a"));
+        assert!(is_secret_name("GITHUB_TOKEN"));
+        assert!(!is_secret_name("github"));
+        assert!(is_module_name("xml.etree.ElementTree"));
+        assert!(!is_module_name("paho-mqtt"));
+        assert!(!is_module_name("a..b"));
+        assert!(host_problem("https://x.io").is_some());
+        assert!(host_problem("api.github.com").is_none());
+    }
+}

@@ -1,0 +1,272 @@
+//! The objects the reconciler manages, in one shape shared by the desired state
+//! (from git), the actual state (from PostgreSQL) and the plan.
+//!
+//! Plain data with natural keys and content hashes; no I/O. How rows map onto these
+//! lives in `state`; how manifests do, in `desired`.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use crate::manifest::kinds::ToolType;
+
+/// The kinds of managed object, in dependency order (creates top-down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A row of `servers`.
+    Server,
+    /// A row of `server_secrets`.
+    Secret,
+    /// A row of `tools` (with its `tool_versions`).
+    Tool,
+    /// An approved row of `network_access_requests`.
+    Network,
+    /// An approved row of `module_requests`.
+    Module,
+    /// A row of `settings`.
+    Setting,
+}
+
+impl Kind {
+    /// Name used in plans and the ownership table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Server => "server",
+            Kind::Secret => "secret",
+            Kind::Tool => "tool",
+            Kind::Network => "network",
+            Kind::Module => "module",
+            Kind::Setting => "setting",
+        }
+    }
+
+    /// Parses [`Kind::as_str`].
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Server,
+            Kind::Secret,
+            Kind::Tool,
+            Kind::Network,
+            Kind::Module,
+            Kind::Setting,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Server {
+    /// `servers.name`.
+    pub name: String,
+    /// `servers.description`.
+    pub description: Option<String>,
+    /// `servers.default_timeout_ms`.
+    pub default_timeout_ms: i32,
+}
+
+/// A secret placeholder (the value is never part of the model).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    /// Owning server's name.
+    pub server: String,
+    /// `server_secrets.key_name`.
+    pub name: String,
+    /// `server_secrets.description`.
+    pub description: Option<String>,
+}
+
+/// A tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// Owning server's name.
+    pub server: String,
+    /// `tools.name`.
+    pub name: String,
+    /// `tools.description`.
+    pub description: Option<String>,
+    /// `tools.enabled`.
+    pub enabled: bool,
+    /// `tools.timeout_ms`.
+    pub timeout_ms: Option<i32>,
+    /// `tools.tool_type`.
+    pub tool_type: ToolType,
+    /// `tools.python_code`.
+    pub python_code: Option<String>,
+    /// `tools.code_dependencies`; empty is stored as NULL.
+    pub dependencies: Vec<String>,
+    /// `tools.input_schema`.
+    pub input_schema: serde_json::Value,
+    /// Pass-through target: the external source's name.
+    pub external_source: Option<String>,
+    /// Pass-through target: the tool's name on the external server.
+    pub external_tool_name: Option<String>,
+}
+
+impl Tool {
+    /// `server/tool`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+
+    /// The content hash: sha256 over what runs — type, code, dependencies and
+    /// pass-through target. Approval pins name this hash.
+    pub fn content_hash(&self) -> String {
+        let canonical = serde_json::json!({
+            "type": self.tool_type.label(),
+            "code": self.python_code,
+            "dependencies": self.dependencies,
+            "externalSource": self.external_source,
+            "externalToolName": self.external_tool_name,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+/// An approved egress host of a server (a `network_access_requests` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// Server's name.
+    pub server: String,
+    /// Tool's name for a tool-originated row; None for an admin row.
+    pub tool: Option<String>,
+    /// Host.
+    pub host: String,
+    /// Port; None = any port.
+    pub port: Option<i32>,
+    /// Justification.
+    pub justification: String,
+}
+
+impl Network {
+    /// `server/host[:port]`, with ` via tool` for tool-originated rows.
+    pub fn key(&self) -> String {
+        network_key(&self.server, self.tool.as_deref(), &self.host, self.port)
+    }
+}
+
+/// The natural key of a network row.
+pub fn network_key(server: &str, tool: Option<&str>, host: &str, port: Option<i32>) -> String {
+    let hp = match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    match tool {
+        Some(t) => format!("{server}/{hp} via {t}"),
+        None => format!("{server}/{hp}"),
+    }
+}
+
+/// An approved global module (an admin `module_requests` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Module {
+    /// Module name.
+    pub name: String,
+    /// Justification.
+    pub justification: String,
+}
+
+/// A plain MCPBox setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting {
+    /// `settings.key`.
+    pub key: String,
+    /// `settings.value`.
+    pub value: Option<String>,
+}
+
+/// Any managed object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Object {
+    /// See [`Server`].
+    Server(Server),
+    /// See [`Secret`].
+    Secret(Secret),
+    /// See [`Tool`].
+    Tool(Tool),
+    /// See [`Network`].
+    Network(Network),
+    /// See [`Module`].
+    Module(Module),
+    /// See [`Setting`].
+    Setting(Setting),
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Server(_) => Kind::Server,
+            Object::Secret(_) => Kind::Secret,
+            Object::Tool(_) => Kind::Tool,
+            Object::Network(_) => Kind::Network,
+            Object::Module(_) => Kind::Module,
+            Object::Setting(_) => Kind::Setting,
+        }
+    }
+
+    /// The natural key (unique within the kind).
+    pub fn key(&self) -> String {
+        match self {
+            Object::Server(s) => s.name.clone(),
+            Object::Secret(s) => format!("{}/{}", s.server, s.name),
+            Object::Tool(t) => t.key(),
+            Object::Network(n) => n.key(),
+            Object::Module(m) => m.name.clone(),
+            Object::Setting(s) => s.key.clone(),
+        }
+    }
+
+    /// Hash of the object's managed content, recorded as `applied_hash` in the
+    /// ownership table and used to detect drift.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        hex::encode(Sha256::digest(json.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool() -> Tool {
+        Tool {
+            server: "s".into(),
+            name: "t".into(),
+            description: None,
+            enabled: true,
+            timeout_ms: None,
+            tool_type: ToolType::PythonCode,
+            python_code: Some("async def main(): pass".into()),
+            dependencies: vec![],
+            input_schema: serde_json::json!({}),
+            external_source: None,
+            external_tool_name: None,
+        }
+    }
+
+    #[test]
+    fn content_hash_covers_what_runs_only() {
+        let a = tool();
+        let mut b = a.clone();
+        b.description = Some("other".into());
+        b.enabled = false;
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.python_code = Some("async def main(): return 1".into());
+        assert_ne!(a.content_hash(), b.content_hash());
+        let mut c = a.clone();
+        c.dependencies = vec!["httpx".into()];
+        assert_ne!(a.content_hash(), c.content_hash());
+        assert_eq!(a.content_hash().len(), 64);
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(network_key("s", None, "a.io", Some(443)), "s/a.io:443");
+        assert_eq!(network_key("s", Some("t"), "a.io", None), "s/a.io via t");
+        assert_eq!(Object::Tool(tool()).key(), "s/t");
+        assert_eq!(Kind::parse("network"), Some(Kind::Network));
+    }
+}

@@ -1,0 +1,933 @@
+//! The diff engine: (DesiredState, ActualState) → [`Plan`].
+//!
+//! Each kind is matched by natural key (owned rows first, then unowned rows to
+//! adopt), compared field by field, and given MCPBox's rules: approval decisions,
+//! version rows, and the caches the sync helpers will recompute. Pure: no I/O;
+//! the states are read elsewhere (`desired`, `state`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    Action, Bookkeeping, CacheChange, Cascade, Change, FieldChange, Plan, Summary, ToolChange,
+    VersionWrite, FORMAT_VERSION,
+};
+use crate::desired::DesiredState;
+use crate::model::{Kind, Object, Tool};
+use crate::rules::approval::{self, ApprovalWrite, Existing, Facts};
+use crate::rules::sync;
+use crate::rules::versions::{change_summary, UpdateKey, INITIAL_VERSION};
+use crate::state::ActualState;
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// Several unowned rows share a natural key; adopting one would be a guess.
+    #[error("{kind} `{key}` exists {count} times in MCPBox and none is managed by mcpbox-gitops; delete or rename the extra rows in MCPBox first")]
+    Ambiguous {
+        /// Kind.
+        kind: &'static str,
+        /// Natural key.
+        key: String,
+        /// How many rows.
+        count: usize,
+    },
+}
+
+/// Field-level differences between two objects of the same kind (keys of the
+/// natural key are left out).
+pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let skip = ["kind", "server", "name", "key", "tool", "host", "port"];
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    let mut out = Vec::new();
+    for k in keys {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        let (bv, av) = (b.get(k), a.get(k));
+        if bv != av {
+            out.push(FieldChange {
+                field: k.clone(),
+                before: bv.cloned().filter(|v| !v.is_null()),
+                after: av.cloned().filter(|v| !v.is_null()),
+            });
+        }
+    }
+    out
+}
+
+/// Row ids of what is being matched, so each row is used once.
+struct Matcher<'a> {
+    actual: &'a ActualState,
+    owned_ids: HashSet<Uuid>,
+    used: HashSet<Uuid>,
+}
+
+impl<'a> Matcher<'a> {
+    /// The owned row for (kind, key) if it still exists, or the single unowned
+    /// candidate to adopt.
+    fn find<T>(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        rows: &'a [T],
+        id: impl Fn(&T) -> Uuid,
+        is_candidate: impl Fn(&T) -> bool,
+    ) -> Result<Option<(&'a T, bool)>, Error> {
+        if let Some(o) = self.actual.ownership.get(&(kind, key.to_string())) {
+            if let Some(row) = rows.iter().find(|r| id(r) == o.row_id) {
+                self.used.insert(o.row_id);
+                return Ok(Some((row, false)));
+            }
+        }
+        let candidates: Vec<&T> = rows
+            .iter()
+            .filter(|r| {
+                !self.owned_ids.contains(&id(r)) && !self.used.contains(&id(r)) && is_candidate(r)
+            })
+            .collect();
+        match candidates.len() {
+            0 => Ok(None),
+            1 => {
+                self.used.insert(id(candidates[0]));
+                Ok(Some((candidates[0], true)))
+            }
+            n => Err(Error::Ambiguous {
+                kind: kind.as_str(),
+                key: key.to_string(),
+                count: n,
+            }),
+        }
+    }
+}
+
+/// Builds the change for a matched or missing row of a simple kind.
+fn simple_change(
+    actual: &ActualState,
+    kind: Kind,
+    key: &str,
+    desired: &Object,
+    found: Option<(Uuid, Object, bool)>,
+    extra_fields: Vec<FieldChange>,
+) -> Option<Change> {
+    let owned = actual.ownership.get(&(kind, key.to_string()));
+    match found {
+        None => Some(Change {
+            action: Action::Create,
+            kind,
+            key: key.to_string(),
+            row_id: None,
+            before: None,
+            after: Some(desired.clone()),
+            fields: Vec::new(),
+            tool: None,
+            cascade: None,
+            reason: owned
+                .map(|_| "deleted in MCPBox since the last apply; re-creating it".to_string()),
+        }),
+        Some((id, before, adopt)) => {
+            let mut fields = field_changes(&before, desired);
+            fields.extend(extra_fields);
+            if !adopt && fields.is_empty() {
+                return None;
+            }
+            let reason = match (adopt, owned) {
+                (true, _) => {
+                    Some("exists in MCPBox and is not managed yet; adopting it".to_string())
+                }
+                (false, Some(o)) if o.applied_hash != before.hash() => Some(
+                    "drift: changed in MCPBox since the last apply; restoring git's version"
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            Some(Change {
+                action: if adopt { Action::Adopt } else { Action::Update },
+                kind,
+                key: key.to_string(),
+                row_id: Some(id),
+                before: Some(before),
+                after: Some(desired.clone()),
+                fields,
+                tool: None,
+                cascade: None,
+                reason,
+            })
+        }
+    }
+}
+
+fn status_field(before: &str) -> Vec<FieldChange> {
+    if before == "approved" {
+        Vec::new()
+    } else {
+        vec![FieldChange {
+            field: "status".into(),
+            before: Some(Value::String(before.into())),
+            after: Some(Value::String("approved".into())),
+        }]
+    }
+}
+
+/// The versions MCPBox would write for a tool created with these values: version 1
+/// from create (which ignores enabled=false, timeout and dependencies), then an
+/// update for those, as an admin's create + edit would.
+fn create_versions(t: &Tool) -> Vec<VersionWrite> {
+    let mut out = vec![VersionWrite {
+        number: 1,
+        keys: Vec::new(),
+        summary: INITIAL_VERSION.to_string(),
+    }];
+    let mut keys = Vec::new();
+    if !t.enabled {
+        keys.push(UpdateKey::Enabled);
+    }
+    if t.timeout_ms.is_some() {
+        keys.push(UpdateKey::TimeoutMs);
+    }
+    if !t.dependencies.is_empty() {
+        keys.push(UpdateKey::CodeDependencies);
+    }
+    if !keys.is_empty() {
+        out.push(VersionWrite {
+            number: 2,
+            summary: change_summary(&keys),
+            keys,
+        });
+    }
+    out
+}
+
+/// The update keys MCPBox's tool update would record, in its order.
+fn update_keys(before: &Tool, after: &Tool, approval: Option<&ApprovalWrite>) -> Vec<UpdateKey> {
+    let mut keys = Vec::new();
+    if before.description != after.description {
+        keys.push(UpdateKey::Description);
+    }
+    if before.enabled != after.enabled {
+        keys.push(UpdateKey::Enabled);
+    }
+    if before.timeout_ms != after.timeout_ms {
+        keys.push(UpdateKey::TimeoutMs);
+    }
+    let code_changed = before.python_code != after.python_code;
+    if code_changed {
+        keys.push(UpdateKey::PythonCode);
+    }
+    if before.dependencies != after.dependencies {
+        keys.push(UpdateKey::CodeDependencies);
+    }
+    // input_schema is regenerated whenever code is submitted.
+    if code_changed || before.input_schema != after.input_schema {
+        keys.push(UpdateKey::InputSchema);
+    }
+    if keys.is_empty() {
+        return keys;
+    }
+    match approval {
+        Some(ApprovalWrite::SubmitForReview) => keys.push(UpdateKey::ApprovalStatus),
+        Some(ApprovalWrite::Approve { .. }) => keys.extend([
+            UpdateKey::ApprovalStatus,
+            UpdateKey::ApprovedAt,
+            UpdateKey::ApprovedBy,
+        ]),
+        None => {}
+    }
+    keys
+}
+
+/// Computes the plan.
+pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error> {
+    let mut m = Matcher {
+        actual,
+        owned_ids: actual.ownership.values().map(|o| o.row_id).collect(),
+        used: HashSet::new(),
+    };
+    let mut changes: Vec<Change> = Vec::new();
+    let mut bookkeeping: Vec<Bookkeeping> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    // Desired server name → existing row id (None: created by this plan).
+    let mut server_ids: HashMap<&str, Option<Uuid>> = HashMap::new();
+    // Desired tool key → existing row id.
+    let mut tool_ids: HashMap<String, Option<Uuid>> = HashMap::new();
+    // Existing rows that git still declares.
+    let mut kept_rows: HashSet<Uuid> = HashSet::new();
+
+    let auto_approve = desired
+        .setting("tool_approval_mode")
+        .or_else(|| actual.setting("tool_approval_mode"))
+        .map(|v| v == "auto_approve")
+        .unwrap_or(false);
+
+    let refresh = |kind: Kind,
+                   key: &str,
+                   row_id: Uuid,
+                   obj: &Object,
+                   pin: Option<String>,
+                   bookkeeping: &mut Vec<Bookkeeping>| {
+        let hash = obj.hash();
+        if let Some(o) = actual.ownership.get(&(kind, key.to_string())) {
+            if o.applied_hash != hash || (kind == Kind::Tool && o.pin != pin) {
+                bookkeeping.push(Bookkeeping {
+                    kind,
+                    key: key.to_string(),
+                    row_id,
+                    applied_hash: hash,
+                    pin,
+                    forget: false,
+                });
+            }
+        }
+    };
+
+    for ((kind, key), obj) in &desired.objects {
+        match obj {
+            Object::Server(s) => {
+                let found = m.find(
+                    Kind::Server,
+                    key,
+                    &actual.servers,
+                    |r| r.id,
+                    |r| r.obj.name == s.name,
+                )?;
+                server_ids.insert(&s.name, found.map(|(r, _)| r.id));
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let found = found.map(|(r, adopt)| (r.id, Object::Server(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    for ((kind, key), obj) in &desired.objects {
+        let server_of = |name: &str| server_ids.get(name).copied().flatten();
+        match obj {
+            Object::Secret(s) => {
+                let sid = server_of(&s.server);
+                let found = match sid {
+                    Some(sid) => m.find(
+                        *kind,
+                        key,
+                        &actual.secrets,
+                        |r| r.id,
+                        |r| r.server_id == sid && r.obj.name == s.name,
+                    )?,
+                    None => None,
+                };
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let found = found.map(|(r, adopt)| (r.id, Object::Secret(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+            }
+            Object::Tool(t) => {
+                let sid = server_of(&t.server);
+                let found = match sid {
+                    Some(sid) => m.find(
+                        *kind,
+                        key,
+                        &actual.tools,
+                        |r| r.id,
+                        |r| r.server_id == sid && r.obj.name == t.name,
+                    )?,
+                    None => None,
+                };
+                tool_ids.insert(key.clone(), found.map(|(r, _)| r.id));
+                let pin = desired.pins.get(key);
+                let pin_identity = pin
+                    .filter(|p| p.sha256 == t.content_hash())
+                    .map(|p| p.identity());
+                let hash = t.content_hash();
+                match found {
+                    None => {
+                        let decision = approval::decide(&Facts {
+                            mode: desired.policy.approval.mode,
+                            auto_approve,
+                            content_hash: &hash,
+                            pin,
+                            existing: None,
+                        });
+                        let owned = actual.ownership.get(&(*kind, key.clone()));
+                        changes.push(Change {
+                            action: Action::Create,
+                            kind: *kind,
+                            key: key.clone(),
+                            row_id: None,
+                            before: None,
+                            after: Some(obj.clone()),
+                            fields: Vec::new(),
+                            tool: Some(ToolChange {
+                                content_hash: hash,
+                                content_changed: true,
+                                approval: decision,
+                                versions: create_versions(t),
+                                pin: pin_identity,
+                            }),
+                            cascade: None,
+                            reason: owned.map(|_| {
+                                "deleted in MCPBox since the last apply; re-creating it".to_string()
+                            }),
+                        });
+                    }
+                    Some((row, adopt)) => {
+                        kept_rows.insert(row.id);
+                        let before = Object::Tool(row.obj.clone());
+                        let content_changed = row.obj.content_hash() != hash;
+                        let owned = actual.ownership.get(&(*kind, key.clone()));
+                        let decision = approval::decide(&Facts {
+                            mode: desired.policy.approval.mode,
+                            auto_approve,
+                            content_hash: &hash,
+                            pin,
+                            existing: Some(Existing {
+                                status: row.approval_status,
+                                approved_by: row.approved_by.as_deref(),
+                                content_changed,
+                                applied_pin: if adopt {
+                                    None
+                                } else {
+                                    owned.map(|o| o.pin.as_deref())
+                                },
+                            }),
+                        });
+                        let mut fields = field_changes(&before, obj);
+                        if decision.write.is_some() && decision.status != row.approval_status {
+                            fields.push(FieldChange {
+                                field: "approval_status".into(),
+                                before: Some(Value::String(row.approval_status.label().into())),
+                                after: Some(Value::String(decision.status.label().into())),
+                            });
+                        }
+                        let keys = update_keys(&row.obj, t, decision.write.as_ref());
+                        let versions = if keys.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![VersionWrite {
+                                number: row.current_version + 1,
+                                summary: change_summary(&keys),
+                                keys,
+                            }]
+                        };
+                        if !adopt && fields.is_empty() && decision.write.is_none() {
+                            refresh(*kind, key, row.id, obj, pin_identity, &mut bookkeeping);
+                            if decision.status != crate::rules::approval::Status::Approved
+                                && pin.is_some()
+                                && desired.policy.approval.mode
+                                    == crate::policy::ApprovalMode::Pinned
+                            {
+                                notes.push(format!("tool {key}: {}", decision.reason));
+                            }
+                            continue;
+                        }
+                        let reason = match (adopt, owned) {
+                            (true, _) => Some("exists in MCPBox and is not managed yet; adopting it".to_string()),
+                            (false, Some(o)) if o.applied_hash != before.hash() => Some("drift: changed in MCPBox since the last apply; restoring git's version".to_string()),
+                            _ => None,
+                        };
+                        changes.push(Change {
+                            action: if adopt { Action::Adopt } else { Action::Update },
+                            kind: *kind,
+                            key: key.clone(),
+                            row_id: Some(row.id),
+                            before: Some(before),
+                            after: Some(obj.clone()),
+                            fields,
+                            tool: Some(ToolChange {
+                                content_hash: hash,
+                                content_changed,
+                                approval: decision,
+                                versions,
+                                pin: pin_identity,
+                            }),
+                            cascade: None,
+                            reason,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    for ((kind, key), obj) in &desired.objects {
+        let server_of = |name: &str| server_ids.get(name).copied().flatten();
+        match obj {
+            Object::Network(n) => {
+                let sid = server_of(&n.server);
+                let tid = n.tool.as_ref().and_then(|t| {
+                    tool_ids
+                        .get(&format!("{}/{t}", n.server))
+                        .copied()
+                        .flatten()
+                });
+                // A tool-originated entry whose tool is new can only be created.
+                let matchable = sid.is_some() && (n.tool.is_none() || tid.is_some());
+                let found = if matchable {
+                    let pick = |status: &'static str| {
+                        move |r: &&crate::state::NetworkRow| {
+                            Some(r.server_id) == sid
+                                && r.tool_id == tid
+                                && r.obj.host == n.host
+                                && r.obj.port == n.port
+                                && r.status == status
+                        }
+                    };
+                    let approved = pick("approved");
+                    match m.find(*kind, key, &actual.network, |r| r.id, |r| approved(&r))? {
+                        Some(f) => Some(f),
+                        None => {
+                            let pending = pick("pending");
+                            m.find(*kind, key, &actual.network, |r| r.id, |r| pending(&r))?
+                        }
+                    }
+                } else {
+                    None
+                };
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let extra = found
+                    .map(|(r, _)| status_field(&r.status))
+                    .unwrap_or_default();
+                let found = found.map(|(r, adopt)| (r.id, Object::Network(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), extra) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+            }
+            Object::Module(md) => {
+                let mut found = m.find(
+                    *kind,
+                    key,
+                    &actual.modules,
+                    |r| r.id,
+                    |r| r.tool_id.is_none() && r.obj.name == md.name && r.status == "approved",
+                )?;
+                if found.is_none() {
+                    found = m.find(
+                        *kind,
+                        key,
+                        &actual.modules,
+                        |r| r.id,
+                        |r| r.tool_id.is_none() && r.obj.name == md.name && r.status == "pending",
+                    )?;
+                }
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let extra = found
+                    .map(|(r, _)| status_field(&r.status))
+                    .unwrap_or_default();
+                let found = found.map(|(r, adopt)| (r.id, Object::Module(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), extra) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+            }
+            Object::Setting(s) => {
+                let found = m.find(
+                    *kind,
+                    key,
+                    &actual.settings,
+                    |r| r.id,
+                    |r| r.obj.key == s.key,
+                )?;
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let extra = match found {
+                    Some((r, _)) if r.encrypted => vec![FieldChange {
+                        field: "encrypted".into(),
+                        before: Some(Value::Bool(true)),
+                        after: Some(Value::Bool(false)),
+                    }],
+                    _ => Vec::new(),
+                };
+                let found = found.map(|(r, adopt)| (r.id, Object::Setting(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), extra) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Owned objects that left git: delete (prune) or keep; records of rows that
+    // no longer exist are forgotten.
+    let mut kept = Vec::new();
+    let mut deleted_servers: HashSet<Uuid> = HashSet::new();
+    let mut deleted_tools: HashSet<Uuid> = HashSet::new();
+    let mut deleted_rows: HashSet<Uuid> = HashSet::new();
+    for ((kind, key), owned) in &actual.ownership {
+        if desired.objects.contains_key(&(*kind, key.clone())) && kept_rows.contains(&owned.row_id)
+        {
+            continue;
+        }
+        if desired.objects.contains_key(&(*kind, key.clone())) {
+            continue; // re-created above
+        }
+        let before: Option<Object> = match kind {
+            Kind::Server => actual
+                .server(owned.row_id)
+                .map(|r| Object::Server(r.obj.clone())),
+            Kind::Secret => actual
+                .secrets
+                .iter()
+                .find(|r| r.id == owned.row_id)
+                .map(|r| Object::Secret(r.obj.clone())),
+            Kind::Tool => actual
+                .tools
+                .iter()
+                .find(|r| r.id == owned.row_id)
+                .map(|r| Object::Tool(r.obj.clone())),
+            Kind::Network => actual
+                .network
+                .iter()
+                .find(|r| r.id == owned.row_id)
+                .map(|r| Object::Network(r.obj.clone())),
+            Kind::Module => actual
+                .modules
+                .iter()
+                .find(|r| r.id == owned.row_id)
+                .map(|r| Object::Module(r.obj.clone())),
+            Kind::Setting => actual
+                .settings
+                .iter()
+                .find(|r| r.id == owned.row_id)
+                .map(|r| Object::Setting(r.obj.clone())),
+        };
+        let Some(before) = before else {
+            bookkeeping.push(Bookkeeping {
+                kind: *kind,
+                key: key.clone(),
+                row_id: owned.row_id,
+                applied_hash: owned.applied_hash.clone(),
+                pin: None,
+                forget: true,
+            });
+            continue;
+        };
+        if !desired.policy.prune {
+            kept.push(format!("{} {key}", kind.as_str()));
+            continue;
+        }
+        let cascade = match kind {
+            Kind::Tool => actual.tools.iter().find(|r| r.id == owned.row_id).map(|r| {
+                let mut c = Cascade::default();
+                c.add_tool(&r.cascade);
+                c
+            }),
+            Kind::Server => {
+                let mut c = Cascade::default();
+                for t in actual.tools.iter().filter(|t| t.server_id == owned.row_id) {
+                    c.tools += 1;
+                    c.add_tool(&t.cascade);
+                }
+                c.secrets = actual
+                    .secrets
+                    .iter()
+                    .filter(|s| s.server_id == owned.row_id)
+                    .count() as i64;
+                c.requests += actual
+                    .network
+                    .iter()
+                    .filter(|n| n.server_id == owned.row_id && n.tool_id.is_none())
+                    .count() as i64;
+                let unmanaged = actual
+                    .tools
+                    .iter()
+                    .filter(|t| t.server_id == owned.row_id && !m.owned_ids.contains(&t.id))
+                    .count();
+                if unmanaged > 0 {
+                    notes.push(format!("deleting server {key} also deletes {unmanaged} tool(s) that mcpbox-gitops does not manage"));
+                }
+                Some(c)
+            }
+            _ => None,
+        };
+        match kind {
+            Kind::Server => {
+                deleted_servers.insert(owned.row_id);
+            }
+            Kind::Tool => {
+                deleted_tools.insert(owned.row_id);
+            }
+            _ => {}
+        }
+        deleted_rows.insert(owned.row_id);
+        changes.push(Change {
+            action: Action::Delete,
+            kind: *kind,
+            key: key.clone(),
+            row_id: Some(owned.row_id),
+            before: Some(before),
+            after: None,
+            fields: Vec::new(),
+            tool: None,
+            cascade: cascade.filter(|c| !c.is_empty()),
+            reason: None,
+        });
+    }
+
+    let caches = caches(
+        desired,
+        actual,
+        &changes,
+        &server_ids,
+        &deleted_servers,
+        &deleted_tools,
+        &deleted_rows,
+    );
+
+    // Apply order: creates, adoptions and updates top-down; deletes bottom-up.
+    changes.sort_by_key(|c| {
+        let rank = if c.action == Action::Delete {
+            (1, -(c.kind as i32))
+        } else {
+            (0, c.kind as i32)
+        };
+        (rank, c.key.clone())
+    });
+
+    let mut summary = Summary::default();
+    for c in &changes {
+        match c.action {
+            Action::Adopt => {
+                summary.adopt += 1;
+                if !c.fields.is_empty() {
+                    summary.change += 1;
+                }
+            }
+            Action::Create => summary.add += 1,
+            Action::Update => summary.change += 1,
+            Action::Delete => summary.destroy += 1,
+        }
+    }
+    bookkeeping.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+    notes.sort();
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        source: desired.source.clone(),
+        against_database: actual.connected,
+        desired_fingerprint: desired.fingerprint(),
+        actual_fingerprint: actual.fingerprint(),
+        changes,
+        caches,
+        bookkeeping,
+        kept,
+        notes,
+        summary,
+        owned: actual.ownership.len(),
+    })
+}
+
+/// The caches the sync helpers will change: simulate the approved request rows
+/// after apply and run MCPBox's algorithms on them.
+fn caches(
+    desired: &DesiredState,
+    actual: &ActualState,
+    changes: &[Change],
+    server_ids: &HashMap<&str, Option<Uuid>>,
+    deleted_servers: &HashSet<Uuid>,
+    deleted_tools: &HashSet<Uuid>,
+    deleted_rows: &HashSet<Uuid>,
+) -> Vec<CacheChange> {
+    let server_name = |id: Uuid| {
+        actual
+            .server(id)
+            .map(|s| s.obj.name.clone())
+            .unwrap_or_default()
+    };
+    let gone = |id: Uuid, tool: Option<Uuid>, server: Option<Uuid>| {
+        deleted_rows.contains(&id)
+            || tool.is_some_and(|t| deleted_tools.contains(&t))
+            || server.is_some_and(|s| deleted_servers.contains(&s))
+    };
+    // Hosts: server name → approved (host, port) after apply.
+    let mut hosts: BTreeMap<String, Vec<(String, Option<i32>)>> = BTreeMap::new();
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    for r in &actual.network {
+        let name = server_name(r.server_id);
+        if gone(r.id, r.tool_id, Some(r.server_id)) {
+            if r.status == "approved" && !deleted_servers.contains(&r.server_id) {
+                touched.insert(name);
+            }
+            continue;
+        }
+        if r.status == "approved" {
+            hosts
+                .entry(name)
+                .or_default()
+                .push((r.obj.host.clone(), r.obj.port));
+        }
+    }
+    let mut module_touched = false;
+    let mut modules: Vec<String> = Vec::new();
+    for r in &actual.modules {
+        let tool_server = r
+            .tool_id
+            .and_then(|t| actual.tools.iter().find(|x| x.id == t))
+            .map(|t| t.server_id);
+        if gone(r.id, r.tool_id, tool_server) {
+            module_touched |= r.status == "approved";
+            continue;
+        }
+        if r.status == "approved" {
+            modules.push(r.obj.name.clone());
+        }
+    }
+    for c in changes {
+        match (&c.after, c.action) {
+            (Some(Object::Network(n)), Action::Create) => {
+                touched.insert(n.server.clone());
+                hosts
+                    .entry(n.server.clone())
+                    .or_default()
+                    .push((n.host.clone(), n.port));
+            }
+            (Some(Object::Network(n)), _) if c.fields.iter().any(|f| f.field == "status") => {
+                touched.insert(n.server.clone());
+                hosts
+                    .entry(n.server.clone())
+                    .or_default()
+                    .push((n.host.clone(), n.port));
+            }
+            (Some(Object::Module(md)), Action::Create) => {
+                module_touched = true;
+                modules.push(md.name.clone());
+            }
+            (Some(Object::Module(md)), _) if c.fields.iter().any(|f| f.field == "status") => {
+                module_touched = true;
+                modules.push(md.name.clone());
+            }
+            _ => {}
+        }
+        if c.action == Action::Delete && c.kind == Kind::Network {
+            if let Some(Object::Network(n)) = &c.before {
+                touched.insert(n.server.clone());
+            }
+        }
+        if c.action == Action::Delete && c.kind == Kind::Module {
+            module_touched = true;
+        }
+    }
+    // Managed servers whose cache is stale are re-synced too.
+    for (name, id) in server_ids {
+        if id.is_some() {
+            touched.insert(name.to_string());
+        } else if desired
+            .objects
+            .keys()
+            .any(|(k, key)| *k == Kind::Network && key.starts_with(&format!("{name}/")))
+        {
+            touched.insert(name.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for name in touched {
+        let existing = server_ids
+            .get(name.as_str())
+            .copied()
+            .flatten()
+            .or_else(|| {
+                actual
+                    .servers
+                    .iter()
+                    .find(|s| s.obj.name == name)
+                    .map(|s| s.id)
+            });
+        if existing.is_some_and(|id| deleted_servers.contains(&id)) {
+            continue;
+        }
+        let before: Vec<String> = existing
+            .and_then(|id| actual.server(id))
+            .map(|s| s.allowed_hosts.clone())
+            .unwrap_or_default();
+        let after = sync::allowed_hosts(
+            hosts
+                .get(&name)
+                .map(|v| v.iter().map(|(h, p)| (h.as_str(), *p)).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
+        if before != after {
+            out.push(CacheChange {
+                server: Some(name),
+                added: after
+                    .iter()
+                    .filter(|h| !before.contains(h))
+                    .cloned()
+                    .collect(),
+                removed: before
+                    .iter()
+                    .filter(|h| !after.contains(h))
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    let stale = matches!(&actual.allowed_modules, Some(Some(_)));
+    if module_touched || stale {
+        let before: Vec<String> = match &actual.allowed_modules {
+            Some(Some(list)) if !list.is_empty() => list.clone(),
+            _ => sync::DEFAULT_ALLOWED_MODULES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        let after = sync::allowed_modules(modules.iter().map(String::as_str));
+        let row_differs = !matches!(&actual.allowed_modules, Some(Some(list)) if *list == after);
+        if row_differs && (module_touched || before != after) {
+            out.push(CacheChange {
+                server: None,
+                added: after
+                    .iter()
+                    .filter(|h| !before.contains(h))
+                    .cloned()
+                    .collect(),
+                removed: before
+                    .iter()
+                    .filter(|h| !after.contains(h))
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    out
+}

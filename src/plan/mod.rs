@@ -1,0 +1,280 @@
+//! The plan: an ordered list of changes, as data (Terraform's plan/apply split).
+//!
+//! # Layout
+//! - this file: the `Plan` type and its parts; the deletion guard.
+//! - `diff`: (DesiredState, ActualState) → Plan, applying MCPBox's rules.
+//! - `render`: Plan → text or JSON.
+//!
+//! Rendering and applying both consume the same `Plan`; nothing here touches the
+//! database.
+
+pub mod diff;
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{Kind, Object};
+use crate::rules::approval::Decision;
+use crate::rules::versions::UpdateKey;
+use crate::state::ToolCascade;
+
+/// Version of the JSON plan document; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What happens to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Take an existing, unowned row under management (may also update it).
+    Adopt,
+    /// Insert a row.
+    Create,
+    /// Update a row.
+    Update,
+    /// Delete a row (and what cascades with it).
+    Delete,
+}
+
+impl Action {
+    /// Terraform's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Adopt => "=",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Field name as in the manifest.
+    pub field: String,
+    /// Value before (None: absent).
+    pub before: Option<serde_json::Value>,
+    /// Value after (None: absent).
+    pub after: Option<serde_json::Value>,
+}
+
+/// A version row the change writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionWrite {
+    /// `tool_versions.version_number` (= the tool's new `current_version`).
+    pub number: i32,
+    /// Keys of MCPBox's update dictionary, in its order (empty for "Initial version").
+    pub keys: Vec<UpdateKey>,
+    /// `tool_versions.change_summary`.
+    pub summary: String,
+}
+
+/// Tool-specific parts of a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolChange {
+    /// git's content hash.
+    pub content_hash: String,
+    /// Whether the code (content) differs from the database.
+    pub content_changed: bool,
+    /// The approval decision.
+    pub approval: Decision,
+    /// Version rows to write, in order.
+    pub versions: Vec<VersionWrite>,
+    /// Identity of the pin in force (recorded in the ownership table).
+    pub pin: Option<String>,
+}
+
+/// What a delete takes with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cascade {
+    /// Tools (server delete).
+    pub tools: i64,
+    /// Secrets (server delete).
+    pub secrets: i64,
+    /// Tool versions.
+    pub versions: i64,
+    /// Network and module requests.
+    pub requests: i64,
+    /// Tool execution logs.
+    pub execution_logs: i64,
+}
+
+impl Cascade {
+    /// Adds a tool's cascade.
+    pub fn add_tool(&mut self, t: &ToolCascade) {
+        self.versions += t.versions;
+        self.requests += t.requests;
+        self.execution_logs += t.execution_logs;
+    }
+
+    /// Whether nothing cascades.
+    pub fn is_empty(&self) -> bool {
+        *self == Cascade::default()
+    }
+}
+
+/// One change to one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// What happens.
+    pub action: Action,
+    /// The object's kind.
+    pub kind: Kind,
+    /// Its natural key.
+    pub key: String,
+    /// The existing row (adopt, update, delete).
+    pub row_id: Option<Uuid>,
+    /// The object as it is (adopt, update, delete).
+    pub before: Option<Object>,
+    /// The object as it will be (adopt, create, update).
+    pub after: Option<Object>,
+    /// The fields that differ (update, adopt).
+    pub fields: Vec<FieldChange>,
+    /// Tools: approval and versions.
+    pub tool: Option<ToolChange>,
+    /// Deletes: what goes with the row.
+    pub cascade: Option<Cascade>,
+    /// Why, for reviewers (drift, re-creation, …). Display only; apply never
+    /// branches on it.
+    pub reason: Option<String>,
+}
+
+/// A derived cache the sync helpers will recompute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheChange {
+    /// `servers.allowed_hosts` of this server, or None for `global_config.allowed_modules`.
+    pub server: Option<String>,
+    /// Entries added.
+    pub added: Vec<String>,
+    /// Entries removed.
+    pub removed: Vec<String>,
+}
+
+/// A bookkeeping update that changes no MCPBox row (e.g. a new pin on an
+/// already-approved tool); not counted as a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bookkeeping {
+    /// Kind of the owned object.
+    pub kind: Kind,
+    /// Natural key.
+    pub key: String,
+    /// Row.
+    pub row_id: Uuid,
+    /// Hash to record.
+    pub applied_hash: String,
+    /// Pin identity to record.
+    pub pin: Option<String>,
+    /// Drop the record: the row it named no longer exists.
+    pub forget: bool,
+}
+
+/// Counts per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Adoptions.
+    pub adopt: usize,
+    /// Creates.
+    pub add: usize,
+    /// Updates (including adoptions that also change fields).
+    pub change: usize,
+    /// Deletes.
+    pub destroy: usize,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Version of mcpbox-gitops that made it.
+    pub tool_version: String,
+    /// Where the desired state came from (path or commit).
+    pub source: String,
+    /// Planned against a real database (false: an empty MCPBox).
+    pub against_database: bool,
+    /// Fingerprint of the desired state.
+    pub desired_fingerprint: String,
+    /// Fingerprint of the actual state read.
+    pub actual_fingerprint: String,
+    /// The changes, in apply order.
+    pub changes: Vec<Change>,
+    /// Caches the sync helpers will change.
+    pub caches: Vec<CacheChange>,
+    /// Ownership records to refresh without changing MCPBox rows.
+    pub bookkeeping: Vec<Bookkeeping>,
+    /// Owned objects that left git but are kept (prune off).
+    pub kept: Vec<String>,
+    /// Notes for reviewers: things the reconciler noticed and left alone.
+    pub notes: Vec<String>,
+    /// Counts.
+    pub summary: Summary,
+    /// Objects we own now (for the deletion guard's share).
+    pub owned: usize,
+}
+
+impl Plan {
+    /// Whether the plan changes any MCPBox row.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || !self.caches.is_empty()
+    }
+
+    /// The deletion guard (DESIGN.md "Deletion safety"): returns why the plan is
+    /// refused, if it is.
+    pub fn refusal(
+        &self,
+        allow_destroy: bool,
+        max_delete_percent: u8,
+        desired_is_empty: bool,
+    ) -> Option<String> {
+        let deletes: Vec<&Change> = self
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .collect();
+        if deletes.is_empty() {
+            return None;
+        }
+        if desired_is_empty {
+            return Some(format!(
+                "the manifests declare nothing, yet the plan would delete {} object(s); an empty or unreadable checkout never wipes MCPBox (check the path or the commit)",
+                deletes.len()
+            ));
+        }
+        if allow_destroy {
+            return None;
+        }
+        let mut reasons = Vec::new();
+        let servers: Vec<&str> = deletes
+            .iter()
+            .filter(|c| c.kind == Kind::Server)
+            .map(|c| c.key.as_str())
+            .collect();
+        if !servers.is_empty() {
+            reasons.push(format!("it deletes server(s) {}", servers.join(", ")));
+        }
+        let secrets: Vec<&str> = deletes
+            .iter()
+            .filter(|c| c.kind == Kind::Secret)
+            .map(|c| c.key.as_str())
+            .collect();
+        if !secrets.is_empty() {
+            reasons.push(format!("it deletes secret(s) {}", secrets.join(", ")));
+        }
+        if self.owned > 0 && deletes.len() * 100 > self.owned * usize::from(max_delete_percent) {
+            reasons.push(format!(
+                "it deletes {} of {} owned objects, more than {max_delete_percent}%",
+                deletes.len(),
+                self.owned
+            ));
+        }
+        if reasons.is_empty() {
+            None
+        } else {
+            Some(format!(
+                "{}; re-run with --allow-destroy if that is intended",
+                reasons.join(", and ")
+            ))
+        }
+    }
+}

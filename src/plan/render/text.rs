@@ -1,0 +1,267 @@
+//! The plan in Terraform's visual grammar: capabilities first, deletes loudest,
+//! `+`/`~`/`-` per object, unified diffs for code, and the closing tally.
+//!
+//! Pure string building; the CLI decides where it goes.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+use similar::TextDiff;
+
+use super::super::{Action, Change, Plan};
+use crate::model::{Kind, Object};
+
+/// Renders the whole plan.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let against = if plan.against_database {
+        "the database"
+    } else {
+        "an empty MCPBox (no database given: set DATABASE_URL or --database-url to plan against a real one)"
+    };
+    let _ = writeln!(out, "Planning {} against {against}.", plan.source);
+    if !plan.has_changes() {
+        let _ = writeln!(out);
+        notes(&mut out, plan);
+        let _ = writeln!(out, "No changes. MCPBox matches the manifests.");
+        return out;
+    }
+    capabilities(&mut out, plan);
+    let deletes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
+    if !deletes.is_empty() {
+        let _ = writeln!(out, "\n!! {} object(s) will be DESTROYED:", deletes.len());
+        for c in &deletes {
+            change(&mut out, c);
+        }
+    }
+    let others: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "\nmcpbox-gitops will perform the following actions:");
+        for c in others {
+            change(&mut out, c);
+        }
+    }
+    if !plan.caches.is_empty() {
+        let _ = writeln!(out, "\nCaches recomputed by MCPBox's sync helpers:");
+        for c in &plan.caches {
+            let name = match &c.server {
+                Some(s) => format!("servers.allowed_hosts of {s}"),
+                None => "global_config.allowed_modules".to_string(),
+            };
+            let mut parts: Vec<String> = c.added.iter().map(|a| format!("+{a}")).collect();
+            parts.extend(c.removed.iter().map(|r| format!("-{r}")));
+            if parts.is_empty() {
+                parts.push("(row created, same entries)".into());
+            }
+            let _ = writeln!(out, "  ~ {name}: {}", parts.join(" "));
+        }
+    }
+    let _ = writeln!(out);
+    notes(&mut out, plan);
+    let s = &plan.summary;
+    let adopt = if s.adopt > 0 {
+        format!("{} to adopt, ", s.adopt)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "Plan: {adopt}{} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    );
+    out
+}
+
+fn notes(out: &mut String, plan: &Plan) {
+    for k in &plan.kept {
+        let _ = writeln!(out, "Note: {k} left git but is kept (prune is off).");
+    }
+    for n in &plan.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
+    if !plan.kept.is_empty() || !plan.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+}
+
+/// The security reviewer's summary: what the plan grants.
+fn capabilities(out: &mut String, plan: &Plan) {
+    let mut lines = Vec::new();
+    for c in &plan.changes {
+        let granted = c.action != Action::Delete
+            && (c.action == Action::Create || c.fields.iter().any(|f| f.field == "status"));
+        match &c.after {
+            Some(Object::Network(n)) if granted => {
+                let via = n
+                    .tool
+                    .as_ref()
+                    .map(|t| format!(" (requested by tool {t})"))
+                    .unwrap_or_default();
+                let port = n
+                    .port
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_else(|| " (any port)".into());
+                lines.push(format!("  + egress   {} → {}{port}{via}", n.server, n.host));
+            }
+            Some(Object::Module(m)) if granted => lines.push(format!("  + module   {}", m.name)),
+            Some(Object::Secret(s)) if c.action == Action::Create => lines.push(format!(
+                "  + secret   {}/{} (placeholder, no value)",
+                s.server, s.name
+            )),
+            Some(Object::Tool(t)) => {
+                if let Some(tc) = &c.tool {
+                    let becomes_runnable = tc.approval.status
+                        == crate::rules::approval::Status::Approved
+                        && tc.approval.write.is_some()
+                        && t.enabled;
+                    if becomes_runnable {
+                        lines.push(format!("  + runnable {} — {}", t.key(), tc.approval.reason));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "\nCapabilities granted:");
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Adopt => "adopted (taken under management)",
+        Action::Create => "created",
+        Action::Update => "updated in-place",
+        Action::Delete => "destroyed",
+    }
+}
+
+fn value(v: &Value) -> String {
+    match v {
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn change(out: &mut String, c: &Change) {
+    let _ = writeln!(
+        out,
+        "\n  # {}.{} will be {}",
+        c.kind.as_str(),
+        c.key,
+        verb(c.action)
+    );
+    if let Some(r) = &c.reason {
+        let _ = writeln!(out, "  # ({r})");
+    }
+    let sym = c.action.symbol();
+    let _ = writeln!(out, "  {sym} {} \"{}\" {{", c.kind.as_str(), c.key);
+    match c.action {
+        Action::Create => {
+            if let Some(after) = &c.after {
+                all_fields(out, "+", after);
+            }
+        }
+        Action::Delete => {
+            if let Some(cascade) = &c.cascade {
+                let mut parts = Vec::new();
+                for (n, what) in [
+                    (cascade.tools, "tool"),
+                    (cascade.secrets, "secret"),
+                    (cascade.versions, "version"),
+                    (cascade.requests, "request"),
+                    (cascade.execution_logs, "execution log"),
+                ] {
+                    if n > 0 {
+                        parts.push(format!("{n} {what}{}", if n == 1 { "" } else { "s" }));
+                    }
+                }
+                let _ = writeln!(out, "      # deletes with it: {}", parts.join(", "));
+            }
+        }
+        Action::Update | Action::Adopt => {
+            let before = c.before.as_ref().and_then(|b| serde_json::to_value(b).ok());
+            let mut shown = 0;
+            for f in &c.fields {
+                shown += 1;
+                if f.field == "python_code" {
+                    let old = f.before.as_ref().and_then(Value::as_str).unwrap_or("");
+                    let new = f.after.as_ref().and_then(Value::as_str).unwrap_or("");
+                    let _ = writeln!(out, "      ~ python_code:");
+                    code_diff(out, old, new);
+                    continue;
+                }
+                let b = f
+                    .before
+                    .as_ref()
+                    .map(value)
+                    .unwrap_or_else(|| "null".into());
+                let a = f.after.as_ref().map(value).unwrap_or_else(|| "null".into());
+                let _ = writeln!(out, "      ~ {:<20} = {b} -> {a}", f.field);
+            }
+            if let Some(Value::Object(map)) = before {
+                let total = map
+                    .keys()
+                    .filter(|k| {
+                        !matches!(
+                            k.as_str(),
+                            "kind" | "server" | "name" | "key" | "tool" | "host" | "port"
+                        )
+                    })
+                    .count();
+                let hidden = total.saturating_sub(shown);
+                if hidden > 0 {
+                    let _ = writeln!(
+                        out,
+                        "        # ({hidden} unchanged field{} hidden)",
+                        if hidden == 1 { "" } else { "s" }
+                    );
+                }
+            }
+        }
+    }
+    if let Some(t) = &c.tool {
+        let _ = writeln!(out, "        approval: {}", t.approval.reason);
+        for v in &t.versions {
+            let _ = writeln!(out, "        version {}: {}", v.number, v.summary);
+        }
+    }
+    let _ = writeln!(out, "    }}");
+}
+
+fn all_fields(out: &mut String, sym: &str, obj: &Object) {
+    let Ok(Value::Object(map)) = serde_json::to_value(obj) else {
+        return;
+    };
+    for (k, v) in &map {
+        if matches!(k.as_str(), "kind" | "server" | "name" | "key") || v.is_null() {
+            continue;
+        }
+        if obj.kind() == Kind::Tool && k == "python_code" {
+            let code = v.as_str().unwrap_or("");
+            let _ = writeln!(out, "      {sym} python_code:");
+            code_diff(out, "", code);
+            continue;
+        }
+        let _ = writeln!(out, "      {sym} {k:<20} = {}", value(v));
+    }
+}
+
+fn code_diff(out: &mut String, old: &str, new: &str) {
+    let diff = TextDiff::from_lines(old, new);
+    let unified = diff.unified_diff().context_radius(3).to_string();
+    for line in unified.lines() {
+        let _ = writeln!(out, "          {line}");
+    }
+}

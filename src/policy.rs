@@ -1,0 +1,162 @@
+//! The reconciler's policy: `mcpbox-gitops.yaml` at the repository root.
+//!
+//! Parsed here from text; which file it is read from (and that a PR cannot loosen
+//! its own policy) is decided by the caller. CLI flags override it in `cli`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::diagnostic::{location_at, offset_of, token_len, Code, Diagnostic};
+
+/// Who approves tool content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Content with a matching pin in `approvals.yaml` is written `approved`.
+    #[default]
+    Pinned,
+    /// The reconciler never approves; an MCPBox admin does.
+    Admin,
+}
+
+/// `approval:` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApprovalPolicy {
+    /// See [`ApprovalMode`].
+    #[serde(default)]
+    pub mode: ApprovalMode,
+}
+
+/// `deletionGuard:` section.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeletionGuard {
+    /// A plan deleting more than this share (percent) of owned objects is refused
+    /// unless destruction is explicitly allowed.
+    #[serde(default = "default_max_delete_percent")]
+    pub max_delete_percent: u8,
+}
+
+fn default_max_delete_percent() -> u8 {
+    50
+}
+
+impl Default for DeletionGuard {
+    fn default() -> Self {
+        DeletionGuard {
+            max_delete_percent: default_max_delete_percent(),
+        }
+    }
+}
+
+/// The whole policy file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Policy {
+    /// Approval of tool content.
+    #[serde(default)]
+    pub approval: ApprovalPolicy,
+    /// Identity written as `reviewed_by` / `requested_by` of request rows and
+    /// `created_by` of tools the reconciler creates.
+    #[serde(default = "default_reviewer")]
+    pub reviewer: String,
+    /// Delete owned objects that left git (default true). When false, they are
+    /// listed but kept.
+    #[serde(default = "default_true")]
+    pub prune: bool,
+    /// See [`DeletionGuard`].
+    #[serde(default)]
+    pub deletion_guard: DeletionGuard,
+}
+
+fn default_reviewer() -> String {
+    "mcpbox-gitops".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            approval: ApprovalPolicy::default(),
+            reviewer: default_reviewer(),
+            prune: true,
+            deletion_guard: DeletionGuard::default(),
+        }
+    }
+}
+
+/// Parses a policy file; `file` names it in diagnostics.
+pub fn parse(file: &str, text: &str) -> Result<Policy, Diagnostic> {
+    if text.trim().is_empty() {
+        return Ok(Policy::default());
+    }
+    let policy: Policy = serde_yaml::from_str(text).map_err(|e| repo_file_error(file, text, &e))?;
+    if policy.reviewer.trim().is_empty() || policy.reviewer.chars().count() > 255 {
+        return Err(Diagnostic::new(
+            Code::RepoFile,
+            file,
+            location_at(text, 0, 0),
+            "`reviewer` must be 1 to 255 characters",
+        )
+        .help("set `reviewer:` to the identity MCPBox should show, e.g. gitops@example.com"));
+    }
+    if policy.deletion_guard.max_delete_percent > 100 {
+        return Err(Diagnostic::new(
+            Code::RepoFile,
+            file,
+            location_at(text, 0, 0),
+            "`deletionGuard.maxDeletePercent` must be 0 to 100",
+        ));
+    }
+    Ok(policy)
+}
+
+/// A diagnostic for a malformed repository file (policy or approvals).
+pub fn repo_file_error(file: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
+    let loc = match e.location() {
+        Some(l) => {
+            let off = offset_of(text, l.line(), l.column());
+            location_at(text, off, token_len(text, off))
+        }
+        None => location_at(text, 0, 0),
+    };
+    let msg = e.to_string();
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    Diagnostic::new(Code::RepoFile, file, loc, format!("invalid {file}: {msg}"))
+        .help("see the README for this file's format")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_empty() {
+        let p = parse("mcpbox-gitops.yaml", "").unwrap();
+        assert_eq!(p, Policy::default());
+        assert_eq!(p.deletion_guard.max_delete_percent, 50);
+        assert!(p.prune);
+    }
+
+    #[test]
+    fn reads_fields_and_refuses_unknown() {
+        let p = parse(
+            "p",
+            "approval: {mode: admin}\nreviewer: a@b\nprune: false\n",
+        )
+        .unwrap();
+        assert_eq!(p.approval.mode, ApprovalMode::Admin);
+        assert_eq!(p.reviewer, "a@b");
+        assert!(!p.prune);
+        let e = parse("p", "aproval: {}\n").unwrap_err();
+        assert_eq!(e.code, Code::RepoFile);
+        assert!(e.message.contains("aproval"));
+        assert_eq!(e.location.line, 1);
+    }
+}

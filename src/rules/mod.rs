@@ -1,0 +1,13 @@
+//! MCPBox's own rules, reimplemented as pure functions (no database, no I/O).
+//!
+//! # Layout
+//! - `sync`: the sync helpers that recompute `servers.allowed_hosts` and
+//!   `global_config.allowed_modules` from approved request rows.
+//! - `versions`: `tool_versions.change_summary` wording.
+//! - `approval`: the approval state machine with approval pinned to content.
+//!
+//! Where each rule is applied to rows lives in `plan::diff` and `apply`.
+
+pub mod approval;
+pub mod sync;
+pub mod versions;

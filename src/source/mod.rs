@@ -1,0 +1,197 @@
+//! Where manifests come from: a directory tree read into an in-memory [`FileSet`].
+//!
+//! This is the only module that touches the filesystem for manifests; everything
+//! downstream (loading, validation, diffing) works on the `FileSet` and never does I/O.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Largest single file read into a file set (bigger files are reported, not read).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest total size of a file set.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// An error reading a source.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The path given does not exist or is not a directory.
+    #[error("{path}: not a directory (give the root of a manifest repository)")]
+    NotADirectory {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// Reading a file or directory failed.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tree is larger than we are willing to hold in memory.
+    #[error(
+        "{path}: manifest repository is larger than {limit} bytes; narrow it with a sub-directory"
+    )]
+    TooLarge {
+        /// The root.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// A file in the set: its bytes, or why it was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// The file's content.
+    Bytes(Vec<u8>),
+    /// Larger than [`MAX_FILE_BYTES`]; not read.
+    TooLarge(u64),
+    /// A symbolic link that leads outside the repository; not followed.
+    LinkOutside,
+}
+
+/// A snapshot of a manifest repository: relative path (with `/`) → content.
+#[derive(Debug, Clone, Default)]
+pub struct FileSet {
+    /// Human-readable name of where this came from (a path or `commit <sha>`);
+    /// recorded in audit rows and shown in plans.
+    pub label: String,
+    /// Relative paths with `/` separators, sorted.
+    pub files: BTreeMap<String, Entry>,
+}
+
+impl FileSet {
+    /// An empty file set with a label (used by tests and by `plan` on nothing).
+    pub fn empty(label: impl Into<String>) -> Self {
+        FileSet {
+            label: label.into(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Adds or replaces a file (tests and git sources build sets this way).
+    pub fn insert(&mut self, path: impl Into<String>, bytes: impl Into<Vec<u8>>) {
+        self.files.insert(path.into(), Entry::Bytes(bytes.into()));
+    }
+
+    /// The bytes of a file, if present and read.
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.files.get(path)
+    }
+
+    /// Reads every regular file below `root`, skipping hidden entries (`.git`,
+    /// `.github`, …) and `target/`. Symbolic links are followed only when they
+    /// resolve inside `root`.
+    pub fn from_dir(root: &Path) -> Result<FileSet, Error> {
+        if !root.is_dir() {
+            return Err(Error::NotADirectory {
+                path: root.to_path_buf(),
+            });
+        }
+        let canonical_root = root.canonicalize().map_err(|source| Error::Read {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let mut set = FileSet::empty(root.display().to_string());
+        let mut total = 0u64;
+        let mut stack = vec![PathBuf::new()];
+        while let Some(rel_dir) = stack.pop() {
+            let dir = root.join(&rel_dir);
+            let read = std::fs::read_dir(&dir).map_err(|source| Error::Read {
+                path: dir.clone(),
+                source,
+            })?;
+            for entry in read {
+                let entry = entry.map_err(|source| Error::Read {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || (rel_dir.as_os_str().is_empty() && name == "target") {
+                    continue;
+                }
+                let rel = rel_dir.join(&name);
+                let full = root.join(&rel);
+                let rel_str = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let file_type = entry.file_type().map_err(|source| Error::Read {
+                    path: full.clone(),
+                    source,
+                })?;
+                if file_type.is_symlink() {
+                    match full.canonicalize() {
+                        Ok(target) if target.starts_with(&canonical_root) => {}
+                        _ => {
+                            set.files.insert(rel_str, Entry::LinkOutside);
+                            continue;
+                        }
+                    }
+                }
+                let meta = std::fs::metadata(&full).map_err(|source| Error::Read {
+                    path: full.clone(),
+                    source,
+                })?;
+                if meta.is_dir() {
+                    if !file_type.is_symlink() {
+                        stack.push(rel);
+                    }
+                    continue;
+                }
+                if !meta.is_file() {
+                    continue;
+                }
+                if meta.len() > MAX_FILE_BYTES {
+                    set.files.insert(rel_str, Entry::TooLarge(meta.len()));
+                    continue;
+                }
+                total += meta.len();
+                if total > MAX_TOTAL_BYTES {
+                    return Err(Error::TooLarge {
+                        path: root.to_path_buf(),
+                        limit: MAX_TOTAL_BYTES,
+                    });
+                }
+                let bytes = std::fs::read(&full).map_err(|source| Error::Read {
+                    path: full.clone(),
+                    source,
+                })?;
+                set.files.insert(rel_str, Entry::Bytes(bytes));
+            }
+        }
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tree_skipping_hidden_and_outside_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("a/b/x.yaml"), "k: v").unwrap();
+        std::fs::write(dir.path().join(".git/config"), "x").unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        let set = FileSet::from_dir(dir.path()).unwrap();
+        assert_eq!(set.get("a/b/x.yaml"), Some(&Entry::Bytes(b"k: v".to_vec())));
+        assert!(set.get(".git/config").is_none());
+        #[cfg(unix)]
+        assert_eq!(set.get("link"), Some(&Entry::LinkOutside));
+    }
+
+    #[test]
+    fn missing_dir_is_an_error() {
+        let err = FileSet::from_dir(Path::new("/definitely/not/here")).unwrap_err();
+        assert!(err.to_string().contains("not a directory"));
+    }
+}

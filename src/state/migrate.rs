@@ -1,0 +1,187 @@
+//! `db migrate` and `db check`: MCPBox's schema on an empty database, and our own
+//! bookkeeping (schema `mcpbox_gitops`) everywhere.
+//!
+//! MCPBox's tables are created only on a database that has none; a database that
+//! MCPBox's Alembic migrated is left untouched. Our migrations are embedded SQL
+//! files, tracked in `mcpbox_gitops.schema_migrations`.
+
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+use tracing::{info, instrument};
+
+use super::Error;
+
+/// MCPBox's schema at Alembic revision 0002.
+const MCPBOX_SCHEMA: &str =
+    include_str!("../../migrations/mcpbox/20260302000000_mcpbox_schema_0002.sql");
+
+/// The Alembic revision we write for and require.
+pub const ALEMBIC_REVISION: &str = "0002";
+
+/// Our own migrations, in order: (version, description, SQL).
+const GITOPS_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    20261126000000,
+    "ownership",
+    include_str!("../../migrations/gitops/20261126000000_ownership.sql"),
+)];
+
+/// Key of the advisory lock that serialises migrations.
+const MIGRATE_LOCK: i64 = 0x6d63_7062_6d69_6772; // "mcpbmigr"
+
+/// What `migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// MCPBox's schema was created (the database was empty).
+    pub created_mcpbox_schema: bool,
+    /// Our migrations that ran now.
+    pub applied: Vec<i64>,
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// `alembic_version`, if the table exists.
+    pub alembic_revision: Option<String>,
+    /// Whether `public.servers` exists.
+    pub has_mcpbox_tables: bool,
+    /// Our migrations not yet applied.
+    pub pending: Vec<i64>,
+}
+
+impl Status {
+    /// Problems that make the database unusable for plan/apply, empty if none.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.has_mcpbox_tables {
+            out.push("MCPBox's tables are missing; run `mcpbox-gitops db migrate` (or start MCPBox once)".to_string());
+        } else {
+            match &self.alembic_revision {
+                Some(r) if r == ALEMBIC_REVISION => {}
+                Some(r) => out.push(format!("MCPBox's schema is at Alembic revision {r}; this version writes revision {ALEMBIC_REVISION}")),
+                None => out.push("MCPBox's tables exist but alembic_version is missing; MCPBox would try to re-create them at start-up".to_string()),
+            }
+        }
+        if !self.pending.is_empty() {
+            out.push(format!(
+                "{} mcpbox-gitops migration(s) pending; run `mcpbox-gitops db migrate`",
+                self.pending.len()
+            ));
+        }
+        out
+    }
+}
+
+fn q(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Query { context, source }
+}
+
+async fn inspect(conn: &mut sqlx::PgConnection) -> Result<Status, Error> {
+    let row = sqlx::query(
+        "SELECT to_regclass('public.servers') IS NOT NULL AS servers,
+                to_regclass('public.alembic_version') IS NOT NULL AS alembic,
+                to_regclass('mcpbox_gitops.schema_migrations') IS NOT NULL AS ours",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(q("catalog"))?;
+    let has_servers: bool = row.get("servers");
+    let has_alembic: bool = row.get("alembic");
+    let has_ours: bool = row.get("ours");
+    let alembic_revision = if has_alembic {
+        sqlx::query_scalar::<_, String>("SELECT version_num FROM public.alembic_version LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(q("alembic_version"))?
+    } else {
+        None
+    };
+    let applied: Vec<i64> = if has_ours {
+        sqlx::query_scalar("SELECT version FROM mcpbox_gitops.schema_migrations")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(q("schema_migrations"))?
+    } else {
+        Vec::new()
+    };
+    let pending = GITOPS_MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    Ok(Status {
+        alembic_revision,
+        has_mcpbox_tables: has_servers,
+        pending,
+    })
+}
+
+/// Reports whether the database is usable and why not.
+pub async fn check(pool: &PgPool) -> Result<Status, Error> {
+    let mut conn = pool.acquire().await.map_err(q("connect"))?;
+    inspect(&mut conn).await
+}
+
+/// Creates what is missing, in one transaction. Running it twice is a no-op.
+#[instrument(skip_all)]
+pub async fn migrate(pool: &PgPool) -> Result<Migrated, Error> {
+    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATE_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("lock"))?;
+    let status = inspect(&mut tx).await?;
+    let mut created = false;
+    match (&status.alembic_revision, status.has_mcpbox_tables) {
+        (None, false) => {
+            sqlx::raw_sql(MCPBOX_SCHEMA).execute(&mut *tx).await.map_err(q("create MCPBox schema"))?;
+            created = true;
+            info!(revision = ALEMBIC_REVISION, "created MCPBox schema");
+        }
+        (Some(r), true) if r == ALEMBIC_REVISION => {}
+        (Some(r), _) => {
+            return Err(Error::NotReady(format!(
+                "MCPBox's schema is at Alembic revision {r}, not {ALEMBIC_REVISION}; upgrade MCPBox (or this tool) first"
+            )))
+        }
+        (None, true) => {
+            return Err(Error::NotReady(
+                "the database has MCPBox tables but no alembic_version; refusing to guess their revision".into(),
+            ))
+        }
+    }
+    sqlx::raw_sql(
+        "CREATE SCHEMA IF NOT EXISTS mcpbox_gitops;
+         CREATE TABLE IF NOT EXISTS mcpbox_gitops.schema_migrations (
+             version bigint PRIMARY KEY,
+             description text NOT NULL,
+             checksum bytea NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(q("create schema_migrations"))?;
+    let mut applied = Vec::new();
+    for (version, description, sql) in GITOPS_MIGRATIONS {
+        if !status.pending.contains(version) {
+            continue;
+        }
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("apply mcpbox-gitops migration"))?;
+        sqlx::query("INSERT INTO mcpbox_gitops.schema_migrations (version, description, checksum) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(description)
+            .bind(Sha256::digest(sql.as_bytes()).to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record migration"))?;
+        applied.push(*version);
+    }
+    tx.commit().await.map_err(q("commit"))?;
+    Ok(Migrated {
+        created_mcpbox_schema: created,
+        applied,
+    })
+}

@@ -1,0 +1,252 @@
+//! The actual state: what MCPBox's database holds now, plus what we own.
+//!
+//! # Layout
+//! - this file: the plain-data `ActualState` (rows mapped onto `model` objects).
+//! - `read`: fills it from PostgreSQL with a handful of set-based queries.
+//! - `migrate`: creates MCPBox's schema on an empty database and our bookkeeping.
+//!
+//! Only reads happen here; writing lives in `apply`.
+
+pub mod migrate;
+pub mod read;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::model::{Kind, Module, Network, Secret, Server, Setting, Tool};
+use crate::rules::approval::Status;
+
+/// An error reading the database.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A query failed.
+    #[error("cannot read MCPBox's database: {context}")]
+    Query {
+        /// Which read.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database does not hold MCPBox's schema (or our bookkeeping).
+    #[error("database is not ready: {0}")]
+    NotReady(String),
+}
+
+/// A `servers` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRow {
+    /// `servers.id`.
+    pub id: Uuid,
+    /// The managed fields.
+    pub obj: Server,
+    /// `servers.status` (decides whether a change needs re-registration).
+    pub status: String,
+    /// `servers.allowed_hosts` cache.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A `tools` row with what a delete would cascade to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRow {
+    /// `tools.id`.
+    pub id: Uuid,
+    /// `tools.server_id`.
+    pub server_id: Uuid,
+    /// The managed fields (server resolved to its name).
+    pub obj: Tool,
+    /// `tools.current_version`.
+    pub current_version: i32,
+    /// `tools.approval_status`.
+    pub approval_status: Status,
+    /// `tools.approval_requested_at`.
+    pub approval_requested_at: Option<DateTime<Utc>>,
+    /// `tools.approved_at`.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// `tools.approved_by`.
+    pub approved_by: Option<String>,
+    /// `tools.rejection_reason`.
+    pub rejection_reason: Option<String>,
+    /// `tools.created_by`.
+    pub created_by: Option<String>,
+    /// `tools.publish_notes`.
+    pub publish_notes: Option<String>,
+    /// `tools.external_source_id`.
+    pub external_source_id: Option<Uuid>,
+    /// `tools.updated_at`, shown when reporting a human's decision.
+    pub updated_at: DateTime<Utc>,
+    /// Rows a delete cascades to.
+    pub cascade: ToolCascade,
+}
+
+/// Counts of rows that go with a tool when it is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCascade {
+    /// `tool_versions` rows.
+    pub versions: i64,
+    /// `network_access_requests` + `module_requests` rows of the tool.
+    pub requests: i64,
+    /// `tool_execution_logs` rows.
+    pub execution_logs: i64,
+}
+
+/// A `server_secrets` row (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRow {
+    /// `server_secrets.id`.
+    pub id: Uuid,
+    /// `server_secrets.server_id`.
+    pub server_id: Uuid,
+    /// The managed fields.
+    pub obj: Secret,
+    /// Whether `encrypted_value` is set.
+    pub has_value: bool,
+}
+
+/// A `network_access_requests` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRow {
+    /// `network_access_requests.id`.
+    pub id: Uuid,
+    /// The server it belongs to (`server_id`, or its tool's server).
+    pub server_id: Uuid,
+    /// `tool_id`.
+    pub tool_id: Option<Uuid>,
+    /// The managed fields.
+    pub obj: Network,
+    /// `status` label.
+    pub status: String,
+}
+
+/// A `module_requests` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleRow {
+    /// `module_requests.id`.
+    pub id: Uuid,
+    /// `tool_id` (None for admin rows).
+    pub tool_id: Option<Uuid>,
+    /// The managed fields.
+    pub obj: Module,
+    /// `status` label.
+    pub status: String,
+}
+
+/// A `settings` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingRow {
+    /// `settings.id`.
+    pub id: Uuid,
+    /// The managed fields.
+    pub obj: Setting,
+    /// `settings.encrypted`.
+    pub encrypted: bool,
+}
+
+/// One row of our ownership table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owned {
+    /// The MCPBox row we manage.
+    pub row_id: Uuid,
+    /// Hash of the object as we last applied it.
+    pub applied_hash: String,
+    /// Identity of the approval pin in force when last applied (tools only).
+    pub pin: Option<String>,
+}
+
+/// Everything read from the database.
+#[derive(Debug, Clone, Default)]
+pub struct ActualState {
+    /// Whether this is a real database (false: planning against an empty MCPBox).
+    pub connected: bool,
+    /// `servers`.
+    pub servers: Vec<ServerRow>,
+    /// `tools`.
+    pub tools: Vec<ToolRow>,
+    /// `server_secrets`.
+    pub secrets: Vec<SecretRow>,
+    /// `network_access_requests`.
+    pub network: Vec<NetworkRow>,
+    /// `module_requests`.
+    pub modules: Vec<ModuleRow>,
+    /// `settings`.
+    pub settings: Vec<SettingRow>,
+    /// `global_config.allowed_modules` of `main` (outer None: no row).
+    pub allowed_modules: Option<Option<Vec<String>>>,
+    /// Our ownership records by (kind, natural key).
+    pub ownership: BTreeMap<(Kind, String), Owned>,
+}
+
+impl ActualState {
+    /// MCPBox's `tool_approval_mode` as stored (missing = `require_approval`).
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|s| s.obj.key == key)
+            .and_then(|s| s.obj.value.as_deref())
+    }
+
+    /// Server row by id.
+    pub fn server(&self, id: Uuid) -> Option<&ServerRow> {
+        self.servers.iter().find(|s| s.id == id)
+    }
+
+    /// A fingerprint of every managed row read: changes when any of them does.
+    /// Execution-log counts are left out (they move whenever a tool runs).
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        let mut add = |kind: &str, id: Uuid, json: String| {
+            h.update(kind.as_bytes());
+            h.update(id.as_bytes());
+            h.update(Sha256::digest(json.as_bytes()));
+        };
+        for s in &self.servers {
+            add(
+                "server",
+                s.id,
+                serde_json::to_string(&(&s.obj, &s.allowed_hosts)).unwrap_or_default(),
+            );
+        }
+        for t in &self.tools {
+            let mut t = t.clone();
+            t.cascade.execution_logs = 0;
+            add("tool", t.id, serde_json::to_string(&t).unwrap_or_default());
+        }
+        for s in &self.secrets {
+            add("secret", s.id, serde_json::to_string(s).unwrap_or_default());
+        }
+        for n in &self.network {
+            add(
+                "network",
+                n.id,
+                serde_json::to_string(n).unwrap_or_default(),
+            );
+        }
+        for m in &self.modules {
+            add("module", m.id, serde_json::to_string(m).unwrap_or_default());
+        }
+        for s in &self.settings {
+            add(
+                "setting",
+                s.id,
+                serde_json::to_string(s).unwrap_or_default(),
+            );
+        }
+        add(
+            "global_config",
+            Uuid::nil(),
+            serde_json::to_string(&self.allowed_modules).unwrap_or_default(),
+        );
+        for ((kind, key), o) in &self.ownership {
+            add(
+                kind.as_str(),
+                o.row_id,
+                format!("{key}|{}|{:?}", o.applied_hash, o.pin),
+            );
+        }
+        hex::encode(h.finalize())
+    }
+}

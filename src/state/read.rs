@@ -1,0 +1,237 @@
+//! Reads the [`ActualState`] from PostgreSQL: one query per table, never one per
+//! object, all inside the caller's transaction so the picture is consistent.
+//!
+//! Writing lives in `apply`; this module only reads.
+
+use std::collections::HashMap;
+
+use sqlx::{PgConnection, Row};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::{
+    ActualState, Error, ModuleRow, NetworkRow, Owned, SecretRow, ServerRow, SettingRow,
+    ToolCascade, ToolRow,
+};
+use crate::model::{Kind, Module, Network, Secret, Server, Setting, Tool, ToolType};
+use crate::rules::approval::Status;
+
+fn q(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Query { context, source }
+}
+
+/// Reads everything the reconciler compares, on an open connection (inside a
+/// transaction for a consistent snapshot).
+#[instrument(skip_all)]
+pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
+    let mut state = ActualState {
+        connected: true,
+        ..ActualState::default()
+    };
+
+    let rows = sqlx::query("SELECT id, name, description, status::text AS status, allowed_hosts::text[] AS allowed_hosts, default_timeout_ms FROM servers")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("servers"))?;
+    for r in rows {
+        state.servers.push(ServerRow {
+            id: r.get("id"),
+            obj: Server {
+                name: r.get("name"),
+                description: r.get("description"),
+                default_timeout_ms: r.get("default_timeout_ms"),
+            },
+            status: r.get("status"),
+            allowed_hosts: r.get("allowed_hosts"),
+        });
+    }
+    let server_names: HashMap<Uuid, String> = state
+        .servers
+        .iter()
+        .map(|s| (s.id, s.obj.name.clone()))
+        .collect();
+    let server_name = |id: Uuid| server_names.get(&id).cloned().unwrap_or_default();
+
+    let rows = sqlx::query(
+        "SELECT t.id, t.server_id, t.name, t.description, t.input_schema, t.enabled, t.timeout_ms,
+                t.tool_type::text AS tool_type, t.python_code, t.external_source_id, t.external_tool_name,
+                t.code_dependencies::text[] AS code_dependencies, t.current_version,
+                t.approval_status::text AS approval_status, t.approval_requested_at, t.approved_at,
+                t.approved_by, t.rejection_reason, t.created_by, t.publish_notes, t.updated_at,
+                es.name AS source_name,
+                (SELECT count(*) FROM tool_versions v WHERE v.tool_id = t.id) AS versions,
+                (SELECT count(*) FROM network_access_requests n WHERE n.tool_id = t.id)
+                  + (SELECT count(*) FROM module_requests m WHERE m.tool_id = t.id) AS requests,
+                (SELECT count(*) FROM tool_execution_logs l WHERE l.tool_id = t.id) AS logs
+           FROM tools t LEFT JOIN external_mcp_sources es ON es.id = t.external_source_id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("tools"))?;
+    for r in rows {
+        let tool_type: String = r.get("tool_type");
+        let status: String = r.get("approval_status");
+        let server_id: Uuid = r.get("server_id");
+        state.tools.push(ToolRow {
+            id: r.get("id"),
+            server_id,
+            obj: Tool {
+                server: server_name(server_id),
+                name: r.get("name"),
+                description: r.get("description"),
+                enabled: r.get("enabled"),
+                timeout_ms: r.get("timeout_ms"),
+                tool_type: if tool_type == "mcp_passthrough" {
+                    ToolType::McpPassthrough
+                } else {
+                    ToolType::PythonCode
+                },
+                python_code: r.get("python_code"),
+                dependencies: r
+                    .get::<Option<Vec<String>>, _>("code_dependencies")
+                    .unwrap_or_default(),
+                input_schema: r
+                    .get::<Option<serde_json::Value>, _>("input_schema")
+                    .unwrap_or(serde_json::Value::Null),
+                external_source: r.get("source_name"),
+                external_tool_name: r.get("external_tool_name"),
+            },
+            current_version: r.get("current_version"),
+            approval_status: Status::parse(&status).unwrap_or(Status::Draft),
+            approval_requested_at: r.get("approval_requested_at"),
+            approved_at: r.get("approved_at"),
+            approved_by: r.get("approved_by"),
+            rejection_reason: r.get("rejection_reason"),
+            created_by: r.get("created_by"),
+            publish_notes: r.get("publish_notes"),
+            external_source_id: r.get("external_source_id"),
+            updated_at: r.get("updated_at"),
+            cascade: ToolCascade {
+                versions: r.get("versions"),
+                requests: r.get::<Option<i64>, _>("requests").unwrap_or(0),
+                execution_logs: r.get("logs"),
+            },
+        });
+    }
+    let tool_names: HashMap<Uuid, String> = state
+        .tools
+        .iter()
+        .map(|t| (t.id, t.obj.name.clone()))
+        .collect();
+
+    let rows = sqlx::query("SELECT id, server_id, key_name, description, encrypted_value IS NOT NULL AS has_value FROM server_secrets")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("server_secrets"))?;
+    for r in rows {
+        let server_id: Uuid = r.get("server_id");
+        state.secrets.push(SecretRow {
+            id: r.get("id"),
+            server_id,
+            obj: Secret {
+                server: server_name(server_id),
+                name: r.get("key_name"),
+                description: r.get("description"),
+            },
+            has_value: r.get("has_value"),
+        });
+    }
+
+    // A request belongs to its tool's server, else to its own server_id (as
+    // MCPBox's sync helper joins them).
+    let rows = sqlx::query(
+        "SELECT n.id, COALESCE(t.server_id, n.server_id) AS server_id, n.tool_id, n.host, n.port,
+                n.justification, n.status::text AS status
+           FROM network_access_requests n LEFT JOIN tools t ON t.id = n.tool_id
+          WHERE COALESCE(t.server_id, n.server_id) IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("network_access_requests"))?;
+    for r in rows {
+        let server_id: Uuid = r.get("server_id");
+        let tool_id: Option<Uuid> = r.get("tool_id");
+        state.network.push(NetworkRow {
+            id: r.get("id"),
+            server_id,
+            tool_id,
+            obj: Network {
+                server: server_name(server_id),
+                tool: tool_id.and_then(|t| tool_names.get(&t).cloned()),
+                host: r.get("host"),
+                port: r.get("port"),
+                justification: r.get("justification"),
+            },
+            status: r.get("status"),
+        });
+    }
+
+    let rows = sqlx::query("SELECT id, tool_id, module_name, justification, status::text AS status FROM module_requests")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("module_requests"))?;
+    for r in rows {
+        state.modules.push(ModuleRow {
+            id: r.get("id"),
+            tool_id: r.get("tool_id"),
+            obj: Module {
+                name: r.get("module_name"),
+                justification: r.get("justification"),
+            },
+            status: r.get("status"),
+        });
+    }
+
+    let rows = sqlx::query("SELECT id, key, value, encrypted FROM settings")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("settings"))?;
+    for r in rows {
+        state.settings.push(SettingRow {
+            id: r.get("id"),
+            obj: Setting {
+                key: r.get("key"),
+                value: r.get("value"),
+            },
+            encrypted: r.get("encrypted"),
+        });
+    }
+
+    let row = sqlx::query("SELECT allowed_modules::text[] AS allowed_modules FROM global_config WHERE config_key = 'main'")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(q("global_config"))?;
+    state.allowed_modules = row.map(|r| r.get::<Option<Vec<String>>, _>("allowed_modules"));
+
+    let rows =
+        sqlx::query("SELECT kind, key, row_id, applied_hash, pin FROM mcpbox_gitops.ownership")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(q("mcpbox_gitops.ownership"))?;
+    for r in rows {
+        let kind: String = r.get("kind");
+        if let Some(kind) = Kind::parse(&kind) {
+            state.ownership.insert(
+                (kind, r.get("key")),
+                Owned {
+                    row_id: r.get("row_id"),
+                    applied_hash: r.get("applied_hash"),
+                    pin: r.get("pin"),
+                },
+            );
+        }
+    }
+    Ok(state)
+}
+
+/// Reads the state in its own read-only, repeatable-read transaction.
+pub async fn snapshot(pool: &sqlx::PgPool) -> Result<ActualState, Error> {
+    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(q("begin"))?;
+    let state = read(&mut tx).await?;
+    tx.commit().await.map_err(q("commit"))?;
+    Ok(state)
+}
