@@ -1,0 +1,7 @@
+//! Integration tests: one binary, topic modules, a real PostgreSQL (each test gets
+//! its own database from `#[sqlx::test]`), real files and the real CLI.
+
+mod apply;
+mod cli;
+mod common;
+mod schema;
