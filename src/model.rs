@@ -10,7 +10,19 @@ use sha2::{Digest, Sha256};
 pub use crate::manifest::kinds::ToolType;
 
 /// The kinds of managed object, in dependency order (creates top-down).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A row of `servers`.
@@ -56,7 +68,7 @@ impl Kind {
 }
 
 /// A server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Server {
     /// `servers.name`.
     pub name: String,
@@ -67,7 +79,7 @@ pub struct Server {
 }
 
 /// A secret placeholder (the value is never part of the model).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Secret {
     /// Owning server's name.
     pub server: String,
@@ -78,7 +90,7 @@ pub struct Secret {
 }
 
 /// A tool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tool {
     /// Owning server's name.
     pub server: String,
@@ -125,7 +137,7 @@ impl Tool {
 }
 
 /// An approved egress host of a server (a `network_access_requests` row).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Network {
     /// Server's name.
     pub server: String,
@@ -159,7 +171,7 @@ pub fn network_key(server: &str, tool: Option<&str>, host: &str, port: Option<i3
 }
 
 /// An approved global module (an admin `module_requests` row).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Module {
     /// Module name.
     pub name: String,
@@ -168,7 +180,7 @@ pub struct Module {
 }
 
 /// A plain MCPBox setting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Setting {
     /// `settings.key`.
     pub key: String,
@@ -177,7 +189,7 @@ pub struct Setting {
 }
 
 /// Any managed object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Object {
     /// See [`Server`].

@@ -23,7 +23,9 @@ use crate::state::ToolCascade;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// What happens to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Take an existing, unowned row under management (may also update it).
@@ -49,7 +51,7 @@ impl Action {
 }
 
 /// One field that differs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     /// Field name as in the manifest.
     pub field: String,
@@ -60,7 +62,7 @@ pub struct FieldChange {
 }
 
 /// A version row the change writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VersionWrite {
     /// `tool_versions.version_number` (= the tool's new `current_version`).
     pub number: i32,
@@ -71,7 +73,7 @@ pub struct VersionWrite {
 }
 
 /// Tool-specific parts of a change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolChange {
     /// git's content hash.
     pub content_hash: String,
@@ -86,7 +88,9 @@ pub struct ToolChange {
 }
 
 /// What a delete takes with it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Cascade {
     /// Tools (server delete).
     pub tools: i64,
@@ -115,7 +119,7 @@ impl Cascade {
 }
 
 /// One change to one object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Change {
     /// What happens.
     pub action: Action,
@@ -141,7 +145,7 @@ pub struct Change {
 }
 
 /// A derived cache the sync helpers will recompute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CacheChange {
     /// `servers.allowed_hosts` of this server, or None for `global_config.allowed_modules`.
     pub server: Option<String>,
@@ -153,7 +157,7 @@ pub struct CacheChange {
 
 /// A bookkeeping update that changes no MCPBox row (e.g. a new pin on an
 /// already-approved tool); not counted as a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bookkeeping {
     /// Kind of the owned object.
     pub kind: Kind,
@@ -170,7 +174,9 @@ pub struct Bookkeeping {
 }
 
 /// Counts per action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Summary {
     /// Adoptions.
     pub adopt: usize,
@@ -183,7 +189,7 @@ pub struct Summary {
 }
 
 /// A whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
@@ -276,5 +282,81 @@ impl Plan {
                 reasons.join(", and ")
             ))
         }
+    }
+}
+
+/// The JSON Schema of the plan document (`schemas/plan.schema.json`).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Plan);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `schemas/plan.schema.json` is generated from these types; regenerate with
+    /// `UPDATE_SCHEMAS=1 cargo test --lib plan::tests`.
+    #[test]
+    fn plan_schema_file_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/plan.schema.json");
+        let want = json_schema();
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "schemas/plan.schema.json is stale; run UPDATE_SCHEMAS=1 cargo test --lib plan::tests"
+        );
+    }
+
+    #[test]
+    fn deletion_guard() {
+        let del = |kind: Kind, key: &str| Change {
+            action: Action::Delete,
+            kind,
+            key: key.into(),
+            row_id: None,
+            before: None,
+            after: None,
+            fields: vec![],
+            tool: None,
+            cascade: None,
+            reason: None,
+        };
+        let mut plan = Plan {
+            format_version: FORMAT_VERSION,
+            tool_version: String::new(),
+            source: String::new(),
+            against_database: true,
+            desired_fingerprint: String::new(),
+            actual_fingerprint: String::new(),
+            changes: vec![del(Kind::Tool, "s/t")],
+            caches: vec![],
+            bookkeeping: vec![],
+            kept: vec![],
+            notes: vec![],
+            summary: Summary::default(),
+            owned: 10,
+        };
+        assert_eq!(plan.refusal(false, 50, false), None);
+        assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));
+        assert!(
+            plan.refusal(true, 50, true).is_some(),
+            "an empty checkout never wipes, even when allowed"
+        );
+        plan.changes.push(del(Kind::Secret, "s/K"));
+        assert!(plan
+            .refusal(false, 50, false)
+            .unwrap()
+            .contains("secret(s) s/K"));
+        assert_eq!(plan.refusal(true, 50, false), None);
+        plan.changes = (0..6)
+            .map(|i| del(Kind::Tool, &format!("s/t{i}")))
+            .collect();
+        assert!(plan.refusal(false, 50, false).unwrap().contains("6 of 10"));
     }
 }

@@ -10,7 +10,7 @@ use crate::approvals::Pin;
 use crate::policy::ApprovalMode;
 
 /// `tools.approval_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Never submitted.
@@ -50,7 +50,7 @@ impl Status {
 pub const AUTO_APPROVE_BY: &str = "auto_approve";
 
 /// What to write into a tool's approval columns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "write", rename_all = "snake_case")]
 pub enum ApprovalWrite {
     /// `approved`, `approved_at = now`, `approved_by = by`, `rejection_reason = NULL`
@@ -66,7 +66,7 @@ pub enum ApprovalWrite {
 }
 
 /// The decision for one tool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     /// What to write; None leaves the approval columns as they are.
     pub write: Option<ApprovalWrite>,

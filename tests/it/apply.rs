@@ -17,35 +17,73 @@ async fn create_then_plan_is_empty(pool: PgPool) {
     migrate(&pool).await;
     let files = basic(CODE_V1, &[]);
     let plan = apply(&pool, &files).await;
-    assert_eq!(plan.summary.add, 5, "{:#?}", plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>());
+    assert_eq!(
+        plan.summary.add,
+        5,
+        "{:#?}",
+        plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>()
+    );
     let again = crate::common::plan(&pool, &files).await;
     assert!(!again.has_changes(), "{:#?}", again.changes);
     // Server as MCPBox's service creates it.
     let s = sqlx::query("SELECT status::text AS status, default_timeout_ms, allowed_hosts::text[] AS hosts FROM servers WHERE name = 'github'").fetch_one(&pool).await.unwrap();
     assert_eq!(s.get::<String, _>("status"), "imported");
     assert_eq!(s.get::<i32, _>("default_timeout_ms"), 30000);
-    assert_eq!(s.get::<Vec<String>, _>("hosts"), vec!["api.github.com:443", "raw.githubusercontent.com"]);
+    assert_eq!(
+        s.get::<Vec<String>, _>("hosts"),
+        vec!["api.github.com:443", "raw.githubusercontent.com"]
+    );
     // Secret placeholder without a value.
-    let v: Option<Vec<u8>> = sqlx::query_scalar("SELECT encrypted_value FROM server_secrets WHERE key_name = 'GITHUB_TOKEN'").fetch_one(&pool).await.unwrap();
+    let v: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT encrypted_value FROM server_secrets WHERE key_name = 'GITHUB_TOKEN'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert!(v.is_none());
     // New tool without a pin: submitted for review with notes; version 1.
     let t = tool_row(&pool).await;
     assert_eq!(t.get::<String, _>("status"), "pending_review");
     assert_eq!(t.get::<i32, _>("current_version"), 1);
-    assert!(t.get::<Option<chrono::DateTime<chrono::Utc>>, _>("approval_requested_at").is_some());
-    assert!(t.get::<Option<String>, _>("publish_notes").unwrap().contains("test-repo"));
+    assert!(t
+        .get::<Option<chrono::DateTime<chrono::Utc>>, _>("approval_requested_at")
+        .is_some());
+    assert!(t
+        .get::<Option<String>, _>("publish_notes")
+        .unwrap()
+        .contains("test-repo"));
     let schema: serde_json::Value = t.get("input_schema");
     assert_eq!(schema["required"], serde_json::json!(["repo"]));
-    let (n, summary, source): (i32, String, String) = sqlx::query_as("SELECT version_number, change_summary, change_source FROM tool_versions").fetch_one(&pool).await.unwrap();
-    assert_eq!((n, summary.as_str(), source.as_str()), (1, "Initial version", "gitops"));
+    let (n, summary, source): (i32, String, String) =
+        sqlx::query_as("SELECT version_number, change_summary, change_source FROM tool_versions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (n, summary.as_str(), source.as_str()),
+        (1, "Initial version", "gitops")
+    );
     // Tool-originated network row: requested_by NULL; admin row: requester set; both approved.
     let rows = sqlx::query("SELECT host, tool_id IS NOT NULL AS tool, server_id IS NOT NULL AS srv, requested_by, status::text AS status, reviewed_at IS NOT NULL AS reviewed FROM network_access_requests ORDER BY host").fetch_all(&pool).await.unwrap();
     assert_eq!(rows.len(), 2);
-    assert!(rows[0].get::<bool, _>("tool") && rows[0].get::<bool, _>("srv") && rows[0].get::<Option<String>, _>("requested_by").is_none());
-    assert!(!rows[1].get::<bool, _>("tool") && rows[1].get::<Option<String>, _>("requested_by").is_some());
-    assert!(rows.iter().all(|r| r.get::<String, _>("status") == "approved" && r.get::<bool, _>("reviewed")));
+    assert!(
+        rows[0].get::<bool, _>("tool")
+            && rows[0].get::<bool, _>("srv")
+            && rows[0].get::<Option<String>, _>("requested_by").is_none()
+    );
+    assert!(
+        !rows[1].get::<bool, _>("tool")
+            && rows[1].get::<Option<String>, _>("requested_by").is_some()
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.get::<String, _>("status") == "approved" && r.get::<bool, _>("reviewed")));
     // Audit rows name the source.
-    let msgs: Vec<String> = sqlx::query_scalar("SELECT message FROM activity_logs WHERE log_type = 'audit'").fetch_all(&pool).await.unwrap();
+    let msgs: Vec<String> =
+        sqlx::query_scalar("SELECT message FROM activity_logs WHERE log_type = 'audit'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert!(msgs.iter().any(|m| m.contains("test-repo")), "{msgs:?}");
 }
 
@@ -58,7 +96,10 @@ async fn code_change_without_pin_goes_back_to_review_with_a_version(pool: PgPool
     apply(&pool, &v1).await;
     let t = tool_row(&pool).await;
     assert_eq!(t.get::<String, _>("status"), "approved");
-    assert_eq!(t.get::<Option<String>, _>("approved_by").as_deref(), Some("alice@example.com"));
+    assert_eq!(
+        t.get::<Option<String>, _>("approved_by").as_deref(),
+        Some("alice@example.com")
+    );
     // Same pin, new code: the pin no longer matches.
     let v2 = basic(CODE_V2, &[("approvals.yaml", &pins)]);
     let plan = crate::common::plan(&pool, &v2).await;
@@ -70,16 +111,29 @@ async fn code_change_without_pin_goes_back_to_review_with_a_version(pool: PgPool
     assert_eq!(t.get::<String, _>("status"), "pending_review");
     assert_eq!(t.get::<i32, _>("current_version"), 2);
     // MCPBox keeps the stale approved_at/approved_by on a code change.
-    assert_eq!(t.get::<Option<String>, _>("approved_by").as_deref(), Some("alice@example.com"));
-    let summary: String = sqlx::query_scalar("SELECT change_summary FROM tool_versions WHERE version_number = 2").fetch_one(&pool).await.unwrap();
-    assert_eq!(summary, "Updated Python code, input_schema, and approval_status");
+    assert_eq!(
+        t.get::<Option<String>, _>("approved_by").as_deref(),
+        Some("alice@example.com")
+    );
+    let summary: String =
+        sqlx::query_scalar("SELECT change_summary FROM tool_versions WHERE version_number = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        summary,
+        "Updated Python code, input_schema, and approval_status"
+    );
     // Re-pinning the new code approves it by the new approver, without a new version.
     let pins2 = pin_for(&v2, "bob@example.com");
     let v2p = basic(CODE_V2, &[("approvals.yaml", &pins2)]);
     apply(&pool, &v2p).await;
     let t = tool_row(&pool).await;
     assert_eq!(t.get::<String, _>("status"), "approved");
-    assert_eq!(t.get::<Option<String>, _>("approved_by").as_deref(), Some("bob@example.com"));
+    assert_eq!(
+        t.get::<Option<String>, _>("approved_by").as_deref(),
+        Some("bob@example.com")
+    );
     assert_eq!(t.get::<i32, _>("current_version"), 2);
     assert!(!crate::common::plan(&pool, &v2p).await.has_changes());
 }
@@ -93,9 +147,19 @@ async fn code_and_pin_changed_together_are_approved(pool: PgPool) {
     apply(&pool, &basic(CODE_V2, &[("approvals.yaml", &pins)])).await;
     let t = tool_row(&pool).await;
     assert_eq!(t.get::<String, _>("status"), "approved");
-    assert_eq!(t.get::<Option<String>, _>("approved_by").as_deref(), Some("carol@example.com"));
-    let summary: String = sqlx::query_scalar("SELECT change_summary FROM tool_versions WHERE version_number = 2").fetch_one(&pool).await.unwrap();
-    assert_eq!(summary, "Updated Python code, input_schema, approval_status, approved_at, and approved_by");
+    assert_eq!(
+        t.get::<Option<String>, _>("approved_by").as_deref(),
+        Some("carol@example.com")
+    );
+    let summary: String =
+        sqlx::query_scalar("SELECT change_summary FROM tool_versions WHERE version_number = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        summary,
+        "Updated Python code, input_schema, approval_status, approved_at, and approved_by"
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -103,8 +167,21 @@ async fn admin_mode_never_approves(pool: PgPool) {
     migrate(&pool).await;
     let v1 = basic(CODE_V1, &[]);
     let pins = pin_for(&v1, "alice@example.com");
-    apply(&pool, &basic(CODE_V1, &[("approvals.yaml", &pins), ("mcpbox-gitops.yaml", "approval: {mode: admin}\n")])).await;
-    assert_eq!(tool_row(&pool).await.get::<String, _>("status"), "pending_review");
+    apply(
+        &pool,
+        &basic(
+            CODE_V1,
+            &[
+                ("approvals.yaml", &pins),
+                ("mcpbox-gitops.yaml", "approval: {mode: admin}\n"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        tool_row(&pool).await.get::<String, _>("status"),
+        "pending_review"
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -114,9 +191,19 @@ async fn auto_approve_setting_behaves_as_mcpbox(pool: PgPool) {
     apply(&pool, &basic(CODE_V1, &[("settings.yaml", settings)])).await;
     let t = tool_row(&pool).await;
     assert_eq!(t.get::<String, _>("status"), "approved");
-    assert_eq!(t.get::<Option<String>, _>("approved_by").as_deref(), Some("auto_approve"));
-    let descr: Option<String> = sqlx::query_scalar("SELECT description FROM settings WHERE key = 'tool_approval_mode'").fetch_one(&pool).await.unwrap();
-    assert_eq!(descr.as_deref(), Some("Whether new tools require admin approval or are auto-approved"));
+    assert_eq!(
+        t.get::<Option<String>, _>("approved_by").as_deref(),
+        Some("auto_approve")
+    );
+    let descr: Option<String> =
+        sqlx::query_scalar("SELECT description FROM settings WHERE key = 'tool_approval_mode'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        descr.as_deref(),
+        Some("Whether new tools require admin approval or are auto-approved")
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -127,7 +214,11 @@ async fn unchanged_content_keeps_an_admin_ui_approval_and_a_revocation(pool: PgP
     // An admin approves in MCPBox's UI.
     sqlx::query("UPDATE tools SET approval_status = 'approved', approved_by = 'admin', approved_at = now(), updated_at = now() WHERE name = 'list_issues'").execute(&pool).await.unwrap();
     let plan = crate::common::plan(&pool, &files).await;
-    assert!(!plan.has_changes(), "an admin's approval must not be downgraded: {:#?}", plan.changes);
+    assert!(
+        !plan.has_changes(),
+        "an admin's approval must not be downgraded: {:#?}",
+        plan.changes
+    );
     // With a pin, an admin's revocation stands until the pin changes.
     let pins = pin_for(&files, "alice@example.com");
     let pinned = basic(CODE_V1, &[("approvals.yaml", &pins)]);
@@ -135,7 +226,11 @@ async fn unchanged_content_keeps_an_admin_ui_approval_and_a_revocation(pool: PgP
     sqlx::query("UPDATE tools SET approval_status = 'pending_review', approved_by = NULL, approved_at = NULL WHERE name = 'list_issues'").execute(&pool).await.unwrap();
     let plan = crate::common::plan(&pool, &pinned).await;
     assert!(!plan.has_changes(), "{:#?}", plan.changes);
-    assert!(plan.notes.iter().any(|n| n.contains("re-pin")), "{:?}", plan.notes);
+    assert!(
+        plan.notes.iter().any(|n| n.contains("re-pin")),
+        "{:?}",
+        plan.notes
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -148,8 +243,15 @@ async fn drift_restored_to_pinned_content_is_approved_again(pool: PgPool) {
     // An LLM edits the code in MCPBox: MCPBox resets approval and bumps the version.
     sqlx::query("UPDATE tools SET python_code = 'async def main():\n    return 1\n', approval_status = 'pending_review', current_version = current_version + 1 WHERE name = 'list_issues'").execute(&pool).await.unwrap();
     let plan = crate::common::plan(&pool, &pinned).await;
-    let c = plan.changes.iter().find(|c| c.key == "github/list_issues").expect("tool change");
-    assert!(c.reason.as_deref().unwrap_or("").contains("drift"), "{c:#?}");
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.key == "github/list_issues")
+        .expect("tool change");
+    assert!(
+        c.reason.as_deref().unwrap_or("").contains("drift"),
+        "{c:#?}"
+    );
     apply(&pool, &pinned).await;
     let t = tool_row(&pool).await;
     assert_eq!(t.get::<String, _>("status"), "approved");
@@ -170,25 +272,65 @@ async fn adopts_unowned_rows_and_prunes_only_owned(pool: PgPool) {
     assert_eq!(server.action, Action::Adopt);
     assert_eq!(plan.summary.adopt, 1);
     apply(&pool, &files).await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM servers WHERE name = 'github'").fetch_one(&pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM servers WHERE name = 'github'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1, "adopted, not duplicated");
-    let status: String = sqlx::query_scalar("SELECT status::text FROM servers WHERE name = 'github'").fetch_one(&pool).await.unwrap();
-    assert_eq!(status, "running", "adoption does not touch what git does not manage");
+    let status: String =
+        sqlx::query_scalar("SELECT status::text FROM servers WHERE name = 'github'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        status, "running",
+        "adoption does not touch what git does not manage"
+    );
     assert!(!crate::common::plan(&pool, &files).await.has_changes());
     // Drop the tool from git: it is deleted; the unowned server is not.
     let without_tool = repo(&[("github.yaml", &SERVER.replace(", tool: list_issues", ""))]);
     let plan = crate::common::plan(&pool, &without_tool).await;
-    let deletes: Vec<&str> = plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.key.as_str()).collect();
-    assert_eq!(deletes, vec!["github/api.github.com:443 via list_issues", "github/list_issues"]);
-    let tool_delete = plan.changes.iter().find(|c| c.key == "github/list_issues").unwrap();
+    let deletes: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.key.as_str())
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![
+            "github/api.github.com:443 via list_issues",
+            "github/list_issues"
+        ]
+    );
+    let tool_delete = plan
+        .changes
+        .iter()
+        .find(|c| c.key == "github/list_issues")
+        .unwrap();
     assert_eq!(tool_delete.cascade.unwrap().versions, 1);
     apply(&pool, &without_tool).await;
-    let manual: i64 = sqlx::query_scalar("SELECT count(*) FROM servers WHERE name = 'manual'").fetch_one(&pool).await.unwrap();
+    let manual: i64 = sqlx::query_scalar("SELECT count(*) FROM servers WHERE name = 'manual'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(manual, 1);
-    let hosts: Vec<String> = sqlx::query_scalar("SELECT unnest(allowed_hosts)::text FROM servers WHERE name = 'github'").fetch_all(&pool).await.unwrap();
+    let hosts: Vec<String> =
+        sqlx::query_scalar("SELECT unnest(allowed_hosts)::text FROM servers WHERE name = 'github'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     // api.github.com stays allowed: git now lists it as an admin entry.
-    assert_eq!(hosts, vec!["api.github.com:443", "raw.githubusercontent.com"]);
-    let tool_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM network_access_requests WHERE tool_id IS NOT NULL").fetch_one(&pool).await.unwrap();
+    assert_eq!(
+        hosts,
+        vec!["api.github.com:443", "raw.githubusercontent.com"]
+    );
+    let tool_rows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM network_access_requests WHERE tool_id IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(tool_rows, 0);
 }
 
@@ -197,15 +339,36 @@ async fn deletion_guard_refuses_servers_secrets_and_empty_checkouts(pool: PgPool
     migrate(&pool).await;
     let files = basic(CODE_V1, &[]);
     apply(&pool, &files).await;
-    let d = desired(&repo(&[("other.yaml", "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: other}\nspec: {}\n")]));
-    let err = mcpbox_gitops::apply::execute(&pool, &d, None, &Default::default()).await.unwrap_err();
+    let d = desired(&repo(&[(
+        "other.yaml",
+        "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: other}\nspec: {}\n",
+    )]));
+    let err = mcpbox_gitops::apply::execute(&pool, &d, None, &Default::default())
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("server(s) github") && msg.contains("secret(s) github/GITHUB_TOKEN") && msg.contains("--allow-destroy"), "{msg}");
+    assert!(
+        msg.contains("server(s) github")
+            && msg.contains("secret(s) github/GITHUB_TOKEN")
+            && msg.contains("--allow-destroy"),
+        "{msg}"
+    );
     let empty = desired(&repo(&[]));
-    let opts = mcpbox_gitops::apply::Options { allow_destroy: true, ..Default::default() };
-    let err = mcpbox_gitops::apply::execute(&pool, &empty, None, &opts).await.unwrap_err();
-    assert!(err.to_string().contains("empty or unreadable checkout"), "{err}");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tools").fetch_one(&pool).await.unwrap();
+    let opts = mcpbox_gitops::apply::Options {
+        allow_destroy: true,
+        ..Default::default()
+    };
+    let err = mcpbox_gitops::apply::execute(&pool, &empty, None, &opts)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("empty or unreadable checkout"),
+        "{err}"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1, "nothing was deleted");
 }
 
@@ -216,10 +379,19 @@ async fn stale_plan_is_refused(pool: PgPool) {
     apply(&pool, &files).await;
     let changed = basic(CODE_V2, &[]);
     let shown = crate::common::plan(&pool, &changed).await;
-    sqlx::query("UPDATE tools SET description = 'edited in the UI', updated_at = now()").execute(&pool).await.unwrap();
-    let err = mcpbox_gitops::apply::execute(&pool, &desired(&changed), Some(&shown), &Default::default()).await.unwrap_err();
+    sqlx::query("UPDATE tools SET description = 'edited in the UI', updated_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err =
+        mcpbox_gitops::apply::execute(&pool, &desired(&changed), Some(&shown), &Default::default())
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("changed since the plan"), "{err}");
-    let code: String = sqlx::query_scalar("SELECT python_code FROM tools").fetch_one(&pool).await.unwrap();
+    let code: String = sqlx::query_scalar("SELECT python_code FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(code, CODE_V1);
 }
 
@@ -227,34 +399,77 @@ async fn stale_plan_is_refused(pool: PgPool) {
 async fn modules_and_settings_create_update_delete(pool: PgPool) {
     migrate(&pool).await;
     let modules = |names: &[&str]| {
-        let mut s = String::from("apiVersion: mcpbox/v1\nkind: Modules\nmetadata: {name: platform}\nspec:\n  modules:\n");
+        let mut s = String::from(
+            "apiVersion: mcpbox/v1\nkind: Modules\nmetadata: {name: platform}\nspec:\n  modules:\n",
+        );
         for n in names {
             s.push_str(&format!("    - {{name: {n}, justification: needed}}\n"));
         }
         s
     };
-    let settings = |days: &str| format!("apiVersion: mcpbox/v1\nkind: Settings\nmetadata: {{name: m}}\nspec: {{log_retention_days: \"{days}\"}}\n");
+    let settings = |days: &str| {
+        format!("apiVersion: mcpbox/v1\nkind: Settings\nmetadata: {{name: m}}\nspec: {{log_retention_days: \"{days}\"}}\n")
+    };
     // The vectors' case ["yaml", "requests", "json"].
-    let files = repo(&[("m.yaml", &modules(&["yaml", "requests", "json"])), ("s.yaml", &settings("30"))]);
+    let files = repo(&[
+        ("m.yaml", &modules(&["yaml", "requests", "json"])),
+        ("s.yaml", &settings("30")),
+    ]);
     apply(&pool, &files).await;
-    let vectors: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/mcpbox-vectors.json")).unwrap()).unwrap();
-    let case = vectors["sync_allowed_modules"].as_array().unwrap().iter().find(|c| c["approved"] == serde_json::json!(["yaml", "requests", "json"])).unwrap();
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/mcpbox-vectors.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let case = vectors["sync_allowed_modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["approved"] == serde_json::json!(["yaml", "requests", "json"]))
+        .unwrap();
     let want: Vec<String> = serde_json::from_value(case["allowed_modules"].clone()).unwrap();
-    let got: Vec<String> = sqlx::query_scalar("SELECT allowed_modules::text[] FROM global_config WHERE config_key = 'main'").fetch_one(&pool).await.unwrap();
+    let got: Vec<String> = sqlx::query_scalar(
+        "SELECT allowed_modules::text[] FROM global_config WHERE config_key = 'main'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(got, want);
-    let server_id: Option<uuid::Uuid> = sqlx::query_scalar("SELECT server_id FROM module_requests LIMIT 1").fetch_one(&pool).await.unwrap();
+    let server_id: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT server_id FROM module_requests LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(server_id.is_none(), "admin module rows have server_id NULL");
     // Remove one module, change a setting.
-    let files = repo(&[("m.yaml", &modules(&["yaml", "json"])), ("s.yaml", &settings("7"))]);
+    let files = repo(&[
+        ("m.yaml", &modules(&["yaml", "json"])),
+        ("s.yaml", &settings("7")),
+    ]);
     apply(&pool, &files).await;
-    let got: Vec<String> = sqlx::query_scalar("SELECT allowed_modules::text[] FROM global_config WHERE config_key = 'main'").fetch_one(&pool).await.unwrap();
+    let got: Vec<String> = sqlx::query_scalar(
+        "SELECT allowed_modules::text[] FROM global_config WHERE config_key = 'main'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert!(!got.contains(&"requests".to_string()) && got.contains(&"yaml".to_string()));
-    let v: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'log_retention_days'").fetch_one(&pool).await.unwrap();
+    let v: String =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'log_retention_days'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(v, "7");
     assert!(!crate::common::plan(&pool, &files).await.has_changes());
     // Drop the setting from git: the owned row is deleted (MCPBox's default applies).
     apply(&pool, &repo(&[("m.yaml", &modules(&["yaml", "json"]))])).await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM settings").fetch_one(&pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM settings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 0);
 }
 
@@ -269,13 +484,32 @@ async fn adopting_a_pending_llm_request_approves_it(pool: PgPool) {
         .await
         .unwrap();
     let server = SERVER.to_string() + "    - {host: uploads.github.com, port: 443, justification: uploads, tool: list_issues}\n";
-    let files = repo(&[("github.yaml", &server), ("list_issues.yaml", TOOL), ("list_issues.py", CODE_V1)]);
+    let files = repo(&[
+        ("github.yaml", &server),
+        ("list_issues.yaml", TOOL),
+        ("list_issues.py", CODE_V1),
+    ]);
     let plan = crate::common::plan(&pool, &files).await;
-    let c = plan.changes.iter().find(|c| c.key.contains("uploads")).unwrap();
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.key.contains("uploads"))
+        .unwrap();
     assert_eq!(c.action, Action::Adopt);
     apply(&pool, &files).await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM network_access_requests WHERE host = 'uploads.github.com' AND status = 'approved'").fetch_one(&pool).await.unwrap();
     assert_eq!(n, 1);
-    let hosts: Vec<String> = sqlx::query_scalar("SELECT unnest(allowed_hosts)::text FROM servers WHERE name = 'github'").fetch_all(&pool).await.unwrap();
-    assert_eq!(hosts, vec!["api.github.com:443", "raw.githubusercontent.com", "uploads.github.com:443"]);
+    let hosts: Vec<String> =
+        sqlx::query_scalar("SELECT unnest(allowed_hosts)::text FROM servers WHERE name = 'github'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        hosts,
+        vec![
+            "api.github.com:443",
+            "raw.githubusercontent.com",
+            "uploads.github.com:443"
+        ]
+    );
 }

@@ -6,18 +6,30 @@ use sqlx::PgPool;
 
 fn bin() -> Command {
     let mut cmd = Command::cargo_bin("mcpbox-gitops").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("DATABASE_URL").env("NO_COLOR", "1");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1");
     cmd
 }
 
 #[test]
 fn validate_examples_is_clean() {
-    bin().args(["validate", "examples/homelab"]).assert().success().stdout(predicate::str::contains("is valid"));
+    bin()
+        .args(["validate", "examples/homelab"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("is valid"));
 }
 
 #[test]
 fn plan_without_database_plans_against_an_empty_mcpbox() {
-    let out = bin().args(["plan", "examples/homelab", "--detailed-exitcode"]).assert().code(2).get_output().stdout.clone();
+    let out = bin()
+        .args(["plan", "examples/homelab", "--detailed-exitcode"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("against an empty MCPBox"), "{text}");
     assert!(text.lines().last().unwrap().starts_with("Plan: "), "{text}");
@@ -25,15 +37,33 @@ fn plan_without_database_plans_against_an_empty_mcpbox() {
 
 #[test]
 fn plan_text_is_golden_and_deterministic() {
-    let a = bin().args(["plan", "examples/homelab"]).assert().success().get_output().stdout.clone();
-    let b = bin().args(["plan", "examples/homelab"]).assert().success().get_output().stdout.clone();
+    let a = bin()
+        .args(["plan", "examples/homelab"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let b = bin()
+        .args(["plan", "examples/homelab"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     assert_eq!(a, b, "planning twice must give byte-identical output");
     insta::assert_snapshot!("homelab_plan_text", String::from_utf8(a).unwrap());
 }
 
 #[test]
 fn plan_json_is_golden() {
-    let out = bin().args(["plan", "examples/homelab", "--format", "json"]).assert().success().get_output().stdout.clone();
+    let out = bin()
+        .args(["plan", "examples/homelab", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["format_version"], 1);
     insta::assert_json_snapshot!("homelab_plan_json", v, {".tool_version" => "[version]"});
@@ -42,7 +72,11 @@ fn plan_json_is_golden() {
 #[test]
 fn invalid_repo_exits_1_with_file_line_col() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.yaml"), "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec:\n  descripton: typo\n").unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec:\n  descripton: typo\n",
+    )
+    .unwrap();
     bin()
         .args(["plan"])
         .arg(dir.path())
@@ -51,7 +85,14 @@ fn invalid_repo_exits_1_with_file_line_col() {
         .stderr(predicate::str::contains("s.yaml:5:3"))
         .stderr(predicate::str::contains("E002"))
         .stderr(predicate::str::contains("unknown field `descripton`"));
-    let out = bin().args(["validate", "--format", "json"]).arg(dir.path()).assert().code(1).get_output().stdout.clone();
+    let out = bin()
+        .args(["validate", "--format", "json"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["diagnostics"][0]["location"]["line"], 5);
 }
@@ -62,14 +103,35 @@ fn approve_writes_a_pin_for_the_current_content() {
     std::fs::write(dir.path().join("s.yaml"), crate::common::SERVER).unwrap();
     std::fs::write(dir.path().join("t.yaml"), crate::common::TOOL).unwrap();
     std::fs::write(dir.path().join("list_issues.py"), crate::common::CODE_V1).unwrap();
-    bin().args(["approve", "github/list_issues", "--by", "alice@example.com", "--path"]).arg(dir.path()).assert().success().stdout(predicate::str::contains("pinned github/list_issues"));
+    bin()
+        .args([
+            "approve",
+            "github/list_issues",
+            "--by",
+            "alice@example.com",
+            "--path",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pinned github/list_issues"));
     let text = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
     let pins = mcpbox_gitops::approvals::parse("approvals.yaml", &text).unwrap();
     let files = mcpbox_gitops::source::FileSet::from_dir(dir.path()).unwrap();
     let d = crate::common::desired(&files);
-    let Some(mcpbox_gitops::model::Object::Tool(t)) = d.objects.get(&(mcpbox_gitops::model::Kind::Tool, "github/list_issues".into())) else { panic!() };
+    let Some(mcpbox_gitops::model::Object::Tool(t)) = d.objects.get(&(
+        mcpbox_gitops::model::Kind::Tool,
+        "github/list_issues".into(),
+    )) else {
+        panic!()
+    };
     assert_eq!(pins["github/list_issues"].sha256, t.content_hash());
-    bin().args(["approve", "github/nope", "--by", "a", "--path"]).arg(dir.path()).assert().code(1).stderr(predicate::str::contains("no tool `github/nope`"));
+    bin()
+        .args(["approve", "github/nope", "--by", "a", "--path"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no tool `github/nope`"));
 }
 
 /// The quickstart story end to end: migrate, plan (exit 2), apply, plan (exit 0),
@@ -78,26 +140,57 @@ fn approve_writes_a_pin_for_the_current_content() {
 async fn migrate_plan_apply_plan_story(pool: PgPool) {
     let url = crate::common::url(&pool);
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab"), dir.path());
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab"),
+        dir.path(),
+    );
     let run = |args: &[&str]| {
         let mut c = bin();
         c.env("DATABASE_URL", &url).args(args);
         c
     };
-    run(&["db", "check"]).assert().code(1).stdout(predicate::str::contains("not ready"));
+    run(&["db", "check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("not ready"));
     run(&["db", "migrate"]).assert().success();
     run(&["db", "check"]).assert().success();
     let path = dir.path().to_str().unwrap();
     run(&["plan", path, "--detailed-exitcode"]).assert().code(2);
-    run(&["apply", path]).write_stdin("").assert().code(1).stderr(predicate::str::contains("--auto-approve"));
-    run(&["apply", path, "--auto-approve"]).assert().success().stdout(predicate::str::contains("Apply complete!"));
-    run(&["plan", path, "--detailed-exitcode"]).assert().code(0).stdout(predicate::str::contains("No changes."));
+    run(&["apply", path])
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--auto-approve"));
+    run(&["apply", path, "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Apply complete!"));
+    run(&["plan", path, "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
     let py = dir.path().join("servers/github/tools/list_issues.py");
     let code = std::fs::read_to_string(&py).unwrap();
-    std::fs::write(&py, code.replace("async def main(", "# reviewed\nasync def main(")).unwrap();
-    run(&["plan", path, "--detailed-exitcode"]).assert().code(2).stdout(predicate::str::contains("+# reviewed")).stdout(predicate::str::contains("Plan: 0 to add, 1 to change, 0 to destroy."));
+    std::fs::write(
+        &py,
+        code.replace("async def main(", "# reviewed\nasync def main("),
+    )
+    .unwrap();
+    run(&["plan", path, "--detailed-exitcode"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("+# reviewed"))
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 1 to change, 0 to destroy.",
+        ));
     run(&["apply", path, "--auto-approve"]).assert().success();
-    let (status, version): (String, i32) = sqlx::query_as("SELECT approval_status::text, current_version FROM tools WHERE name = 'list_issues'").fetch_one(&pool).await.unwrap();
+    let (status, version): (String, i32) = sqlx::query_as(
+        "SELECT approval_status::text, current_version FROM tools WHERE name = 'list_issues'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(status, "pending_review");
     assert_eq!(version, 2);
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tool_versions v JOIN tools t ON t.id = v.tool_id WHERE t.name = 'list_issues'").fetch_one(&pool).await.unwrap();

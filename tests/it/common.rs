@@ -21,25 +21,41 @@ pub fn desired(files: &FileSet) -> DesiredState {
 
 /// Runs our migrations on the test database.
 pub async fn migrate(pool: &PgPool) {
-    mcpbox_gitops::state::migrate::migrate(pool).await.expect("migrate");
+    mcpbox_gitops::state::migrate::migrate(pool)
+        .await
+        .expect("migrate");
 }
 
 /// Plans `files` against the database.
 pub async fn plan(pool: &PgPool, files: &FileSet) -> Plan {
-    let actual = mcpbox_gitops::state::read::snapshot(pool).await.expect("read state");
+    let actual = mcpbox_gitops::state::read::snapshot(pool)
+        .await
+        .expect("read state");
     mcpbox_gitops::plan::diff::diff(&desired(files), &actual).expect("diff")
 }
 
 /// Applies `files` (allowing destruction).
 pub async fn apply(pool: &PgPool, files: &FileSet) -> Plan {
-    let opts = mcpbox_gitops::apply::Options { allow_destroy: true, ..Default::default() };
-    mcpbox_gitops::apply::execute(pool, &desired(files), None, &opts).await.expect("apply").0
+    let opts = mcpbox_gitops::apply::Options {
+        allow_destroy: true,
+        ..Default::default()
+    };
+    mcpbox_gitops::apply::execute(pool, &desired(files), None, &opts)
+        .await
+        .expect("apply")
+        .0
 }
 
 /// The URL of the test database (for the CLI and the fingerprint script).
 pub fn url(pool: &PgPool) -> String {
     let o = pool.connect_options();
-    format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap_or("postgres"))
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    )
 }
 
 pub const SERVER: &str = "apiVersion: mcpbox/v1
@@ -67,7 +83,11 @@ pub const CODE_V2: &str = "async def main(repo: str, state: str | None = None):\
 
 /// The basic repository: one server, one tool, optional extra files.
 pub fn basic(code: &str, extra: &[(&str, &str)]) -> FileSet {
-    let mut files = vec![("github.yaml", SERVER), ("list_issues.yaml", TOOL), ("list_issues.py", code)];
+    let mut files = vec![
+        ("github.yaml", SERVER),
+        ("list_issues.yaml", TOOL),
+        ("list_issues.py", code),
+    ];
     files.extend_from_slice(extra);
     repo(&files)
 }
@@ -75,8 +95,14 @@ pub fn basic(code: &str, extra: &[(&str, &str)]) -> FileSet {
 /// approvals.yaml pinning list_issues at `code`'s content hash.
 pub fn pin_for(files: &FileSet, by: &str) -> String {
     let d = desired(files);
-    let Some(mcpbox_gitops::model::Object::Tool(t)) = d.objects.get(&(mcpbox_gitops::model::Kind::Tool, "github/list_issues".into())) else {
+    let Some(mcpbox_gitops::model::Object::Tool(t)) = d.objects.get(&(
+        mcpbox_gitops::model::Kind::Tool,
+        "github/list_issues".into(),
+    )) else {
         panic!("no tool")
     };
-    format!("approvals:\n  - tool: github/list_issues\n    sha256: {}\n    approvedBy: {by}\n", t.content_hash())
+    format!(
+        "approvals:\n  - tool: github/list_issues\n    sha256: {}\n    approvedBy: {by}\n",
+        t.content_hash()
+    )
 }
