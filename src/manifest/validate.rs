@@ -144,33 +144,30 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
     let mut tools: BTreeMap<(&str, &str), &Loaded> = BTreeMap::new();
     for doc in docs {
         match &doc.doc {
-            Document::Server(s) => {
-                if servers.insert(&s.metadata.name, doc).is_some() {
-                    c.push(
-                        doc,
-                        Code::Duplicate,
-                        "metadata.name",
-                        format!("server `{}` is declared twice", s.metadata.name),
-                        "give each server one Server document",
-                    );
-                }
+            Document::Server(s) if servers.insert(&s.metadata.name, doc).is_some() => {
+                c.push(
+                    doc,
+                    Code::Duplicate,
+                    "metadata.name",
+                    format!("server `{}` is declared twice", s.metadata.name),
+                    "give each server one Server document",
+                );
             }
-            Document::Tool(t) => {
+            Document::Tool(t)
                 if tools
                     .insert((&t.metadata.server, &t.metadata.name), doc)
-                    .is_some()
-                {
-                    c.push(
-                        doc,
-                        Code::Duplicate,
-                        "metadata.name",
-                        format!(
-                            "tool `{}/{}` is declared twice",
-                            t.metadata.server, t.metadata.name
-                        ),
-                        "tool names are unique per server",
-                    );
-                }
+                    .is_some() =>
+            {
+                c.push(
+                    doc,
+                    Code::Duplicate,
+                    "metadata.name",
+                    format!(
+                        "tool `{}/{}` is declared twice",
+                        t.metadata.server, t.metadata.name
+                    ),
+                    "tool names are unique per server",
+                );
             }
             _ => {}
         }

@@ -288,30 +288,27 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
     };
 
     for ((kind, key), obj) in &desired.objects {
-        match obj {
-            Object::Server(s) => {
-                let found = m.find(
-                    Kind::Server,
-                    key,
-                    &actual.servers,
-                    |r| r.id,
-                    |r| r.obj.name == s.name,
-                )?;
-                server_ids.insert(&s.name, found.map(|(r, _)| r.id));
-                if let Some((r, _)) = found {
-                    kept_rows.insert(r.id);
-                }
-                let found = found.map(|(r, adopt)| (r.id, Object::Server(r.obj.clone()), adopt));
-                match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
-                    Some(c) => changes.push(c),
-                    None => {
-                        if let Some((id, ..)) = found {
-                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
-                        }
+        if let Object::Server(s) = obj {
+            let found = m.find(
+                Kind::Server,
+                key,
+                &actual.servers,
+                |r| r.id,
+                |r| r.obj.name == s.name,
+            )?;
+            server_ids.insert(&s.name, found.map(|(r, _)| r.id));
+            if let Some((r, _)) = found {
+                kept_rows.insert(r.id);
+            }
+            let found = found.map(|(r, adopt)| (r.id, Object::Server(r.obj.clone()), adopt));
+            match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
+                Some(c) => changes.push(c),
+                None => {
+                    if let Some((id, ..)) = found {
+                        refresh(*kind, key, id, obj, None, &mut bookkeeping)
                     }
                 }
             }
-            _ => {}
         }
     }
 
@@ -850,12 +847,11 @@ fn caches(
     }
     // Managed servers whose cache is stale are re-synced too.
     for (name, id) in server_ids {
-        if id.is_some() {
-            touched.insert(name.to_string());
-        } else if desired
-            .objects
-            .keys()
-            .any(|(k, key)| *k == Kind::Network && key.starts_with(&format!("{name}/")))
+        if id.is_some()
+            || desired
+                .objects
+                .keys()
+                .any(|(k, key)| *k == Kind::Network && key.starts_with(&format!("{name}/")))
         {
             touched.insert(name.to_string());
         }

@@ -245,7 +245,10 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
         return;
     };
     for (k, v) in &map {
-        if matches!(k.as_str(), "kind" | "server" | "name" | "key") || v.is_null() {
+        if matches!(k.as_str(), "kind" | "server" | "name" | "key")
+            || v.is_null()
+            || v.as_array().is_some_and(|a| a.is_empty())
+        {
             continue;
         }
         if obj.kind() == Kind::Tool && k == "python_code" {
