@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::diagnostic::{location_at, offset_of, token_len, Code, Diagnostic};
+use crate::manifest::diagnostic::{location_at, Code, Diagnostic};
 
 /// Who approves tool content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -116,18 +116,7 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, Diagnostic> {
 
 /// A diagnostic for a malformed repository file (policy or approvals).
 pub fn repo_file_error(file: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let loc = match e.location() {
-        Some(l) => {
-            let off = offset_of(text, l.line(), l.column());
-            location_at(text, off, token_len(text, off))
-        }
-        None => location_at(text, 0, 0),
-    };
-    let msg = e.to_string();
-    let msg = match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
-    };
+    let (loc, msg) = crate::manifest::diagnostic::yaml_error_parts(text, e);
     Diagnostic::new(Code::RepoFile, file, loc, format!("invalid {file}: {msg}"))
         .help("see the README for this file's format")
 }

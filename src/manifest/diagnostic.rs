@@ -197,6 +197,24 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
+/// Where a serde_yaml error is, and its message without serde_yaml's own
+/// " at line N column M" suffix (the location says that already).
+pub fn yaml_error_parts(text: &str, e: &serde_yaml::Error) -> (Location, String) {
+    let loc = match e.location() {
+        Some(l) => {
+            let off = offset_of(text, l.line(), l.column());
+            location_at(text, off, token_len(text, off))
+        }
+        None => location_at(text, 0, 0),
+    };
+    let msg = e.to_string();
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    (loc, msg)
+}
+
 /// Sorts diagnostics by file and position and removes exact duplicates.
 pub fn sort(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

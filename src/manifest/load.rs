@@ -7,7 +7,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::diagnostic::{location_at, offset_of, token_len, Code, Diagnostic};
+use super::diagnostic::{location_at, token_len, Code, Diagnostic};
 use super::kinds::{Doc, Document, Envelope, API_VERSION, KINDS};
 use super::locate::{self, DocIndex};
 use crate::source::{Entry, FileSet};
@@ -182,19 +182,7 @@ impl DeserializeFrom for serde_yaml::Value {
 }
 
 fn yaml_error(path: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let loc = match e.location() {
-        Some(l) => {
-            let off = offset_of(text, l.line(), l.column());
-            location_at(text, off, token_len(text, off))
-        }
-        None => location_at(text, 0, 0),
-    };
-    let msg = e.to_string();
-    // serde_yaml appends " at line N column M"; the location says that already.
-    let msg = match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
-    };
+    let (loc, msg) = super::diagnostic::yaml_error_parts(text, e);
     Diagnostic::new(Code::YamlSyntax, path, loc, format!("invalid YAML: {msg}"))
         .help("fix the YAML syntax; `---` separates documents")
 }
