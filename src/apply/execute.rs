@@ -45,6 +45,10 @@ pub enum Error {
     /// Reading the state failed.
     #[error(transparent)]
     State(#[from] state::Error),
+    /// The plan refers to an object it does not create and the database does not
+    /// hold (a bug, never expected); nothing was applied.
+    #[error("internal error: {0}; nothing was applied")]
+    Inconsistent(String),
     /// A write failed; the transaction was rolled back.
     #[error("apply failed while {what}; the transaction was rolled back and nothing was applied")]
     Write {
@@ -211,6 +215,35 @@ struct Ids {
     rows: HashMap<(Kind, String), Uuid>,
 }
 
+impl Ids {
+    fn missing(what: &str, key: &str) -> Error {
+        Error::Inconsistent(format!(
+            "the plan names {what} `{key}` but no row id is known for it"
+        ))
+    }
+
+    fn row(&self, kind: Kind, key: &str) -> Result<Uuid, Error> {
+        self.rows
+            .get(&(kind, key.to_string()))
+            .copied()
+            .ok_or_else(|| Self::missing(kind.as_str(), key))
+    }
+
+    fn server(&self, name: &str) -> Result<Uuid, Error> {
+        self.servers
+            .get(name)
+            .copied()
+            .ok_or_else(|| Self::missing("server", name))
+    }
+
+    fn tool(&self, key: &str) -> Result<Uuid, Error> {
+        self.tools
+            .get(key)
+            .copied()
+            .ok_or_else(|| Self::missing("tool", key))
+    }
+}
+
 async fn write(
     tx: &mut PgConnection,
     desired: &DesiredState,
@@ -265,7 +298,7 @@ async fn write(
             let Some(Object::Server(s)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Server, c.key.clone())]);
+            id.push(ids.row(Kind::Server, &c.key)?);
             name.push(s.name.clone());
             descr.push(s.description.clone());
             timeout.push(s.default_timeout_ms);
@@ -286,7 +319,7 @@ async fn write(
             let Some(Object::Server(s)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Server, c.key.clone())]);
+            id.push(ids.row(Kind::Server, &c.key)?);
             descr.push(s.description.clone());
             timeout.push(s.default_timeout_ms);
         }
@@ -307,8 +340,8 @@ async fn write(
             let Some(Object::Secret(s)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Secret, c.key.clone())]);
-            sid.push(ids.servers[&s.server]);
+            id.push(ids.row(Kind::Secret, &c.key)?);
+            sid.push(ids.server(&s.server)?);
             key.push(s.name.clone());
             descr.push(s.description.clone());
         }
@@ -325,7 +358,7 @@ async fn write(
             let Some(Object::Secret(s)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Secret, c.key.clone())]);
+            id.push(ids.row(Kind::Secret, &c.key)?);
             descr.push(s.description.clone());
         }
         if !id.is_empty() {
@@ -343,11 +376,11 @@ async fn write(
             let (Some(Object::Tool(tool)), Some(tc)) = (&c.after, &c.tool) else {
                 continue;
             };
-            let id = ids.rows[&(Kind::Tool, c.key.clone())];
+            let id = ids.row(Kind::Tool, &c.key)?;
             let cols = rows::approval_for_create(tc, now, &notes);
             t.push(
                 id,
-                Some(ids.servers[&tool.server]),
+                Some(ids.server(&tool.server)?),
                 tool,
                 tc.versions.len() as i32,
                 &cols,
@@ -439,13 +472,13 @@ async fn write(
             let Some(Object::Network(n)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Network, c.key.clone())]);
-            let tool_id = n
-                .tool
-                .as_ref()
-                .map(|t| ids.tools[&format!("{}/{t}", n.server)]);
+            id.push(ids.row(Kind::Network, &c.key)?);
+            let tool_id = match &n.tool {
+                Some(t) => Some(ids.tool(&format!("{}/{t}", n.server))?),
+                None => None,
+            };
             tid.push(tool_id);
-            sid.push(ids.servers[&n.server]);
+            sid.push(ids.server(&n.server)?);
             host.push(n.host.clone());
             port.push(n.port);
             just.push(n.justification.clone());
@@ -471,7 +504,7 @@ async fn write(
             let Some(Object::Network(n)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Network, c.key.clone())]);
+            id.push(ids.row(Kind::Network, &c.key)?);
             just.push(n.justification.clone());
         }
         if !id.is_empty() {
@@ -495,7 +528,7 @@ async fn write(
             let Some(Object::Module(m)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Module, c.key.clone())]);
+            id.push(ids.row(Kind::Module, &c.key)?);
             name.push(m.name.clone());
             just.push(m.justification.clone());
         }
@@ -513,7 +546,7 @@ async fn write(
             let Some(Object::Module(m)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Module, c.key.clone())]);
+            id.push(ids.row(Kind::Module, &c.key)?);
             just.push(m.justification.clone());
         }
         if !id.is_empty() {
@@ -537,7 +570,7 @@ async fn write(
             let Some(Object::Setting(s)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Setting, c.key.clone())]);
+            id.push(ids.row(Kind::Setting, &c.key)?);
             key.push(s.key.clone());
             value.push(s.value.clone());
             // MCPBox writes its own description when it creates the row.
@@ -556,7 +589,7 @@ async fn write(
             let Some(Object::Setting(s)) = &c.after else {
                 continue;
             };
-            id.push(ids.rows[&(Kind::Setting, c.key.clone())]);
+            id.push(ids.row(Kind::Setting, &c.key)?);
             value.push(s.value.clone());
         }
         if !id.is_empty() {
@@ -647,7 +680,7 @@ async fn write(
             let Some(after) = &c.after else { continue };
             kind.push(c.kind.as_str().to_string());
             key.push(c.key.clone());
-            row.push(ids.rows[&(c.kind, c.key.clone())]);
+            row.push(ids.row(c.kind, &c.key)?);
             hash.push(after.hash());
             pin.push(c.tool.as_ref().and_then(|t| t.pin.clone()));
         }

@@ -63,6 +63,40 @@ pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
     out
 }
 
+/// Rows of one kind indexed by id and by the natural key they can be adopted
+/// under, so matching costs one lookup per desired object, not a scan.
+struct Index<'a, T> {
+    by_id: HashMap<Uuid, &'a T>,
+    by_key: HashMap<String, Vec<&'a T>>,
+}
+
+impl<'a, T> Index<'a, T> {
+    fn new(rows: &'a [T], id: impl Fn(&T) -> Uuid, key: impl Fn(&T) -> String) -> Self {
+        let mut by_key: HashMap<String, Vec<&'a T>> = HashMap::new();
+        for r in rows {
+            by_key.entry(key(r)).or_default().push(r);
+        }
+        Index {
+            by_id: rows.iter().map(|r| (id(r), r)).collect(),
+            by_key,
+        }
+    }
+
+    fn get(&self, id: Uuid) -> Option<&'a T> {
+        self.by_id.get(&id).copied()
+    }
+}
+
+/// The adoption key of a server-scoped row: `<server id>/<name>`.
+fn scoped(server_id: Uuid, name: &str) -> String {
+    format!("{server_id}/{name}")
+}
+
+/// The adoption key of a network row.
+fn network_bucket(server_id: Uuid, tool_id: Option<Uuid>, host: &str, port: Option<i32>) -> String {
+    format!("{server_id}|{tool_id:?}|{host}|{port:?}")
+}
+
 /// Row ids of what is being matched, so each row is used once.
 struct Matcher<'a> {
     actual: &'a ActualState,
@@ -72,27 +106,36 @@ struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     /// The owned row for (kind, key) if it still exists, or the single unowned
-    /// candidate to adopt.
+    /// candidate in `bucket` to adopt.
     fn find<T>(
         &mut self,
         kind: Kind,
         key: &str,
-        rows: &'a [T],
+        index: &Index<'a, T>,
+        bucket: &str,
         id: impl Fn(&T) -> Uuid,
         is_candidate: impl Fn(&T) -> bool,
     ) -> Result<Option<(&'a T, bool)>, Error> {
         if let Some(o) = self.actual.ownership.get(&(kind, key.to_string())) {
-            if let Some(row) = rows.iter().find(|r| id(r) == o.row_id) {
+            if let Some(row) = index.get(o.row_id) {
                 self.used.insert(o.row_id);
                 return Ok(Some((row, false)));
             }
         }
-        let candidates: Vec<&T> = rows
-            .iter()
-            .filter(|r| {
-                !self.owned_ids.contains(&id(r)) && !self.used.contains(&id(r)) && is_candidate(r)
+        let candidates: Vec<&'a T> = index
+            .by_key
+            .get(bucket)
+            .map(|rows| {
+                rows.iter()
+                    .copied()
+                    .filter(|r| {
+                        !self.owned_ids.contains(&id(r))
+                            && !self.used.contains(&id(r))
+                            && is_candidate(r)
+                    })
+                    .collect()
             })
-            .collect();
+            .unwrap_or_default();
         match candidates.len() {
             0 => Ok(None),
             1 => {
@@ -250,6 +293,24 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         owned_ids: actual.ownership.values().map(|o| o.row_id).collect(),
         used: HashSet::new(),
     };
+    let ix_servers = Index::new(&actual.servers, |r| r.id, |r| r.obj.name.clone());
+    let ix_secrets = Index::new(
+        &actual.secrets,
+        |r| r.id,
+        |r| scoped(r.server_id, &r.obj.name),
+    );
+    let ix_tools = Index::new(
+        &actual.tools,
+        |r| r.id,
+        |r| scoped(r.server_id, &r.obj.name),
+    );
+    let ix_network = Index::new(
+        &actual.network,
+        |r| r.id,
+        |r| network_bucket(r.server_id, r.tool_id, &r.obj.host, r.obj.port),
+    );
+    let ix_modules = Index::new(&actual.modules, |r| r.id, |r| r.obj.name.clone());
+    let ix_settings = Index::new(&actual.settings, |r| r.id, |r| r.obj.key.clone());
     let mut changes: Vec<Change> = Vec::new();
     let mut bookkeeping: Vec<Bookkeeping> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -292,7 +353,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             let found = m.find(
                 Kind::Server,
                 key,
-                &actual.servers,
+                &ix_servers,
+                &s.name,
                 |r| r.id,
                 |r| r.obj.name == s.name,
             )?;
@@ -321,7 +383,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     Some(sid) => m.find(
                         *kind,
                         key,
-                        &actual.secrets,
+                        &ix_secrets,
+                        &scoped(sid, &s.name),
                         |r| r.id,
                         |r| r.server_id == sid && r.obj.name == s.name,
                     )?,
@@ -346,7 +409,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     Some(sid) => m.find(
                         *kind,
                         key,
-                        &actual.tools,
+                        &ix_tools,
+                        &scoped(sid, &t.name),
                         |r| r.id,
                         |r| r.server_id == sid && r.obj.name == t.name,
                     )?,
@@ -493,11 +557,12 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                         }
                     };
                     let approved = pick("approved");
-                    match m.find(*kind, key, &actual.network, |r| r.id, |r| approved(&r))? {
+                    let bucket = network_bucket(sid.unwrap_or_default(), tid, &n.host, n.port);
+                    match m.find(*kind, key, &ix_network, &bucket, |r| r.id, |r| approved(&r))? {
                         Some(f) => Some(f),
                         None => {
                             let pending = pick("pending");
-                            m.find(*kind, key, &actual.network, |r| r.id, |r| pending(&r))?
+                            m.find(*kind, key, &ix_network, &bucket, |r| r.id, |r| pending(&r))?
                         }
                     }
                 } else {
@@ -523,7 +588,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 let mut found = m.find(
                     *kind,
                     key,
-                    &actual.modules,
+                    &ix_modules,
+                    &md.name,
                     |r| r.id,
                     |r| r.tool_id.is_none() && r.obj.name == md.name && r.status == "approved",
                 )?;
@@ -531,7 +597,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     found = m.find(
                         *kind,
                         key,
-                        &actual.modules,
+                        &ix_modules,
+                        &md.name,
                         |r| r.id,
                         |r| r.tool_id.is_none() && r.obj.name == md.name && r.status == "pending",
                     )?;
@@ -556,7 +623,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 let found = m.find(
                     *kind,
                     key,
-                    &actual.settings,
+                    &ix_settings,
+                    &s.key,
                     |r| r.id,
                     |r| r.obj.key == s.key,
                 )?;
@@ -600,33 +668,23 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             continue; // re-created above
         }
         let before: Option<Object> = match kind {
-            Kind::Server => actual
-                .server(owned.row_id)
+            Kind::Server => ix_servers
+                .get(owned.row_id)
                 .map(|r| Object::Server(r.obj.clone())),
-            Kind::Secret => actual
-                .secrets
-                .iter()
-                .find(|r| r.id == owned.row_id)
+            Kind::Secret => ix_secrets
+                .get(owned.row_id)
                 .map(|r| Object::Secret(r.obj.clone())),
-            Kind::Tool => actual
-                .tools
-                .iter()
-                .find(|r| r.id == owned.row_id)
+            Kind::Tool => ix_tools
+                .get(owned.row_id)
                 .map(|r| Object::Tool(r.obj.clone())),
-            Kind::Network => actual
-                .network
-                .iter()
-                .find(|r| r.id == owned.row_id)
+            Kind::Network => ix_network
+                .get(owned.row_id)
                 .map(|r| Object::Network(r.obj.clone())),
-            Kind::Module => actual
-                .modules
-                .iter()
-                .find(|r| r.id == owned.row_id)
+            Kind::Module => ix_modules
+                .get(owned.row_id)
                 .map(|r| Object::Module(r.obj.clone())),
-            Kind::Setting => actual
-                .settings
-                .iter()
-                .find(|r| r.id == owned.row_id)
+            Kind::Setting => ix_settings
+                .get(owned.row_id)
                 .map(|r| Object::Setting(r.obj.clone())),
         };
         let Some(before) = before else {
@@ -645,7 +703,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             continue;
         }
         let cascade = match kind {
-            Kind::Tool => actual.tools.iter().find(|r| r.id == owned.row_id).map(|r| {
+            Kind::Tool => ix_tools.get(owned.row_id).map(|r| {
                 let mut c = Cascade::default();
                 c.add_tool(&r.cascade);
                 c
@@ -766,9 +824,13 @@ fn caches(
     deleted_tools: &HashSet<Uuid>,
     deleted_rows: &HashSet<Uuid>,
 ) -> Vec<CacheChange> {
+    let servers: HashMap<Uuid, &crate::state::ServerRow> =
+        actual.servers.iter().map(|s| (s.id, s)).collect();
+    let tool_servers: HashMap<Uuid, Uuid> =
+        actual.tools.iter().map(|t| (t.id, t.server_id)).collect();
     let server_name = |id: Uuid| {
-        actual
-            .server(id)
+        servers
+            .get(&id)
             .map(|s| s.obj.name.clone())
             .unwrap_or_default()
     };
@@ -798,10 +860,7 @@ fn caches(
     let mut module_touched = false;
     let mut modules: Vec<String> = Vec::new();
     for r in &actual.modules {
-        let tool_server = r
-            .tool_id
-            .and_then(|t| actual.tools.iter().find(|x| x.id == t))
-            .map(|t| t.server_id);
+        let tool_server = r.tool_id.and_then(|t| tool_servers.get(&t).copied());
         if gone(r.id, r.tool_id, tool_server) {
             module_touched |= r.status == "approved";
             continue;
@@ -873,7 +932,7 @@ fn caches(
             continue;
         }
         let before: Vec<String> = existing
-            .and_then(|id| actual.server(id))
+            .and_then(|id| servers.get(&id).copied())
             .map(|s| s.allowed_hosts.clone())
             .unwrap_or_default();
         let after = sync::allowed_hosts(

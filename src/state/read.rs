@@ -59,11 +59,18 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
                 t.approval_status::text AS approval_status, t.approval_requested_at, t.approved_at,
                 t.approved_by, t.rejection_reason, t.created_by, t.publish_notes, t.updated_at,
                 es.name AS source_name,
-                (SELECT count(*) FROM tool_versions v WHERE v.tool_id = t.id) AS versions,
-                (SELECT count(*) FROM network_access_requests n WHERE n.tool_id = t.id)
-                  + (SELECT count(*) FROM module_requests m WHERE m.tool_id = t.id) AS requests,
-                (SELECT count(*) FROM tool_execution_logs l WHERE l.tool_id = t.id) AS logs
-           FROM tools t LEFT JOIN external_mcp_sources es ON es.id = t.external_source_id",
+                COALESCE(v.n, 0) AS versions,
+                COALESCE(nr.n, 0) + COALESCE(mr.n, 0) AS requests,
+                COALESCE(l.n, 0) AS logs
+           FROM tools t
+           LEFT JOIN external_mcp_sources es ON es.id = t.external_source_id
+           -- Counts for the cascade a delete would cause, aggregated once per table
+           -- (MCPBox has no index on these tool_id columns: a per-tool subquery
+           -- would scan the table once per tool).
+           LEFT JOIN (SELECT tool_id, count(*) AS n FROM tool_versions GROUP BY tool_id) v ON v.tool_id = t.id
+           LEFT JOIN (SELECT tool_id, count(*) AS n FROM network_access_requests WHERE tool_id IS NOT NULL GROUP BY tool_id) nr ON nr.tool_id = t.id
+           LEFT JOIN (SELECT tool_id, count(*) AS n FROM module_requests WHERE tool_id IS NOT NULL GROUP BY tool_id) mr ON mr.tool_id = t.id
+           LEFT JOIN (SELECT tool_id, count(*) AS n FROM tool_execution_logs GROUP BY tool_id) l ON l.tool_id = t.id",
     )
     .fetch_all(&mut *conn)
     .await
@@ -108,7 +115,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
             updated_at: r.get("updated_at"),
             cascade: ToolCascade {
                 versions: r.get("versions"),
-                requests: r.get::<Option<i64>, _>("requests").unwrap_or(0),
+                requests: r.get("requests"),
                 execution_logs: r.get("logs"),
             },
         });
