@@ -4,4 +4,5 @@
 mod apply;
 mod cli;
 mod common;
+mod kinds;
 mod schema;
