@@ -207,40 +207,52 @@ async fn locked(
     Ok((plan, report))
 }
 
-/// Ids of servers and tools by natural key, existing and newly created.
+/// Row ids by (kind, natural key): existing rows the plan touches and rows it
+/// creates now. Servers and tools that are not changed are found through the
+/// ids each change carries, never by name (server names are not unique).
 #[derive(Default)]
 struct Ids {
-    servers: HashMap<String, Uuid>,
-    tools: HashMap<String, Uuid>,
     rows: HashMap<(Kind, String), Uuid>,
 }
 
 impl Ids {
-    fn missing(what: &str, key: &str) -> Error {
-        Error::Inconsistent(format!(
-            "the plan names {what} `{key}` but no row id is known for it"
-        ))
-    }
-
     fn row(&self, kind: Kind, key: &str) -> Result<Uuid, Error> {
         self.rows
             .get(&(kind, key.to_string()))
             .copied()
-            .ok_or_else(|| Self::missing(kind.as_str(), key))
+            .ok_or_else(|| {
+                Error::Inconsistent(format!(
+                    "the plan names {} `{key}` but no row id is known for it",
+                    kind.as_str()
+                ))
+            })
     }
 
-    fn server(&self, name: &str) -> Result<Uuid, Error> {
-        self.servers
-            .get(name)
-            .copied()
-            .ok_or_else(|| Self::missing("server", name))
+    /// The server a secret, tool or network change belongs to.
+    fn server_of(&self, c: &Change, server: &str) -> Result<Uuid, Error> {
+        match c.server_id {
+            Some(id) => Ok(id),
+            None => self.row(Kind::Server, server),
+        }
     }
 
-    fn tool(&self, key: &str) -> Result<Uuid, Error> {
-        self.tools
-            .get(key)
-            .copied()
-            .ok_or_else(|| Self::missing("tool", key))
+    /// The tool a tool-originated network change belongs to.
+    fn tool_of(&self, c: &Change, key: &str) -> Result<Uuid, Error> {
+        match c.tool_id {
+            Some(id) => Ok(id),
+            None => self.row(Kind::Tool, key),
+        }
+    }
+
+    /// The server row any change concerns, if it concerns one.
+    fn server_of_change(&self, c: &Change) -> Option<Uuid> {
+        match c.after.as_ref().or(c.before.as_ref())? {
+            Object::Server(_) => self.row(Kind::Server, &c.key).ok(),
+            Object::Secret(x) => self.server_of(c, &x.server).ok(),
+            Object::Tool(x) => self.server_of(c, &x.server).ok(),
+            Object::Network(x) => self.server_of(c, &x.server).ok(),
+            _ => None,
+        }
     }
 }
 
@@ -254,9 +266,6 @@ async fn write(
     let reviewer = desired.policy.reviewer.as_str();
     let notes = format!("Submitted by mcpbox-gitops from {}", desired.source);
     let mut ids = Ids::default();
-    for s in &actual.servers {
-        ids.servers.entry(s.obj.name.clone()).or_insert(s.id);
-    }
     for c in &plan.changes {
         let id = match (c.action, c.row_id) {
             (Action::Create, _) => Uuid::new_v4(),
@@ -264,19 +273,6 @@ async fn write(
             (_, None) => continue,
         };
         ids.rows.insert((c.kind, c.key.clone()), id);
-        match c.kind {
-            Kind::Server => {
-                ids.servers.insert(c.key.clone(), id);
-            }
-            Kind::Tool => {
-                ids.tools.insert(c.key.clone(), id);
-            }
-            _ => {}
-        }
-    }
-    // Tools of this plan not changing still need their ids (network rows name them).
-    for t in &actual.tools {
-        ids.tools.entry(t.obj.key()).or_insert(t.id);
     }
     let by = |kind: Kind, action: Action| {
         plan.changes
@@ -314,21 +310,22 @@ async fn write(
             .bind(&id).bind(&name).bind(&descr).bind(&timeout)
             .execute(&mut *tx).await.map_err(w("creating servers"))?;
         }
-        let (mut id, mut descr, mut timeout) = (vec![], vec![], vec![]);
+        let (mut id, mut name, mut descr, mut timeout) = (vec![], vec![], vec![], vec![]);
         for c in updates(Kind::Server) {
             let Some(Object::Server(s)) = &c.after else {
                 continue;
             };
             id.push(ids.row(Kind::Server, &c.key)?);
+            name.push(s.name.clone());
             descr.push(s.description.clone());
             timeout.push(s.default_timeout_ms);
         }
         if !id.is_empty() {
             sqlx::query(
-                "UPDATE servers s SET description = u.description, default_timeout_ms = u.t, updated_at = now()
-                   FROM UNNEST($1::uuid[], $2::text[], $3::int[]) AS u(id, description, t) WHERE s.id = u.id",
+                "UPDATE servers s SET name = u.name, description = u.description, default_timeout_ms = u.t, updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t) WHERE s.id = u.id",
             )
-            .bind(&id).bind(&descr).bind(&timeout)
+            .bind(&id).bind(&name).bind(&descr).bind(&timeout)
             .execute(&mut *tx).await.map_err(w("updating servers"))?;
         }
     }
@@ -341,7 +338,7 @@ async fn write(
                 continue;
             };
             id.push(ids.row(Kind::Secret, &c.key)?);
-            sid.push(ids.server(&s.server)?);
+            sid.push(ids.server_of(c, &s.server)?);
             key.push(s.name.clone());
             descr.push(s.description.clone());
         }
@@ -353,17 +350,18 @@ async fn write(
             .bind(&id).bind(&sid).bind(&key).bind(&descr)
             .execute(&mut *tx).await.map_err(w("creating secrets"))?;
         }
-        let (mut id, mut descr) = (vec![], vec![]);
+        let (mut id, mut key, mut descr) = (vec![], vec![], vec![]);
         for c in updates(Kind::Secret) {
             let Some(Object::Secret(s)) = &c.after else {
                 continue;
             };
             id.push(ids.row(Kind::Secret, &c.key)?);
+            key.push(s.name.clone());
             descr.push(s.description.clone());
         }
         if !id.is_empty() {
-            sqlx::query("UPDATE server_secrets s SET description = u.descr, updated_at = now() FROM UNNEST($1::uuid[], $2::text[]) AS u(id, descr) WHERE s.id = u.id")
-                .bind(&id).bind(&descr)
+            sqlx::query("UPDATE server_secrets s SET key_name = u.key, description = u.descr, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, key, descr) WHERE s.id = u.id")
+                .bind(&id).bind(&key).bind(&descr)
                 .execute(&mut *tx).await.map_err(w("updating secrets"))?;
         }
     }
@@ -380,7 +378,7 @@ async fn write(
             let cols = rows::approval_for_create(tc, now, &notes);
             t.push(
                 id,
-                Some(ids.server(&tool.server)?),
+                Some(ids.server_of(c, &tool.server)?),
                 tool,
                 tc.versions.len() as i32,
                 &cols,
@@ -422,7 +420,7 @@ async fn write(
             let Some(row) = rows_by_id.get(&row_id) else {
                 continue;
             };
-            let cols = rows::approval_for_update(tc, row, now);
+            let cols = rows::approval_for_update(tc, row, now, &notes);
             let version = tc
                 .versions
                 .last()
@@ -433,20 +431,20 @@ async fn write(
         }
         if !t.id.is_empty() {
             sqlx::query(
-                "UPDATE tools t SET description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
+                "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
                         python_code = u.code,
                         code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
                         current_version = u.version, approval_status = u.status::approval_status,
                         approval_requested_at = u.requested_at, approved_at = u.approved_at, approved_by = u.approved_by,
                         rejection_reason = u.rr, publish_notes = u.notes, updated_at = now()
                    FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::bool[], $5::int[], $6::text[], $7::jsonb[], $8::int[],
-                               $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[])
-                     AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes)
+                               $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[])
+                     AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name)
                   WHERE t.id = u.id",
             )
             .bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps)
             .bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by)
-            .bind(&t.rejection_reason).bind(&t.notes)
+            .bind(&t.rejection_reason).bind(&t.notes).bind(&t.name)
             .execute(&mut *tx).await.map_err(w("updating tools"))?;
         }
         if !versions.tool_id.is_empty() {
@@ -474,11 +472,11 @@ async fn write(
             };
             id.push(ids.row(Kind::Network, &c.key)?);
             let tool_id = match &n.tool {
-                Some(t) => Some(ids.tool(&format!("{}/{t}", n.server))?),
+                Some(t) => Some(ids.tool_of(c, &format!("{}/{t}", n.server))?),
                 None => None,
             };
             tid.push(tool_id);
-            sid.push(ids.server(&n.server)?);
+            sid.push(ids.server_of(c, &n.server)?);
             host.push(n.host.clone());
             port.push(n.port);
             just.push(n.justification.clone());
@@ -623,45 +621,19 @@ async fn write(
     }
 
     // ── sync helpers, on the rows as they are now in this transaction ──────
+    // Exactly the caches the plan showed (the plan was computed inside this
+    // transaction's snapshot, so its simulation and these rows agree).
     let mut sync_servers: BTreeSet<Uuid> = BTreeSet::new();
     for c in &plan.caches {
         if let Some(name) = &c.server {
-            if let Some(id) = ids.servers.get(name) {
-                sync_servers.insert(*id);
-            }
-        }
-    }
-    for c in plan.changes.iter().filter(|c| c.kind == Kind::Network) {
-        if let Some(Object::Network(n)) = c.after.as_ref().or(c.before.as_ref()) {
-            if let Some(id) = ids.servers.get(&n.server) {
-                sync_servers.insert(*id);
-            }
-        }
-    }
-    for c in plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::Tool && c.action == Action::Delete)
-    {
-        if let Some(Object::Tool(t)) = &c.before {
-            if let Some(id) = ids.servers.get(&t.server) {
-                sync_servers.insert(*id);
-            }
-        }
-    }
-    for c in plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::Server && c.action == Action::Delete)
-    {
-        if let Some(id) = c.row_id {
-            sync_servers.remove(&id);
+            sync_servers.insert(match c.server_id {
+                Some(id) => id,
+                None => ids.row(Kind::Server, name)?,
+            });
         }
     }
     sync_hosts(tx, &sync_servers).await?;
-    let modules_touched = plan.caches.iter().any(|c| c.server.is_none())
-        || plan.changes.iter().any(|c| c.kind == Kind::Module);
-    if modules_touched {
+    if plan.caches.iter().any(|c| c.server.is_none()) {
         sync_modules(tx).await?;
     }
 
@@ -717,7 +689,7 @@ async fn write(
     if changed {
         audit(tx, desired, plan, &ids, now).await?;
     }
-    Ok(report(actual, plan))
+    Ok(report(actual, plan, &ids))
 }
 
 #[derive(Default)]
@@ -950,34 +922,25 @@ async fn audit(
         "timestamp": timestamp,
         "changes": changes_json(&all),
     }));
-    let mut per_server: BTreeMap<String, Vec<&Change>> = BTreeMap::new();
-    for c in &plan.changes {
-        let server = match c.after.as_ref().or(c.before.as_ref()) {
-            Some(Object::Server(s)) => Some(s.name.clone()),
-            Some(Object::Tool(t)) => Some(t.server.clone()),
-            Some(Object::Secret(s)) => Some(s.server.clone()),
-            Some(Object::Network(n)) => Some(n.server.clone()),
-            _ => None,
-        };
-        if let Some(s) = server {
-            per_server.entry(s).or_default().push(c);
-        }
-    }
-    let deleted: BTreeSet<&str> = plan
+    let deleted: BTreeSet<Uuid> = plan
         .changes
         .iter()
         .filter(|c| c.kind == Kind::Server && c.action == Action::Delete)
-        .map(|c| c.key.as_str())
+        .filter_map(|c| c.row_id)
         .collect();
-    for (server, changes) in per_server {
-        if deleted.contains(server.as_str()) {
+    let mut per_server: BTreeMap<Uuid, Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        if let Some(server_id) = ids.server_of_change(c) {
+            per_server.entry(server_id).or_default().push(c);
+        }
+    }
+    for (server_id, changes) in per_server {
+        // A deleted server's activity rows go with it (ON DELETE CASCADE).
+        if deleted.contains(&server_id) {
             continue;
         }
-        let Some(server_id) = ids.servers.get(&server) else {
-            continue;
-        };
         id.push(Uuid::new_v4());
-        sid.push(Some(*server_id));
+        sid.push(Some(server_id));
         message.push(format!("gitops.apply: server ({server_id})"));
         details.push(json!({
             "action": "gitops.apply",
@@ -1010,54 +973,48 @@ async fn audit(
 }
 
 /// Which running servers need re-registration, and why (MCPBOX.md §8).
-fn report(actual: &ActualState, plan: &Plan) -> Report {
-    let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
+    let mut reasons: BTreeMap<Uuid, BTreeSet<String>> = BTreeMap::new();
     for c in &plan.changes {
-        let (server, why) = match c.after.as_ref().or(c.before.as_ref()) {
-            Some(Object::Tool(t)) => (
-                t.server.clone(),
-                format!("tool {} {}", t.name, verb(c.action)),
-            ),
-            Some(Object::Network(n)) => (n.server.clone(), "allowed hosts changed".to_string()),
-            Some(Object::Secret(s)) => (
-                s.server.clone(),
-                format!("secret {} {}", s.name, verb(c.action)),
-            ),
+        let why = match c.after.as_ref().or(c.before.as_ref()) {
+            Some(Object::Tool(t)) => format!("tool {} {}", t.name, verb(c.action)),
+            Some(Object::Network(_)) => "allowed hosts changed".to_string(),
+            Some(Object::Secret(s)) => format!("secret {} {}", s.name, verb(c.action)),
             _ => continue,
         };
-        reasons.entry(server).or_default().insert(why);
+        if let Some(id) = ids.server_of_change(c) {
+            reasons.entry(id).or_default().insert(why);
+        }
     }
     for cache in &plan.caches {
-        match &cache.server {
-            Some(s) => {
+        match cache.server_id {
+            Some(id) => {
                 reasons
-                    .entry(s.clone())
+                    .entry(id)
                     .or_default()
                     .insert("allowed hosts changed".into());
             }
-            None => {
+            None if cache.server.is_none() => {
                 // Module changes are global: every running server.
                 for s in &actual.servers {
                     reasons
-                        .entry(s.obj.name.clone())
+                        .entry(s.id)
                         .or_default()
                         .insert("allowed modules changed".into());
                 }
             }
+            None => {}
         }
     }
-    let running: BTreeSet<&str> = actual
+    let reregister = actual
         .servers
         .iter()
         .filter(|s| s.status == "running")
-        .map(|s| s.obj.name.as_str())
-        .collect();
-    let reregister = reasons
-        .into_iter()
-        .filter(|(s, _)| running.contains(s.as_str()))
-        .map(|(server, r)| Reregister {
-            server,
-            reasons: r.into_iter().collect(),
+        .filter_map(|s| {
+            reasons.remove(&s.id).map(|r| Reregister {
+                server: s.obj.name.clone(),
+                reasons: r.into_iter().collect(),
+            })
         })
         .collect();
     let not_started = plan

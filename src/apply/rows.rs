@@ -53,6 +53,7 @@ pub fn approval_for_update(
     change: &ToolChange,
     row: &ToolRow,
     now: DateTime<Utc>,
+    notes: &str,
 ) -> ApprovalColumns {
     let mut cols = ApprovalColumns {
         status: row.approval_status,
@@ -72,7 +73,27 @@ pub fn approval_for_update(
         }
         // MCPBox's update with changed code: only the status; stale approved_at
         // and approved_by stay, as MCPBox keeps them.
-        Some(ApprovalWrite::SubmitForReview) => cols.status = Status::PendingReview,
+        Some(ApprovalWrite::SubmitForReview) if change.code_changed => {
+            cols.status = Status::PendingReview
+        }
+        // Content changed without a code change (dependencies): MCPBox's update
+        // leaves approval alone, so take the transition MCPBox offers from the
+        // current state: revoke an approval, or request publish of a draft or a
+        // rejected tool.
+        Some(ApprovalWrite::SubmitForReview) => match row.approval_status {
+            Status::Approved => {
+                cols.status = Status::PendingReview;
+                cols.approved_at = None;
+                cols.approved_by = None;
+            }
+            Status::Draft | Status::Rejected => {
+                cols.status = Status::PendingReview;
+                cols.requested_at = Some(now);
+                cols.publish_notes = Some(notes.to_string());
+                cols.rejection_reason = None;
+            }
+            Status::PendingReview => {}
+        },
         None => {}
     }
     cols
@@ -117,6 +138,7 @@ mod tests {
         ToolChange {
             content_hash: "h".into(),
             content_changed: true,
+            code_changed: true,
             approval: Decision {
                 write,
                 status: Status::PendingReview,
@@ -127,16 +149,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn code_change_keeps_stale_approval_fields() {
-        let now = Utc::now();
-        let old = now - chrono::Duration::days(3);
-        let row = ToolRow {
+    fn sample_row(status: Status, old: DateTime<Utc>) -> ToolRow {
+        ToolRow {
             id: uuid::Uuid::nil(),
             server_id: uuid::Uuid::nil(),
             obj: serde_json::from_value(serde_json::json!({"server":"s","name":"t","description":null,"enabled":true,"timeout_ms":null,"tool_type":"python_code","python_code":"x","dependencies":[],"input_schema":{},"external_source":null,"external_tool_name":null})).unwrap(),
             current_version: 1,
-            approval_status: Status::Approved,
+            approval_status: status,
             approval_requested_at: Some(old),
             approved_at: Some(old),
             approved_by: Some("admin".into()),
@@ -146,8 +165,20 @@ mod tests {
             external_source_id: None,
             updated_at: old,
             cascade: Default::default(),
-        };
-        let cols = approval_for_update(&change(Some(ApprovalWrite::SubmitForReview)), &row, now);
+        }
+    }
+
+    #[test]
+    fn code_change_keeps_stale_approval_fields() {
+        let now = Utc::now();
+        let old = now - chrono::Duration::days(3);
+        let row = sample_row(Status::Approved, old);
+        let cols = approval_for_update(
+            &change(Some(ApprovalWrite::SubmitForReview)),
+            &row,
+            now,
+            "n",
+        );
         assert_eq!(cols.status, Status::PendingReview);
         assert_eq!(cols.approved_at, Some(old));
         assert_eq!(cols.approved_by.as_deref(), Some("admin"));
@@ -155,10 +186,32 @@ mod tests {
             &change(Some(ApprovalWrite::Approve { by: "alice".into() })),
             &row,
             now,
+            "n",
         );
         assert_eq!(
             (cols.status, cols.approved_at, cols.approved_by.as_deref()),
             (Status::Approved, Some(now), Some("alice"))
+        );
+    }
+
+    #[test]
+    fn dependency_change_revokes_as_mcpbox_would() {
+        let now = Utc::now();
+        let old = now - chrono::Duration::days(1);
+        let mut c = change(Some(ApprovalWrite::SubmitForReview));
+        c.code_changed = false;
+        let mut row = sample_row(Status::Approved, old);
+        let cols = approval_for_update(&c, &row, now, "n");
+        assert_eq!(
+            (cols.status, cols.approved_at, cols.approved_by),
+            (Status::PendingReview, None, None)
+        );
+        row.approval_status = Status::Rejected;
+        row.rejection_reason = Some("no".into());
+        let cols = approval_for_update(&c, &row, now, "n");
+        assert_eq!(
+            (cols.status, cols.requested_at, cols.rejection_reason),
+            (Status::PendingReview, Some(now), None)
         );
     }
 

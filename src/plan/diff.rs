@@ -16,7 +16,7 @@ use super::{
 };
 use crate::desired::DesiredState;
 use crate::model::{Kind, Object, Tool};
-use crate::rules::approval::{self, ApprovalWrite, Existing, Facts};
+use crate::rules::approval::{self, Existing, Facts};
 use crate::rules::sync;
 use crate::rules::versions::{change_summary, UpdateKey, INITIAL_VERSION};
 use crate::state::ActualState;
@@ -36,6 +36,11 @@ pub enum Error {
     },
 }
 
+/// Fields that are part of an object's natural key (or its tag): never shown as
+/// field changes, since a different value is a different object. `name` is not
+/// among them: an owned row renamed in MCPBox is drift, restored to git's name.
+pub const KEY_FIELDS: [&str; 6] = ["kind", "server", "key", "tool", "host", "port"];
+
 /// Field-level differences between two objects of the same kind (keys of the
 /// natural key are left out).
 pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
@@ -44,7 +49,7 @@ pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
     else {
         return Vec::new();
     };
-    let skip = ["kind", "server", "name", "key", "tool", "host", "port"];
+    let skip = KEY_FIELDS;
     let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     let mut out = Vec::new();
     for k in keys {
@@ -167,6 +172,8 @@ fn simple_change(
             kind,
             key: key.to_string(),
             row_id: None,
+            server_id: None,
+            tool_id: None,
             before: None,
             after: Some(desired.clone()),
             fields: Vec::new(),
@@ -196,6 +203,8 @@ fn simple_change(
                 kind,
                 key: key.to_string(),
                 row_id: Some(id),
+                server_id: None,
+                tool_id: None,
                 before: Some(before),
                 after: Some(desired.clone()),
                 fields,
@@ -248,9 +257,15 @@ fn create_versions(t: &Tool) -> Vec<VersionWrite> {
     out
 }
 
-/// The update keys MCPBox's tool update would record, in its order.
-fn update_keys(before: &Tool, after: &Tool, approval: Option<&ApprovalWrite>) -> Vec<UpdateKey> {
+/// The update keys MCPBox's tool update would record, in its order. Approval keys
+/// follow MCPBox's update, not our decision: `approval_status` only when the code
+/// really differs, `approved_at`/`approved_by` only in auto-approve mode. An
+/// approval by pin is MCPBox's separate approve action, which writes no version.
+fn update_keys(before: &Tool, after: &Tool, auto_approve: bool) -> Vec<UpdateKey> {
     let mut keys = Vec::new();
+    if before.name != after.name {
+        keys.push(UpdateKey::Name);
+    }
     if before.description != after.description {
         keys.push(UpdateKey::Description);
     }
@@ -274,14 +289,11 @@ fn update_keys(before: &Tool, after: &Tool, approval: Option<&ApprovalWrite>) ->
     if keys.is_empty() {
         return keys;
     }
-    match approval {
-        Some(ApprovalWrite::SubmitForReview) => keys.push(UpdateKey::ApprovalStatus),
-        Some(ApprovalWrite::Approve { .. }) => keys.extend([
-            UpdateKey::ApprovalStatus,
-            UpdateKey::ApprovedAt,
-            UpdateKey::ApprovedBy,
-        ]),
-        None => {}
+    if code_changed {
+        keys.push(UpdateKey::ApprovalStatus);
+        if auto_approve {
+            keys.extend([UpdateKey::ApprovedAt, UpdateKey::ApprovedBy]);
+        }
     }
     keys
 }
@@ -437,12 +449,15 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                             kind: *kind,
                             key: key.clone(),
                             row_id: None,
+                            server_id: None,
+                            tool_id: None,
                             before: None,
                             after: Some(obj.clone()),
                             fields: Vec::new(),
                             tool: Some(ToolChange {
                                 content_hash: hash,
                                 content_changed: true,
+                                code_changed: true,
                                 approval: decision,
                                 versions: create_versions(t),
                                 pin: pin_identity,
@@ -482,7 +497,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                                 after: Some(Value::String(decision.status.label().into())),
                             });
                         }
-                        let keys = update_keys(&row.obj, t, decision.write.as_ref());
+                        let keys = update_keys(&row.obj, t, auto_approve);
                         let versions = if keys.is_empty() {
                             Vec::new()
                         } else {
@@ -513,12 +528,15 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                             kind: *kind,
                             key: key.clone(),
                             row_id: Some(row.id),
+                            server_id: None,
+                            tool_id: None,
                             before: Some(before),
                             after: Some(obj.clone()),
                             fields,
                             tool: Some(ToolChange {
                                 content_hash: hash,
                                 content_changed,
+                                code_changed: row.obj.python_code != t.python_code,
                                 approval: decision,
                                 versions,
                                 pin: pin_identity,
@@ -751,6 +769,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             kind: *kind,
             key: key.clone(),
             row_id: Some(owned.row_id),
+            server_id: None,
+            tool_id: None,
             before: Some(before),
             after: None,
             fields: Vec::new(),
@@ -758,6 +778,41 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             cascade: cascade.filter(|c| !c.is_empty()),
             reason: None,
         });
+    }
+
+    // Attach the ids of the rows each change hangs off, so apply never has to
+    // look a server up by name (names are not unique in MCPBox).
+    for c in &mut changes {
+        match (c.action, c.after.as_ref().or(c.before.as_ref())) {
+            (Action::Delete, _) => {
+                let Some(id) = c.row_id else { continue };
+                match c.kind {
+                    Kind::Secret => c.server_id = ix_secrets.get(id).map(|r| r.server_id),
+                    Kind::Tool => c.server_id = ix_tools.get(id).map(|r| r.server_id),
+                    Kind::Network => {
+                        c.server_id = ix_network.get(id).map(|r| r.server_id);
+                        c.tool_id = ix_network.get(id).and_then(|r| r.tool_id);
+                    }
+                    _ => {}
+                }
+            }
+            (_, Some(Object::Secret(x))) => {
+                c.server_id = server_ids.get(x.server.as_str()).copied().flatten()
+            }
+            (_, Some(Object::Tool(x))) => {
+                c.server_id = server_ids.get(x.server.as_str()).copied().flatten()
+            }
+            (_, Some(Object::Network(x))) => {
+                c.server_id = server_ids.get(x.server.as_str()).copied().flatten();
+                c.tool_id = x.tool.as_ref().and_then(|t| {
+                    tool_ids
+                        .get(&format!("{}/{t}", x.server))
+                        .copied()
+                        .flatten()
+                });
+            }
+            _ => {}
+        }
     }
 
     let caches = caches(
@@ -813,8 +868,17 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
     })
 }
 
+/// A server as the caches see it: an existing row (by id, since names are not
+/// unique in MCPBox) or one this plan creates (by its manifest name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum ServerRef {
+    Existing(Uuid),
+    New(String),
+}
+
 /// The caches the sync helpers will change: simulate the approved request rows
 /// after apply and run MCPBox's algorithms on them.
+#[allow(clippy::too_many_arguments)]
 fn caches(
     desired: &DesiredState,
     actual: &ActualState,
@@ -828,31 +892,29 @@ fn caches(
         actual.servers.iter().map(|s| (s.id, s)).collect();
     let tool_servers: HashMap<Uuid, Uuid> =
         actual.tools.iter().map(|t| (t.id, t.server_id)).collect();
-    let server_name = |id: Uuid| {
-        servers
-            .get(&id)
-            .map(|s| s.obj.name.clone())
-            .unwrap_or_default()
-    };
     let gone = |id: Uuid, tool: Option<Uuid>, server: Option<Uuid>| {
         deleted_rows.contains(&id)
             || tool.is_some_and(|t| deleted_tools.contains(&t))
             || server.is_some_and(|s| deleted_servers.contains(&s))
     };
-    // Hosts: server name → approved (host, port) after apply.
-    let mut hosts: BTreeMap<String, Vec<(String, Option<i32>)>> = BTreeMap::new();
-    let mut touched: BTreeSet<String> = BTreeSet::new();
+    let server_of = |c: &Change, name: &str| match c.server_id {
+        Some(id) => ServerRef::Existing(id),
+        None => ServerRef::New(name.to_string()),
+    };
+    // Hosts: server → approved (host, port) after apply.
+    let mut hosts: BTreeMap<ServerRef, Vec<(String, Option<i32>)>> = BTreeMap::new();
+    let mut touched: BTreeSet<ServerRef> = BTreeSet::new();
     for r in &actual.network {
-        let name = server_name(r.server_id);
+        let sref = ServerRef::Existing(r.server_id);
         if gone(r.id, r.tool_id, Some(r.server_id)) {
             if r.status == "approved" && !deleted_servers.contains(&r.server_id) {
-                touched.insert(name);
+                touched.insert(sref);
             }
             continue;
         }
         if r.status == "approved" {
             hosts
-                .entry(name)
+                .entry(sref)
                 .or_default()
                 .push((r.obj.host.clone(), r.obj.port));
         }
@@ -870,26 +932,17 @@ fn caches(
         }
     }
     for c in changes {
-        match (&c.after, c.action) {
-            (Some(Object::Network(n)), Action::Create) => {
-                touched.insert(n.server.clone());
+        let granted = c.action == Action::Create || c.fields.iter().any(|f| f.field == "status");
+        match &c.after {
+            Some(Object::Network(n)) if granted && c.action != Action::Delete => {
+                let sref = server_of(c, &n.server);
+                touched.insert(sref.clone());
                 hosts
-                    .entry(n.server.clone())
+                    .entry(sref)
                     .or_default()
                     .push((n.host.clone(), n.port));
             }
-            (Some(Object::Network(n)), _) if c.fields.iter().any(|f| f.field == "status") => {
-                touched.insert(n.server.clone());
-                hosts
-                    .entry(n.server.clone())
-                    .or_default()
-                    .push((n.host.clone(), n.port));
-            }
-            (Some(Object::Module(md)), Action::Create) => {
-                module_touched = true;
-                modules.push(md.name.clone());
-            }
-            (Some(Object::Module(md)), _) if c.fields.iter().any(|f| f.field == "status") => {
+            Some(Object::Module(md)) if granted && c.action != Action::Delete => {
                 module_touched = true;
                 modules.push(md.name.clone());
             }
@@ -897,7 +950,7 @@ fn caches(
         }
         if c.action == Action::Delete && c.kind == Kind::Network {
             if let Some(Object::Network(n)) = &c.before {
-                touched.insert(n.server.clone());
+                touched.insert(server_of(c, &n.server));
             }
         }
         if c.action == Action::Delete && c.kind == Kind::Module {
@@ -906,44 +959,43 @@ fn caches(
     }
     // Managed servers whose cache is stale are re-synced too.
     for (name, id) in server_ids {
-        if id.is_some()
-            || desired
-                .objects
-                .keys()
-                .any(|(k, key)| *k == Kind::Network && key.starts_with(&format!("{name}/")))
-        {
-            touched.insert(name.to_string());
+        match id {
+            Some(id) => {
+                touched.insert(ServerRef::Existing(*id));
+            }
+            None => {
+                if desired
+                    .objects
+                    .keys()
+                    .any(|(k, key)| *k == Kind::Network && key.starts_with(&format!("{name}/")))
+                {
+                    touched.insert(ServerRef::New(name.to_string()));
+                }
+            }
         }
     }
     let mut out = Vec::new();
-    for name in touched {
-        let existing = server_ids
-            .get(name.as_str())
-            .copied()
-            .flatten()
-            .or_else(|| {
-                actual
-                    .servers
-                    .iter()
-                    .find(|s| s.obj.name == name)
-                    .map(|s| s.id)
-            });
-        if existing.is_some_and(|id| deleted_servers.contains(&id)) {
-            continue;
-        }
-        let before: Vec<String> = existing
-            .and_then(|id| servers.get(&id).copied())
-            .map(|s| s.allowed_hosts.clone())
-            .unwrap_or_default();
+    for sref in touched {
+        let (name, server_id, before) = match &sref {
+            ServerRef::Existing(id) => {
+                if deleted_servers.contains(id) {
+                    continue;
+                }
+                let Some(row) = servers.get(id) else { continue };
+                (row.obj.name.clone(), Some(*id), row.allowed_hosts.clone())
+            }
+            ServerRef::New(name) => (name.clone(), None, Vec::new()),
+        };
         let after = sync::allowed_hosts(
             hosts
-                .get(&name)
+                .get(&sref)
                 .map(|v| v.iter().map(|(h, p)| (h.as_str(), *p)).collect::<Vec<_>>())
                 .unwrap_or_default(),
         );
         if before != after {
             out.push(CacheChange {
                 server: Some(name),
+                server_id,
                 added: after
                     .iter()
                     .filter(|h| !before.contains(h))
@@ -971,6 +1023,7 @@ fn caches(
         if row_differs && (module_touched || before != after) {
             out.push(CacheChange {
                 server: None,
+                server_id: None,
                 added: after
                     .iter()
                     .filter(|h| !before.contains(h))

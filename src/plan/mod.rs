@@ -77,8 +77,11 @@ pub struct VersionWrite {
 pub struct ToolChange {
     /// git's content hash.
     pub content_hash: String,
-    /// Whether the code (content) differs from the database.
+    /// Whether the content (what the hash covers) differs from the database.
     pub content_changed: bool,
+    /// Whether `python_code` itself differs (MCPBox resets approval only then).
+    #[serde(default)]
+    pub code_changed: bool,
     /// The approval decision.
     pub approval: Decision,
     /// Version rows to write, in order.
@@ -129,6 +132,14 @@ pub struct Change {
     pub key: String,
     /// The existing row (adopt, update, delete).
     pub row_id: Option<Uuid>,
+    /// For secrets, tools and network rows: the id of the server row they belong
+    /// to, when that row exists already (None: the server is created by this plan).
+    /// Server names are not unique in MCPBox, so apply never looks servers up by name.
+    #[serde(default)]
+    pub server_id: Option<Uuid>,
+    /// For tool-originated network rows: the id of the tool row, when it exists.
+    #[serde(default)]
+    pub tool_id: Option<Uuid>,
     /// The object as it is (adopt, update, delete).
     pub before: Option<Object>,
     /// The object as it will be (adopt, create, update).
@@ -149,6 +160,10 @@ pub struct Change {
 pub struct CacheChange {
     /// `servers.allowed_hosts` of this server, or None for `global_config.allowed_modules`.
     pub server: Option<String>,
+    /// The server's row id when it exists already (None: created by this plan, or
+    /// the global modules cache).
+    #[serde(default)]
+    pub server_id: Option<Uuid>,
     /// Entries added.
     pub added: Vec<String>,
     /// Entries removed.
@@ -320,6 +335,8 @@ mod tests {
             kind,
             key: key.into(),
             row_id: None,
+            server_id: None,
+            tool_id: None,
             before: None,
             after: None,
             fields: vec![],

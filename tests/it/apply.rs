@@ -158,7 +158,7 @@ async fn code_and_pin_changed_together_are_approved(pool: PgPool) {
             .unwrap();
     assert_eq!(
         summary,
-        "Updated Python code, input_schema, approval_status, approved_at, and approved_by"
+        "Updated Python code, input_schema, and approval_status"
     );
 }
 
@@ -511,5 +511,210 @@ async fn adopting_a_pending_llm_request_approves_it(pool: PgPool) {
             "raw.githubusercontent.com",
             "uploads.github.com:443"
         ]
+    );
+}
+
+/// Server names are not unique in MCPBox: rows git adds to its server must go to
+/// the row it owns, never to an unmanaged server of the same name.
+#[sqlx::test(migrations = false)]
+async fn same_named_unmanaged_server_is_never_written(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    let stranger = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO servers (id, name, status, default_timeout_ms) VALUES ($1, 'github', 'imported', 30000)").bind(stranger).execute(&pool).await.unwrap();
+    let plan = crate::common::plan(&pool, &basic(CODE_V1, &[])).await;
+    assert!(!plan.has_changes(), "{:#?}", plan.changes);
+    // A new tool and host for github.
+    let extra_tool = "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: second, server: github}\nspec:\n  code: |\n    async def main():\n        return 2\n";
+    let server = SERVER.to_string()
+        + "    - {host: uploads.github.com, justification: uploads, tool: second}\n";
+    let files = repo(&[
+        ("github.yaml", &server),
+        ("list_issues.yaml", TOOL),
+        ("list_issues.py", CODE_V1),
+        ("second.yaml", extra_tool),
+    ]);
+    apply(&pool, &files).await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tools WHERE server_id = $1")
+        .bind(stranger)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let hosts: Vec<String> =
+        sqlx::query_scalar("SELECT allowed_hosts::text[] FROM servers WHERE id = $1")
+            .bind(stranger)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(hosts.is_empty());
+    assert!(!crate::common::plan(&pool, &files).await.has_changes());
+}
+
+/// A server or tool renamed in MCPBox is drift: git's name is restored, with a
+/// version row naming the change.
+#[sqlx::test(migrations = false)]
+async fn renames_in_mcpbox_are_restored(pool: PgPool) {
+    migrate(&pool).await;
+    let files = basic(CODE_V1, &[]);
+    apply(&pool, &files).await;
+    sqlx::query("UPDATE servers SET name = 'gh'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tools SET name = 'issues'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let plan = crate::common::plan(&pool, &files).await;
+    let fields: Vec<(&str, &str)> = plan
+        .changes
+        .iter()
+        .flat_map(|c| {
+            c.fields
+                .iter()
+                .map(move |f| (c.key.as_str(), f.field.as_str()))
+        })
+        .collect();
+    assert!(
+        fields.contains(&("github", "name")) && fields.contains(&("github/list_issues", "name")),
+        "{fields:?}"
+    );
+    apply(&pool, &files).await;
+    let names: (String, String) =
+        sqlx::query_as("SELECT s.name, t.name FROM servers s JOIN tools t ON t.server_id = s.id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(names, ("github".to_string(), "list_issues".to_string()));
+    let summary: String =
+        sqlx::query_scalar("SELECT change_summary FROM tool_versions WHERE version_number = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(summary, "Updated name");
+    assert!(!crate::common::plan(&pool, &files).await.has_changes());
+}
+
+/// Dependencies are part of the content hash but MCPBox's update does not reset
+/// approval for them: an approved tool is revoked (MCPBox's revoke), and the
+/// version summary names only the dependencies.
+#[sqlx::test(migrations = false)]
+async fn dependency_change_revokes_without_a_code_summary(pool: PgPool) {
+    migrate(&pool).await;
+    let v1 = basic(CODE_V1, &[]);
+    let pins = pin_for(&v1, "alice@example.com");
+    apply(&pool, &basic(CODE_V1, &[("approvals.yaml", &pins)])).await;
+    let tool = TOOL.to_string() + "  dependencies: [httpx]\n";
+    let files = repo(&[
+        ("github.yaml", SERVER),
+        ("list_issues.yaml", &tool),
+        ("list_issues.py", CODE_V1),
+        ("approvals.yaml", &pins),
+    ]);
+    apply(&pool, &files).await;
+    let t = tool_row(&pool).await;
+    assert_eq!(t.get::<String, _>("status"), "pending_review");
+    assert!(t.get::<Option<String>, _>("approved_by").is_none());
+    let summary: String =
+        sqlx::query_scalar("SELECT change_summary FROM tool_versions WHERE version_number = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(summary, "Updated code_dependencies");
+}
+
+/// A tool created with enabled: false and a timeout: version 1 as MCPBox's create
+/// writes it, version 2 for the fields create ignores.
+#[sqlx::test(migrations = false)]
+async fn created_tool_versions_follow_create_then_edit(pool: PgPool) {
+    migrate(&pool).await;
+    let tool = TOOL.to_string() + "  enabled: false\n  timeoutMs: 5000\n";
+    apply(
+        &pool,
+        &repo(&[
+            ("github.yaml", SERVER),
+            ("list_issues.yaml", &tool),
+            ("list_issues.py", CODE_V1),
+        ]),
+    )
+    .await;
+    let rows = sqlx::query("SELECT version_number, enabled, timeout_ms, change_summary FROM tool_versions ORDER BY version_number").fetch_all(&pool).await.unwrap();
+    let got: Vec<(i32, bool, Option<i32>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, true, None, "Initial version".into()),
+            (
+                2,
+                false,
+                Some(5000),
+                "Updated enabled status and timeout".into()
+            )
+        ]
+    );
+    let v: i32 = sqlx::query_scalar("SELECT current_version FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(v, 2);
+}
+
+/// The audit rows have MCPBox's shape (MCPBOX.md §7.1).
+#[sqlx::test(migrations = false)]
+async fn audit_rows_have_mcpbox_shape(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    let rows = sqlx::query("SELECT server_id, level::text AS level, message, details, request_id, duration_ms FROM activity_logs WHERE log_type = 'audit' ORDER BY server_id NULLS FIRST").fetch_all(&pool).await.unwrap();
+    assert_eq!(rows.len(), 2, "one global row and one for the server");
+    for r in &rows {
+        assert_eq!(r.get::<String, _>("level"), "info");
+        assert!(
+            r.get::<Option<String>, _>("request_id").is_none()
+                && r.get::<Option<i32>, _>("duration_ms").is_none()
+        );
+        let d: serde_json::Value = r.get("details");
+        assert_eq!(d["action"], "gitops.apply");
+        assert!(d.get("resource_id").is_some());
+        assert!(d["timestamp"].as_str().unwrap().ends_with("+00:00"), "{d}");
+        let msg: String = r.get("message");
+        assert_eq!(
+            msg,
+            format!(
+                "{}: {} ({})",
+                d["action"].as_str().unwrap(),
+                d["resource_type"].as_str().unwrap(),
+                d["resource_id"].as_str().unwrap()
+            )
+        );
+    }
+    let d: serde_json::Value = rows[0].get("details");
+    assert!(
+        d["changes"]["created"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "tool github/list_issues"),
+        "{d}"
+    );
+}
+
+/// The share rule of the deletion guard, end to end.
+#[sqlx::test(migrations = false)]
+async fn deleting_more_than_half_of_owned_objects_is_refused(pool: PgPool) {
+    migrate(&pool).await;
+    let files = basic(CODE_V1, &[("m.yaml", "apiVersion: mcpbox/v1\nkind: Modules\nmetadata: {name: p}\nspec:\n  modules:\n    - {name: a1, justification: j}\n    - {name: a2, justification: j}\n    - {name: a3, justification: j}\n    - {name: a4, justification: j}\n    - {name: a5, justification: j}\n    - {name: a6, justification: j}\n")]);
+    apply(&pool, &files).await;
+    let d = desired(&basic(CODE_V1, &[]));
+    let err = mcpbox_gitops::apply::execute(&pool, &d, None, &Default::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("6 of 11 owned objects, more than 50%"),
+        "{err}"
     );
 }

@@ -192,9 +192,7 @@ fn change(out: &mut String, c: &Change) {
         }
         Action::Update | Action::Adopt => {
             let before = c.before.as_ref().and_then(|b| serde_json::to_value(b).ok());
-            let mut shown = 0;
             for f in &c.fields {
-                shown += 1;
                 if f.field == "python_code" {
                     let old = f.before.as_ref().and_then(Value::as_str).unwrap_or("");
                     let new = f.after.as_ref().and_then(Value::as_str).unwrap_or("");
@@ -211,14 +209,15 @@ fn change(out: &mut String, c: &Change) {
                 let _ = writeln!(out, "      ~ {:<20} = {b} -> {a}", f.field);
             }
             if let Some(Value::Object(map)) = before {
-                let total = map
+                let fields = map
                     .keys()
-                    .filter(|k| {
-                        !matches!(
-                            k.as_str(),
-                            "kind" | "server" | "name" | "key" | "tool" | "host" | "port"
-                        )
-                    })
+                    .filter(|k| !crate::plan::diff::KEY_FIELDS.contains(&k.as_str()));
+                let total = fields.clone().count();
+                // Synthetic fields (approval_status, status, encrypted) are not in `before`.
+                let shown = c
+                    .fields
+                    .iter()
+                    .filter(|f| map.contains_key(&f.field))
                     .count();
                 let hidden = total.saturating_sub(shown);
                 if hidden > 0 {
