@@ -73,6 +73,15 @@ pub fn parse(file: &str, text: &str) -> Result<Pins, Diagnostic> {
             )
             .help("regenerate it with `mcpbox-gitops approve SERVER/TOOL --by EMAIL`"));
         }
+        if pin.approved_by.trim().is_empty() || pin.approved_by.chars().count() > 255 {
+            return Err(Diagnostic::new(
+                Code::RepoFile,
+                file,
+                location_at(text, at, pin.tool.len()),
+                format!("pin for `{}` has an approvedBy of {} characters; MCPBox's approved_by holds 1 to 255", pin.tool, pin.approved_by.chars().count()),
+            )
+            .help("use an e-mail address or user name"));
+        }
         if pins.contains_key(&pin.tool) {
             return Err(Diagnostic::new(
                 Code::RepoFile,
@@ -150,6 +159,15 @@ mod tests {
         let h = "a".repeat(64);
         let e = parse("approvals.yaml", &format!("approvals:\n  - {{tool: a/b, sha256: {h}, approvedBy: x}}\n  - {{tool: a/b, sha256: {h}, approvedBy: y}}\n")).unwrap_err();
         assert!(e.message.contains("pinned twice"));
+        let e = parse(
+            "approvals.yaml",
+            &format!(
+                "approvals:\n  - {{tool: a/b, sha256: {h}, approvedBy: {}}}\n",
+                "x".repeat(256)
+            ),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("1 to 255"), "{}", e.message);
     }
 
     #[test]

@@ -96,8 +96,23 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         pins,
         objects: BTreeMap::new(),
     };
+    // A tool without `timeoutMs` runs with its server's `defaultTimeoutMs`. MCPBox's
+    // sandbox never reads the server default (it uses 30000 ms, MCPBOX.md §4.5), so
+    // an explicit, non-default server value is written into each such tool.
+    let server_timeouts: BTreeMap<String, i32> = manifests
+        .docs
+        .iter()
+        .filter_map(|d| match &d.doc {
+            Document::Server(s) => s
+                .spec
+                .default_timeout_ms
+                .map(|t| (s.metadata.name.clone(), t as i32)),
+            _ => None,
+        })
+        .filter(|(_, t)| *t != DEFAULT_SERVER_TIMEOUT_MS)
+        .collect();
     for doc in &manifests.docs {
-        for obj in resolve(doc) {
+        for obj in resolve(doc, &server_timeouts) {
             state.objects.insert((obj.kind(), obj.key()), obj);
         }
     }
@@ -105,7 +120,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
 }
 
 /// The objects one document declares.
-fn resolve(doc: &load::Loaded) -> Vec<Object> {
+fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<Object> {
     let mut out = Vec::new();
     match &doc.doc {
         Document::Server(s) => {
@@ -150,7 +165,10 @@ fn resolve(doc: &load::Loaded) -> Vec<Object> {
                 name: t.metadata.name.clone(),
                 description: spec.description.clone(),
                 enabled: spec.enabled.unwrap_or(true),
-                timeout_ms: spec.timeout_ms.map(|t| t as i32),
+                timeout_ms: spec
+                    .timeout_ms
+                    .map(|t| t as i32)
+                    .or_else(|| server_timeouts.get(&t.metadata.server).copied()),
                 tool_type: spec.tool_type.unwrap_or(ToolType::PythonCode),
                 python_code: code,
                 dependencies: spec.dependencies.clone().unwrap_or_default(),
@@ -216,6 +234,27 @@ mod tests {
         let mut sorted = files.clone();
         sorted.sort();
         assert_eq!(files, sorted);
+    }
+
+    #[test]
+    fn tools_inherit_an_explicit_server_timeout() {
+        let mut set = FileSet::empty("t");
+        set.insert("s.yaml", "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec: {defaultTimeoutMs: 20000}\n---\napiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: d}\nspec: {defaultTimeoutMs: 30000}\n");
+        for (server, name, extra) in [
+            ("s", "a", ""),
+            ("s", "b", "  timeoutMs: 5000\n"),
+            ("d", "c", ""),
+        ] {
+            set.insert(format!("{name}.yaml"), format!("apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: {name}, server: {server}}}\nspec:\n  code: 'async def main(): pass'\n{extra}"));
+        }
+        let d = build(&set).unwrap();
+        let timeout = |key: &str| match d.objects.get(&(Kind::Tool, key.to_string())) {
+            Some(Object::Tool(t)) => t.timeout_ms,
+            _ => panic!("no tool {key}"),
+        };
+        assert_eq!(timeout("s/a"), Some(20000));
+        assert_eq!(timeout("s/b"), Some(5000));
+        assert_eq!(timeout("d/c"), None, "MCPBox's own default stays NULL");
     }
 
     #[test]

@@ -112,7 +112,9 @@ fn comparable(plan: &Plan) -> Value {
     let mut changes = plan.changes.clone();
     for c in &mut changes {
         if let Some(cascade) = &mut c.cascade {
+            // These move whenever MCPBox runs a tool or logs a request.
             cascade.execution_logs = 0;
+            cascade.activity_logs = 0;
         }
     }
     json!({"changes": changes, "caches": plan.caches})

@@ -107,6 +107,8 @@ struct Matcher<'a> {
     actual: &'a ActualState,
     owned_ids: HashSet<Uuid>,
     used: HashSet<Uuid>,
+    /// Notes for reviewers about what matching decided.
+    notes: Vec<String>,
 }
 
 impl<'a> Matcher<'a> {
@@ -146,6 +148,18 @@ impl<'a> Matcher<'a> {
             1 => {
                 self.used.insert(id(candidates[0]));
                 Ok(Some((candidates[0], true)))
+            }
+            // Approved request rows may legally repeat (only pending ones are
+            // unique): adopt one, deterministically, and leave the rest unmanaged.
+            n if matches!(kind, Kind::Network | Kind::Module) => {
+                let first = candidates
+                    .iter()
+                    .copied()
+                    .min_by_key(|r| id(r))
+                    .unwrap_or(candidates[0]);
+                self.used.insert(id(first));
+                self.notes.push(format!("{} {key} has {n} identical rows in MCPBox; adopting one, the other {} stay unmanaged", kind.as_str(), n - 1));
+                Ok(Some((first, true)))
             }
             n => Err(Error::Ambiguous {
                 kind: kind.as_str(),
@@ -228,6 +242,77 @@ fn status_field(before: &str) -> Vec<FieldChange> {
     }
 }
 
+/// What git's entry for a request row comes to.
+enum Outcome {
+    /// A change to plan.
+    Change(Box<Change>),
+    /// Nothing to change; the row's id, for bookkeeping.
+    Unchanged(Uuid),
+    /// A human's revoke or reject in MCPBox stands.
+    Standing,
+}
+
+/// The change for a network or module entry and the row it matched (with the
+/// row's status). An approved row is git's to converge; a row an admin revoked
+/// (back to `pending`) or rejected in MCPBox since our last apply keeps that
+/// decision until git changes the entry — as with tools, git never silently
+/// reverses a human's security decision. A changed entry re-grants: a revoked
+/// row is approved again (MCPBox's approve), a rejected one is left as history
+/// and a new approved row is written (MCPBox cannot approve a rejected request).
+fn request_change(
+    actual: &ActualState,
+    kind: Kind,
+    key: &str,
+    desired: &Object,
+    found: Option<(Uuid, Object, bool, &str)>,
+    notes: &mut Vec<String>,
+) -> Outcome {
+    let Some((id, before, adopt, status)) = found else {
+        return match simple_change(actual, kind, key, desired, None, Vec::new()) {
+            Some(c) => Outcome::Change(Box::new(c)),
+            None => Outcome::Standing,
+        };
+    };
+    if !adopt && status != "approved" {
+        let what = if status == "rejected" {
+            "rejected"
+        } else {
+            "revoked"
+        };
+        let unchanged_in_git = actual
+            .ownership
+            .get(&(kind, key.to_string()))
+            .is_some_and(|o| o.applied_hash == desired.hash());
+        if unchanged_in_git {
+            notes.push(format!(
+                "{} {key} was {what} in MCPBox; that decision stands (change the entry's justification in git to grant it again)",
+                kind.as_str()
+            ));
+            return Outcome::Standing;
+        }
+        if status == "rejected" {
+            return match simple_change(actual, kind, key, desired, None, Vec::new()) {
+                Some(mut c) => {
+                    c.reason = Some("rejected in MCPBox; git changed the entry, so a new approved row is written and the rejected one stays as history".into());
+                    Outcome::Change(Box::new(c))
+                }
+                None => Outcome::Standing,
+            };
+        }
+    }
+    match simple_change(
+        actual,
+        kind,
+        key,
+        desired,
+        Some((id, before, adopt)),
+        status_field(status),
+    ) {
+        Some(c) => Outcome::Change(Box::new(c)),
+        None => Outcome::Unchanged(id),
+    }
+}
+
 /// The versions MCPBox would write for a tool created with these values: version 1
 /// from create (which ignores enabled=false, timeout and dependencies), then an
 /// update for those, as an admin's create + edit would.
@@ -304,6 +389,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         actual,
         owned_ids: actual.ownership.values().map(|o| o.row_id).collect(),
         used: HashSet::new(),
+        notes: Vec::new(),
     };
     let ix_servers = Index::new(&actual.servers, |r| r.id, |r| r.obj.name.clone());
     let ix_secrets = Index::new(
@@ -333,9 +419,22 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
     // Existing rows that git still declares.
     let mut kept_rows: HashSet<Uuid> = HashSet::new();
 
+    // MCPBox's approval mode as it will be after this apply: git's value, else
+    // the stored one — unless we own that row and git dropped it, in which case
+    // this apply deletes it and MCPBox falls back to require_approval.
+    let mode_key = (Kind::Setting, "tool_approval_mode".to_string());
+    let mode_pruned = desired.policy.prune
+        && actual.ownership.contains_key(&mode_key)
+        && !desired.objects.contains_key(&mode_key);
     let auto_approve = desired
         .setting("tool_approval_mode")
-        .or_else(|| actual.setting("tool_approval_mode"))
+        .or_else(|| {
+            if mode_pruned {
+                None
+            } else {
+                actual.setting("tool_approval_mode")
+            }
+        })
         .map(|v| v == "auto_approve")
         .unwrap_or(false);
 
@@ -589,17 +688,18 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
-                let extra = found
-                    .map(|(r, _)| status_field(&r.status))
-                    .unwrap_or_default();
-                let found = found.map(|(r, adopt)| (r.id, Object::Network(r.obj.clone()), adopt));
-                match simple_change(actual, *kind, key, obj, found.clone(), extra) {
-                    Some(c) => changes.push(c),
-                    None => {
-                        if let Some((id, ..)) = found {
-                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
-                        }
-                    }
+                let found = found.map(|(r, adopt)| {
+                    (
+                        r.id,
+                        Object::Network(r.obj.clone()),
+                        adopt,
+                        r.status.as_str(),
+                    )
+                });
+                match request_change(actual, *kind, key, obj, found, &mut notes) {
+                    Outcome::Change(c) => changes.push(*c),
+                    Outcome::Unchanged(id) => refresh(*kind, key, id, obj, None, &mut bookkeeping),
+                    Outcome::Standing => {}
                 }
             }
             Object::Module(md) => {
@@ -624,17 +724,18 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
-                let extra = found
-                    .map(|(r, _)| status_field(&r.status))
-                    .unwrap_or_default();
-                let found = found.map(|(r, adopt)| (r.id, Object::Module(r.obj.clone()), adopt));
-                match simple_change(actual, *kind, key, obj, found.clone(), extra) {
-                    Some(c) => changes.push(c),
-                    None => {
-                        if let Some((id, ..)) = found {
-                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
-                        }
-                    }
+                let found = found.map(|(r, adopt)| {
+                    (
+                        r.id,
+                        Object::Module(r.obj.clone()),
+                        adopt,
+                        r.status.as_str(),
+                    )
+                });
+                match request_change(actual, *kind, key, obj, found, &mut notes) {
+                    Outcome::Change(c) => changes.push(*c),
+                    Outcome::Unchanged(id) => refresh(*kind, key, id, obj, None, &mut bookkeeping),
+                    Outcome::Standing => {}
                 }
             }
             Object::Setting(s) => {
@@ -742,6 +843,11 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     .iter()
                     .filter(|n| n.server_id == owned.row_id && n.tool_id.is_none())
                     .count() as i64;
+                if let Some(server) = ix_servers.get(owned.row_id) {
+                    c.requests += server.cascade.module_requests;
+                    c.sources = server.cascade.sources;
+                    c.activity_logs = server.cascade.activity_logs;
+                }
                 let unmanaged = actual
                     .tools
                     .iter()
@@ -850,6 +956,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         }
     }
     bookkeeping.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+    notes.append(&mut m.notes);
     notes.sort();
     Ok(Plan {
         format_version: FORMAT_VERSION,

@@ -105,6 +105,12 @@ pub struct Cascade {
     pub requests: i64,
     /// Tool execution logs.
     pub execution_logs: i64,
+    /// External MCP sources (server delete).
+    #[serde(default)]
+    pub sources: i64,
+    /// Activity log rows, audit rows included (server delete).
+    #[serde(default)]
+    pub activity_logs: i64,
 }
 
 impl Cascade {

@@ -178,7 +178,11 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             None => true,
             Some(applied) => applied != Some(p.identity().as_str()),
         };
-        if current != Status::Approved && pin_is_new {
+        // An admin's rejection from before we managed the tool is a human
+        // decision too: adopting it does not count as a new pin.
+        let rejected_before_adoption =
+            existing.applied_pin.is_none() && current == Status::Rejected;
+        if current != Status::Approved && pin_is_new && !rejected_before_adoption {
             return approve_by_pin(p);
         }
         if current == Status::Approved {
@@ -364,6 +368,25 @@ mod tests {
                 true,
                 Some(Some(id.as_str())),
             )),
+        ));
+        assert_eq!(d.status, Status::Approved);
+    }
+
+    #[test]
+    fn adopting_a_rejected_tool_keeps_the_rejection_until_repinned() {
+        let p = pin(H);
+        let d = decide(&facts(
+            Some(&p),
+            Some(existing(Status::Rejected, false, None)),
+        ));
+        assert_eq!(d.write, None);
+        assert!(d.reason.contains("re-pin"), "{}", d.reason);
+        let mut p2 = p.clone();
+        p2.approved_at = Some("later".into());
+        let id = p.identity();
+        let d = decide(&facts(
+            Some(&p2),
+            Some(existing(Status::Rejected, false, Some(Some(id.as_str())))),
         ));
         assert_eq!(d.status, Status::Approved);
     }

@@ -48,6 +48,21 @@ pub struct ServerRow {
     pub status: String,
     /// `servers.allowed_hosts` cache.
     pub allowed_hosts: Vec<String>,
+    /// Rows of other tables a delete of this server cascades to (its tools' own
+    /// cascades are counted from the tools).
+    #[serde(default)]
+    pub cascade: ServerCascade,
+}
+
+/// Counts of server-level rows that go with a server when it is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCascade {
+    /// `external_mcp_sources` rows.
+    pub sources: i64,
+    /// `activity_logs` rows (audit rows included).
+    pub activity_logs: i64,
+    /// `module_requests` rows with this `server_id` and no tool.
+    pub module_requests: i64,
 }
 
 /// A `tools` row with what a delete would cascade to.

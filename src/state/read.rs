@@ -29,7 +29,12 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
         ..ActualState::default()
     };
 
-    let rows = sqlx::query("SELECT id, name, description, status::text AS status, allowed_hosts::text[] AS allowed_hosts, default_timeout_ms FROM servers")
+    let rows = sqlx::query("SELECT s.id, s.name, s.description, s.status::text AS status, s.allowed_hosts::text[] AS allowed_hosts, s.default_timeout_ms,
+                COALESCE(es.n, 0) AS sources, COALESCE(al.n, 0) AS logs, COALESCE(mr.n, 0) AS modules
+           FROM servers s
+           LEFT JOIN (SELECT server_id, count(*) AS n FROM external_mcp_sources GROUP BY server_id) es ON es.server_id = s.id
+           LEFT JOIN (SELECT server_id, count(*) AS n FROM activity_logs WHERE server_id IS NOT NULL GROUP BY server_id) al ON al.server_id = s.id
+           LEFT JOIN (SELECT server_id, count(*) AS n FROM module_requests WHERE server_id IS NOT NULL AND tool_id IS NULL GROUP BY server_id) mr ON mr.server_id = s.id")
         .fetch_all(&mut *conn)
         .await
         .map_err(q("servers"))?;
@@ -43,6 +48,11 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
             },
             status: r.get("status"),
             allowed_hosts: r.get("allowed_hosts"),
+            cascade: super::ServerCascade {
+                sources: r.get("sources"),
+                activity_logs: r.get("logs"),
+                module_requests: r.get("modules"),
+            },
         });
     }
     let server_names: HashMap<Uuid, String> = state

@@ -718,3 +718,68 @@ async fn deleting_more_than_half_of_owned_objects_is_refused(pool: PgPool) {
         "{err}"
     );
 }
+
+/// An admin's revoke or reject of a host git granted stands until git changes the
+/// entry; then a revoked row is approved again and a rejected one is kept as
+/// history beside a new approved row.
+#[sqlx::test(migrations = false)]
+async fn revoked_and_rejected_hosts_stand_until_git_changes_the_entry(pool: PgPool) {
+    migrate(&pool).await;
+    let files = basic(CODE_V1, &[]);
+    apply(&pool, &files).await;
+    sqlx::query("UPDATE network_access_requests SET status = 'pending', reviewed_at = NULL, reviewed_by = NULL WHERE host = 'api.github.com'").execute(&pool).await.unwrap();
+    let plan = crate::common::plan(&pool, &files).await;
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(
+        plan.notes.iter().any(|n| n.contains("revoked in MCPBox")),
+        "{:?}",
+        plan.notes
+    );
+    let regrant = |justification: &str| {
+        let server = SERVER.replace(
+            "justification: REST API",
+            &format!("justification: {justification}"),
+        );
+        repo(&[
+            ("github.yaml", &server),
+            ("list_issues.yaml", TOOL),
+            ("list_issues.py", CODE_V1),
+        ])
+    };
+    apply(&pool, &regrant("REST API reviewed again")).await;
+    let status: String = sqlx::query_scalar(
+        "SELECT status::text FROM network_access_requests WHERE host = 'api.github.com'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "approved");
+    sqlx::query("UPDATE network_access_requests SET status = 'rejected', rejection_reason = 'no' WHERE host = 'api.github.com'").execute(&pool).await.unwrap();
+    let files = regrant("REST API reviewed again");
+    assert!(crate::common::plan(&pool, &files).await.changes.is_empty());
+    apply(&pool, &regrant("REST API third time")).await;
+    let rows: Vec<String> = sqlx::query_scalar("SELECT status::text FROM network_access_requests WHERE host = 'api.github.com' ORDER BY status").fetch_all(&pool).await.unwrap();
+    assert_eq!(rows, vec!["approved", "rejected"]);
+    let hosts: Vec<String> = sqlx::query_scalar("SELECT unnest(allowed_hosts)::text FROM servers")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(hosts.contains(&"api.github.com:443".to_string()));
+    assert!(!crate::common::plan(&pool, &regrant("REST API third time"))
+        .await
+        .has_changes());
+}
+
+/// Dropping `tool_approval_mode: auto_approve` from git deletes the row in the
+/// same apply, so tools in that apply are not auto-approved.
+#[sqlx::test(migrations = false)]
+async fn pruned_auto_approve_setting_does_not_approve_the_same_apply(pool: PgPool) {
+    migrate(&pool).await;
+    let settings = "apiVersion: mcpbox/v1\nkind: Settings\nmetadata: {name: mcpbox}\nspec: {tool_approval_mode: auto_approve}\n";
+    apply(&pool, &basic(CODE_V1, &[("settings.yaml", settings)])).await;
+    apply(&pool, &basic(CODE_V2, &[])).await;
+    assert_eq!(
+        tool_row(&pool).await.get::<String, _>("status"),
+        "pending_review"
+    );
+}

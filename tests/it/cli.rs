@@ -170,7 +170,15 @@ async fn migrate_plan_apply_plan_story(pool: PgPool) {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("No changes."));
-    let py = dir.path().join("servers/github/tools/list_issues.py");
+    // weather/current_weather is pinned in the example: approved at version 1.
+    let (status, version): (String, i32) = sqlx::query_as(
+        "SELECT approval_status::text, current_version FROM tools WHERE name = 'current_weather'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), version), ("approved", 1));
+    let py = dir.path().join("servers/weather/tools/current_weather.py");
     let code = std::fs::read_to_string(&py).unwrap();
     std::fs::write(
         &py,
@@ -181,19 +189,20 @@ async fn migrate_plan_apply_plan_story(pool: PgPool) {
         .assert()
         .code(2)
         .stdout(predicate::str::contains("+# reviewed"))
+        .stdout(predicate::str::contains("pin is stale"))
         .stdout(predicate::str::contains(
             "Plan: 0 to add, 1 to change, 0 to destroy.",
         ));
     run(&["apply", path, "--auto-approve"]).assert().success();
     let (status, version): (String, i32) = sqlx::query_as(
-        "SELECT approval_status::text, current_version FROM tools WHERE name = 'list_issues'",
+        "SELECT approval_status::text, current_version FROM tools WHERE name = 'current_weather'",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
     assert_eq!(status, "pending_review");
     assert_eq!(version, 2);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tool_versions v JOIN tools t ON t.id = v.tool_id WHERE t.name = 'list_issues'").fetch_one(&pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tool_versions v JOIN tools t ON t.id = v.tool_id WHERE t.name = 'current_weather'").fetch_one(&pool).await.unwrap();
     assert_eq!(n, 2);
 }
 

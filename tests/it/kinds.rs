@@ -12,7 +12,7 @@ fn server(descr: &str, secret_descr: &str, with_secret: bool, justification: &st
         String::new()
     };
     format!(
-        "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {{name: github}}\nspec:\n  description: {descr}\n  defaultTimeoutMs: 60000\n{secrets}  network:\n    - {{host: api.github.com, port: 443, justification: {justification}, tool: list_issues}}\n"
+        "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {{name: github}}\nspec:\n  description: {descr}\n{secrets}  network:\n    - {{host: api.github.com, port: 443, justification: {justification}, tool: list_issues}}\n"
     )
 }
 
@@ -196,7 +196,7 @@ async fn deleting_a_server_cascades_and_is_shown(pool: PgPool) {
         "deletes come first:\n{text}"
     );
     assert!(
-        text.contains("deletes with it: 1 tool, 1 secret, 1 version, 2 requests, 1 execution log"),
+        text.contains("deletes with it: 1 tool, 1 secret, 1 version, 2 requests, 1 execution log, 1 activity log row"),
         "{text}"
     );
     apply(&pool, &other).await;

@@ -182,6 +182,8 @@ fn change(out: &mut String, c: &Change) {
                     (cascade.versions, "version"),
                     (cascade.requests, "request"),
                     (cascade.execution_logs, "execution log"),
+                    (cascade.sources, "external source"),
+                    (cascade.activity_logs, "activity log row"),
                 ] {
                     if n > 0 {
                         parts.push(format!("{n} {what}{}", if n == 1 { "" } else { "s" }));
