@@ -4,22 +4,38 @@
 //! adopt), compared field by field, and given MCPBox's rules: approval decisions,
 //! version rows, and the caches the sync helpers will recompute. Pure: no I/O;
 //! the states are read elsewhere (`desired`, `state`).
+//!
+//! # Layout
+//! - this file: the `diff` walk over the desired objects, deletes, ordering.
+//! - `change`: field differences and the change for one matched (or missing) row.
+//! - `matcher`: rows indexed by id and adoption key; one row per desired object.
+//! - `versions`: the `tool_versions` rows a create or an update writes.
+//! - `caches`: the sync helpers' caches after the plan, simulated.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+mod caches;
+mod change;
+mod matcher;
+mod versions;
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    Action, Bookkeeping, CacheChange, Cascade, Change, FieldChange, Plan, Summary, ToolChange,
-    VersionWrite, FORMAT_VERSION,
+    Action, Bookkeeping, Cascade, Change, FieldChange, Plan, Summary, ToolChange, VersionWrite,
+    FORMAT_VERSION,
 };
 use crate::desired::DesiredState;
-use crate::model::{Kind, Object, Tool};
+use crate::model::{Kind, Object};
 use crate::rules::approval::{self, Existing, Facts};
-use crate::rules::sync;
-use crate::rules::versions::{change_summary, UpdateKey, INITIAL_VERSION};
+use crate::rules::versions::change_summary;
 use crate::state::ActualState;
+use caches::caches;
+pub use change::{field_changes, KEY_FIELDS};
+use change::{request_change, simple_change, Outcome};
+use matcher::{network_bucket, scoped, Index, Matcher};
+use versions::{create_versions, update_keys};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,353 +50,6 @@ pub enum Error {
         /// How many rows.
         count: usize,
     },
-}
-
-/// Fields that are part of an object's natural key (or its tag): never shown as
-/// field changes, since a different value is a different object. `name` is not
-/// among them: an owned row renamed in MCPBox is drift, restored to git's name.
-pub const KEY_FIELDS: [&str; 6] = ["kind", "server", "key", "tool", "host", "port"];
-
-/// Field-level differences between two objects of the same kind (keys of the
-/// natural key are left out).
-pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
-    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return Vec::new();
-    };
-    let skip = KEY_FIELDS;
-    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-    let mut out = Vec::new();
-    for k in keys {
-        if skip.contains(&k.as_str()) {
-            continue;
-        }
-        let (bv, av) = (b.get(k), a.get(k));
-        if bv != av {
-            out.push(FieldChange {
-                field: k.clone(),
-                before: bv.cloned().filter(|v| !v.is_null()),
-                after: av.cloned().filter(|v| !v.is_null()),
-            });
-        }
-    }
-    out
-}
-
-/// Rows of one kind indexed by id and by the natural key they can be adopted
-/// under, so matching costs one lookup per desired object, not a scan.
-struct Index<'a, T> {
-    by_id: HashMap<Uuid, &'a T>,
-    by_key: HashMap<String, Vec<&'a T>>,
-}
-
-impl<'a, T> Index<'a, T> {
-    fn new(rows: &'a [T], id: impl Fn(&T) -> Uuid, key: impl Fn(&T) -> String) -> Self {
-        let mut by_key: HashMap<String, Vec<&'a T>> = HashMap::new();
-        for r in rows {
-            by_key.entry(key(r)).or_default().push(r);
-        }
-        Index {
-            by_id: rows.iter().map(|r| (id(r), r)).collect(),
-            by_key,
-        }
-    }
-
-    fn get(&self, id: Uuid) -> Option<&'a T> {
-        self.by_id.get(&id).copied()
-    }
-}
-
-/// The adoption key of a server-scoped row: `<server id>/<name>`.
-fn scoped(server_id: Uuid, name: &str) -> String {
-    format!("{server_id}/{name}")
-}
-
-/// The adoption key of a network row.
-fn network_bucket(server_id: Uuid, tool_id: Option<Uuid>, host: &str, port: Option<i32>) -> String {
-    format!("{server_id}|{tool_id:?}|{host}|{port:?}")
-}
-
-/// Row ids of what is being matched, so each row is used once.
-struct Matcher<'a> {
-    actual: &'a ActualState,
-    owned_ids: HashSet<Uuid>,
-    used: HashSet<Uuid>,
-    /// Notes for reviewers about what matching decided.
-    notes: Vec<String>,
-}
-
-impl<'a> Matcher<'a> {
-    /// The owned row for (kind, key) if it still exists, or the single unowned
-    /// candidate in `bucket` to adopt.
-    fn find<T>(
-        &mut self,
-        kind: Kind,
-        key: &str,
-        index: &Index<'a, T>,
-        bucket: &str,
-        id: impl Fn(&T) -> Uuid,
-        is_candidate: impl Fn(&T) -> bool,
-    ) -> Result<Option<(&'a T, bool)>, Error> {
-        if let Some(o) = self.actual.ownership.get(&(kind, key.to_string())) {
-            if let Some(row) = index.get(o.row_id) {
-                self.used.insert(o.row_id);
-                return Ok(Some((row, false)));
-            }
-        }
-        let candidates: Vec<&'a T> = index
-            .by_key
-            .get(bucket)
-            .map(|rows| {
-                rows.iter()
-                    .copied()
-                    .filter(|r| {
-                        !self.owned_ids.contains(&id(r))
-                            && !self.used.contains(&id(r))
-                            && is_candidate(r)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        match candidates.len() {
-            0 => Ok(None),
-            1 => {
-                self.used.insert(id(candidates[0]));
-                Ok(Some((candidates[0], true)))
-            }
-            // Approved request rows may legally repeat (only pending ones are
-            // unique): adopt one, deterministically, and leave the rest unmanaged.
-            n if matches!(kind, Kind::Network | Kind::Module) => {
-                let first = candidates
-                    .iter()
-                    .copied()
-                    .min_by_key(|r| id(r))
-                    .unwrap_or(candidates[0]);
-                self.used.insert(id(first));
-                self.notes.push(format!("{} {key} has {n} identical rows in MCPBox; adopting one, the other {} stay unmanaged", kind.as_str(), n - 1));
-                Ok(Some((first, true)))
-            }
-            n => Err(Error::Ambiguous {
-                kind: kind.as_str(),
-                key: key.to_string(),
-                count: n,
-            }),
-        }
-    }
-}
-
-/// Builds the change for a matched or missing row of a simple kind.
-fn simple_change(
-    actual: &ActualState,
-    kind: Kind,
-    key: &str,
-    desired: &Object,
-    found: Option<(Uuid, Object, bool)>,
-    extra_fields: Vec<FieldChange>,
-) -> Option<Change> {
-    let owned = actual.ownership.get(&(kind, key.to_string()));
-    match found {
-        None => Some(Change {
-            action: Action::Create,
-            kind,
-            key: key.to_string(),
-            row_id: None,
-            server_id: None,
-            tool_id: None,
-            before: None,
-            after: Some(desired.clone()),
-            fields: Vec::new(),
-            tool: None,
-            cascade: None,
-            reason: owned
-                .map(|_| "deleted in MCPBox since the last apply; re-creating it".to_string()),
-        }),
-        Some((id, before, adopt)) => {
-            let mut fields = field_changes(&before, desired);
-            fields.extend(extra_fields);
-            if !adopt && fields.is_empty() {
-                return None;
-            }
-            let reason = match (adopt, owned) {
-                (true, _) => {
-                    Some("exists in MCPBox and is not managed yet; adopting it".to_string())
-                }
-                (false, Some(o)) if o.applied_hash != before.hash() => Some(
-                    "drift: changed in MCPBox since the last apply; restoring git's version"
-                        .to_string(),
-                ),
-                _ => None,
-            };
-            Some(Change {
-                action: if adopt { Action::Adopt } else { Action::Update },
-                kind,
-                key: key.to_string(),
-                row_id: Some(id),
-                server_id: None,
-                tool_id: None,
-                before: Some(before),
-                after: Some(desired.clone()),
-                fields,
-                tool: None,
-                cascade: None,
-                reason,
-            })
-        }
-    }
-}
-
-fn status_field(before: &str) -> Vec<FieldChange> {
-    if before == "approved" {
-        Vec::new()
-    } else {
-        vec![FieldChange {
-            field: "status".into(),
-            before: Some(Value::String(before.into())),
-            after: Some(Value::String("approved".into())),
-        }]
-    }
-}
-
-/// What git's entry for a request row comes to.
-enum Outcome {
-    /// A change to plan.
-    Change(Box<Change>),
-    /// Nothing to change; the row's id, for bookkeeping.
-    Unchanged(Uuid),
-    /// A human's revoke or reject in MCPBox stands.
-    Standing,
-}
-
-/// The change for a network or module entry and the row it matched (with the
-/// row's status). An approved row is git's to converge; a row an admin revoked
-/// (back to `pending`) or rejected in MCPBox since our last apply keeps that
-/// decision until git changes the entry — as with tools, git never silently
-/// reverses a human's security decision. A changed entry re-grants: a revoked
-/// row is approved again (MCPBox's approve), a rejected one is left as history
-/// and a new approved row is written (MCPBox cannot approve a rejected request).
-fn request_change(
-    actual: &ActualState,
-    kind: Kind,
-    key: &str,
-    desired: &Object,
-    found: Option<(Uuid, Object, bool, &str)>,
-    notes: &mut Vec<String>,
-) -> Outcome {
-    let Some((id, before, adopt, status)) = found else {
-        return match simple_change(actual, kind, key, desired, None, Vec::new()) {
-            Some(c) => Outcome::Change(Box::new(c)),
-            None => Outcome::Standing,
-        };
-    };
-    if !adopt && status != "approved" {
-        let what = if status == "rejected" {
-            "rejected"
-        } else {
-            "revoked"
-        };
-        let unchanged_in_git = actual
-            .ownership
-            .get(&(kind, key.to_string()))
-            .is_some_and(|o| o.applied_hash == desired.hash());
-        if unchanged_in_git {
-            notes.push(format!(
-                "{} {key} was {what} in MCPBox; that decision stands (change the entry's justification in git to grant it again)",
-                kind.as_str()
-            ));
-            return Outcome::Standing;
-        }
-        if status == "rejected" {
-            return match simple_change(actual, kind, key, desired, None, Vec::new()) {
-                Some(mut c) => {
-                    c.reason = Some("rejected in MCPBox; git changed the entry, so a new approved row is written and the rejected one stays as history".into());
-                    Outcome::Change(Box::new(c))
-                }
-                None => Outcome::Standing,
-            };
-        }
-    }
-    match simple_change(
-        actual,
-        kind,
-        key,
-        desired,
-        Some((id, before, adopt)),
-        status_field(status),
-    ) {
-        Some(c) => Outcome::Change(Box::new(c)),
-        None => Outcome::Unchanged(id),
-    }
-}
-
-/// The versions MCPBox would write for a tool created with these values: version 1
-/// from create (which ignores enabled=false, timeout and dependencies), then an
-/// update for those, as an admin's create + edit would.
-fn create_versions(t: &Tool) -> Vec<VersionWrite> {
-    let mut out = vec![VersionWrite {
-        number: 1,
-        keys: Vec::new(),
-        summary: INITIAL_VERSION.to_string(),
-    }];
-    let mut keys = Vec::new();
-    if !t.enabled {
-        keys.push(UpdateKey::Enabled);
-    }
-    if t.timeout_ms.is_some() {
-        keys.push(UpdateKey::TimeoutMs);
-    }
-    if !t.dependencies.is_empty() {
-        keys.push(UpdateKey::CodeDependencies);
-    }
-    if !keys.is_empty() {
-        out.push(VersionWrite {
-            number: 2,
-            summary: change_summary(&keys),
-            keys,
-        });
-    }
-    out
-}
-
-/// The update keys MCPBox's tool update would record, in its order. Approval keys
-/// follow MCPBox's update, not our decision: `approval_status` only when the code
-/// really differs, `approved_at`/`approved_by` only in auto-approve mode. An
-/// approval by pin is MCPBox's separate approve action, which writes no version.
-fn update_keys(before: &Tool, after: &Tool, auto_approve: bool) -> Vec<UpdateKey> {
-    let mut keys = Vec::new();
-    if before.name != after.name {
-        keys.push(UpdateKey::Name);
-    }
-    if before.description != after.description {
-        keys.push(UpdateKey::Description);
-    }
-    if before.enabled != after.enabled {
-        keys.push(UpdateKey::Enabled);
-    }
-    if before.timeout_ms != after.timeout_ms {
-        keys.push(UpdateKey::TimeoutMs);
-    }
-    let code_changed = before.python_code != after.python_code;
-    if code_changed {
-        keys.push(UpdateKey::PythonCode);
-    }
-    if before.dependencies != after.dependencies {
-        keys.push(UpdateKey::CodeDependencies);
-    }
-    // input_schema is regenerated whenever code is submitted.
-    if code_changed || before.input_schema != after.input_schema {
-        keys.push(UpdateKey::InputSchema);
-    }
-    if keys.is_empty() {
-        return keys;
-    }
-    if code_changed {
-        keys.push(UpdateKey::ApprovalStatus);
-        if auto_approve {
-            keys.extend([UpdateKey::ApprovedAt, UpdateKey::ApprovedBy]);
-        }
-    }
-    keys
 }
 
 /// Computes the plan.
@@ -664,24 +333,21 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 // A tool-originated entry whose tool is new can only be created.
                 let matchable = sid.is_some() && (n.tool.is_none() || tid.is_some());
                 let found = if matchable {
-                    let pick = |status: &'static str| {
-                        move |r: &&crate::state::NetworkRow| {
+                    let bucket = network_bucket(sid.unwrap_or_default(), tid, &n.host, n.port);
+                    m.find_request(
+                        *kind,
+                        key,
+                        &ix_network,
+                        &bucket,
+                        |r| r.id,
+                        |r| r.status.as_str(),
+                        |r| {
                             Some(r.server_id) == sid
                                 && r.tool_id == tid
                                 && r.obj.host == n.host
                                 && r.obj.port == n.port
-                                && r.status == status
-                        }
-                    };
-                    let approved = pick("approved");
-                    let bucket = network_bucket(sid.unwrap_or_default(), tid, &n.host, n.port);
-                    match m.find(*kind, key, &ix_network, &bucket, |r| r.id, |r| approved(&r))? {
-                        Some(f) => Some(f),
-                        None => {
-                            let pending = pick("pending");
-                            m.find(*kind, key, &ix_network, &bucket, |r| r.id, |r| pending(&r))?
-                        }
-                    }
+                        },
+                    )?
                 } else {
                     None
                 };
@@ -703,24 +369,15 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 }
             }
             Object::Module(md) => {
-                let mut found = m.find(
+                let found = m.find_request(
                     *kind,
                     key,
                     &ix_modules,
                     &md.name,
                     |r| r.id,
-                    |r| r.tool_id.is_none() && r.obj.name == md.name && r.status == "approved",
+                    |r| r.status.as_str(),
+                    |r| r.tool_id.is_none() && r.obj.name == md.name,
                 )?;
-                if found.is_none() {
-                    found = m.find(
-                        *kind,
-                        key,
-                        &ix_modules,
-                        &md.name,
-                        |r| r.id,
-                        |r| r.tool_id.is_none() && r.obj.name == md.name && r.status == "pending",
-                    )?;
-                }
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
@@ -973,176 +630,4 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         summary,
         owned: actual.ownership.len(),
     })
-}
-
-/// A server as the caches see it: an existing row (by id, since names are not
-/// unique in MCPBox) or one this plan creates (by its manifest name).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum ServerRef {
-    Existing(Uuid),
-    New(String),
-}
-
-/// The caches the sync helpers will change: simulate the approved request rows
-/// after apply and run MCPBox's algorithms on them.
-#[allow(clippy::too_many_arguments)]
-fn caches(
-    desired: &DesiredState,
-    actual: &ActualState,
-    changes: &[Change],
-    server_ids: &HashMap<&str, Option<Uuid>>,
-    deleted_servers: &HashSet<Uuid>,
-    deleted_tools: &HashSet<Uuid>,
-    deleted_rows: &HashSet<Uuid>,
-) -> Vec<CacheChange> {
-    let servers: HashMap<Uuid, &crate::state::ServerRow> =
-        actual.servers.iter().map(|s| (s.id, s)).collect();
-    let tool_servers: HashMap<Uuid, Uuid> =
-        actual.tools.iter().map(|t| (t.id, t.server_id)).collect();
-    let gone = |id: Uuid, tool: Option<Uuid>, server: Option<Uuid>| {
-        deleted_rows.contains(&id)
-            || tool.is_some_and(|t| deleted_tools.contains(&t))
-            || server.is_some_and(|s| deleted_servers.contains(&s))
-    };
-    let server_of = |c: &Change, name: &str| match c.server_id {
-        Some(id) => ServerRef::Existing(id),
-        None => ServerRef::New(name.to_string()),
-    };
-    // Hosts: server → approved (host, port) after apply.
-    let mut hosts: BTreeMap<ServerRef, Vec<(String, Option<i32>)>> = BTreeMap::new();
-    let mut touched: BTreeSet<ServerRef> = BTreeSet::new();
-    for r in &actual.network {
-        let sref = ServerRef::Existing(r.server_id);
-        if gone(r.id, r.tool_id, Some(r.server_id)) {
-            if r.status == "approved" && !deleted_servers.contains(&r.server_id) {
-                touched.insert(sref);
-            }
-            continue;
-        }
-        if r.status == "approved" {
-            hosts
-                .entry(sref)
-                .or_default()
-                .push((r.obj.host.clone(), r.obj.port));
-        }
-    }
-    let mut module_touched = false;
-    let mut modules: Vec<String> = Vec::new();
-    for r in &actual.modules {
-        let tool_server = r.tool_id.and_then(|t| tool_servers.get(&t).copied());
-        if gone(r.id, r.tool_id, tool_server) {
-            module_touched |= r.status == "approved";
-            continue;
-        }
-        if r.status == "approved" {
-            modules.push(r.obj.name.clone());
-        }
-    }
-    for c in changes {
-        let granted = c.action == Action::Create || c.fields.iter().any(|f| f.field == "status");
-        match &c.after {
-            Some(Object::Network(n)) if granted && c.action != Action::Delete => {
-                let sref = server_of(c, &n.server);
-                touched.insert(sref.clone());
-                hosts
-                    .entry(sref)
-                    .or_default()
-                    .push((n.host.clone(), n.port));
-            }
-            Some(Object::Module(md)) if granted && c.action != Action::Delete => {
-                module_touched = true;
-                modules.push(md.name.clone());
-            }
-            _ => {}
-        }
-        if c.action == Action::Delete && c.kind == Kind::Network {
-            if let Some(Object::Network(n)) = &c.before {
-                touched.insert(server_of(c, &n.server));
-            }
-        }
-        if c.action == Action::Delete && c.kind == Kind::Module {
-            module_touched = true;
-        }
-    }
-    // Managed servers whose cache is stale are re-synced too.
-    for (name, id) in server_ids {
-        match id {
-            Some(id) => {
-                touched.insert(ServerRef::Existing(*id));
-            }
-            None => {
-                if desired
-                    .objects
-                    .keys()
-                    .any(|(k, key)| *k == Kind::Network && key.starts_with(&format!("{name}/")))
-                {
-                    touched.insert(ServerRef::New(name.to_string()));
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for sref in touched {
-        let (name, server_id, before) = match &sref {
-            ServerRef::Existing(id) => {
-                if deleted_servers.contains(id) {
-                    continue;
-                }
-                let Some(row) = servers.get(id) else { continue };
-                (row.obj.name.clone(), Some(*id), row.allowed_hosts.clone())
-            }
-            ServerRef::New(name) => (name.clone(), None, Vec::new()),
-        };
-        let after = sync::allowed_hosts(
-            hosts
-                .get(&sref)
-                .map(|v| v.iter().map(|(h, p)| (h.as_str(), *p)).collect::<Vec<_>>())
-                .unwrap_or_default(),
-        );
-        if before != after {
-            out.push(CacheChange {
-                server: Some(name),
-                server_id,
-                added: after
-                    .iter()
-                    .filter(|h| !before.contains(h))
-                    .cloned()
-                    .collect(),
-                removed: before
-                    .iter()
-                    .filter(|h| !after.contains(h))
-                    .cloned()
-                    .collect(),
-            });
-        }
-    }
-    let stale = matches!(&actual.allowed_modules, Some(Some(_)));
-    if module_touched || stale {
-        let before: Vec<String> = match &actual.allowed_modules {
-            Some(Some(list)) if !list.is_empty() => list.clone(),
-            _ => sync::DEFAULT_ALLOWED_MODULES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        };
-        let after = sync::allowed_modules(modules.iter().map(String::as_str));
-        let row_differs = !matches!(&actual.allowed_modules, Some(Some(list)) if *list == after);
-        if row_differs && (module_touched || before != after) {
-            out.push(CacheChange {
-                server: None,
-                server_id: None,
-                added: after
-                    .iter()
-                    .filter(|h| !before.contains(h))
-                    .cloned()
-                    .collect(),
-                removed: before
-                    .iter()
-                    .filter(|h| !after.contains(h))
-                    .cloned()
-                    .collect(),
-            });
-        }
-    }
-    out
 }
