@@ -4,12 +4,20 @@
 //! # Layout
 //! - `execute`: the transaction (lock, re-read, re-check, batched writes, syncs,
 //!   audit, ownership).
+//! - `write`: the batched statements, one function per kind.
+//! - `sync`: MCPBox's sync helpers on the rows inside the transaction.
+//! - `audit`: audit rows and the re-registration report.
+//! - `ids`: row ids by natural key for one apply.
 //! - `rows`: pure computation of the rows each change writes (approval columns,
 //!   version snapshots), tested without a database.
 //!
 //! Deciding *what* changes lives in `plan::diff`; this module only carries it out.
 
+mod audit;
 pub mod execute;
+mod ids;
 pub mod rows;
+mod sync;
+mod write;
 
 pub use execute::{execute, Error, Options, Report};

@@ -1,0 +1,563 @@
+//! The batched statements of an apply, one function per kind: `INSERT … SELECT
+//! FROM UNNEST`, `UPDATE … FROM UNNEST`, `DELETE … = ANY`. A few statements per
+//! kind, never one per row. The transaction, lock and re-check live in
+//! `execute`; the rows' values in `rows` and `plan::diff`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+use tracing::debug;
+use uuid::Uuid;
+
+use super::execute::{w, Error};
+use super::ids::Ids;
+use super::rows;
+use crate::model::{Kind, Object};
+use crate::plan::{Action, Change, Plan};
+use crate::rules::versions::CHANGE_SOURCE;
+use crate::state::{self, ActualState};
+
+/// What every write needs: the plan, the rows it was computed from, the ids, and
+/// the values MCPBox would take from its request context.
+pub(super) struct Context<'a> {
+    /// The plan being applied.
+    pub plan: &'a Plan,
+    /// The state it was computed from (read in this transaction).
+    pub actual: &'a ActualState,
+    /// Row ids by natural key.
+    pub ids: &'a Ids,
+    /// The application's "now" for approved_at, reviewed_at, approval_requested_at.
+    pub now: DateTime<Utc>,
+    /// The policy's reviewer identity.
+    pub reviewer: &'a str,
+    /// `publish_notes` of tools submitted for review.
+    pub notes: &'a str,
+    /// Where the desired state came from.
+    pub source: &'a str,
+}
+
+impl Context<'_> {
+    /// Changes of one kind and action.
+    pub fn by(&self, kind: Kind, action: Action) -> impl Iterator<Item = &Change> {
+        self.plan
+            .changes
+            .iter()
+            .filter(move |c| c.kind == kind && c.action == action)
+    }
+
+    /// Updates (and adoptions that change fields) of one kind.
+    pub fn updates(&self, kind: Kind) -> impl Iterator<Item = &Change> {
+        self.plan.changes.iter().filter(move |c| {
+            c.kind == kind
+                && matches!(c.action, Action::Update | Action::Adopt)
+                && !c.fields.is_empty()
+        })
+    }
+}
+
+/// Creates and updates `servers` rows (status `imported`, as MCPBox's service creates them).
+pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let (mut id, mut name, mut descr, mut timeout) = (vec![], vec![], vec![], vec![]);
+        for c in cx.by(Kind::Server, Action::Create) {
+            let Some(Object::Server(s)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Server, &c.key)?);
+            name.push(s.name.clone());
+            descr.push(s.description.clone());
+            timeout.push(s.default_timeout_ms);
+        }
+        if !id.is_empty() {
+            // status 'imported' as MCPBox's server service sets it; allowed_hosts
+            // keeps its database default until the sync helper runs below.
+            sqlx::query(
+                "INSERT INTO servers (id, name, description, status, default_timeout_ms)
+                 SELECT u.id, u.name, u.description, 'imported'::server_status, u.t
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t)",
+            )
+            .bind(&id).bind(&name).bind(&descr).bind(&timeout)
+            .execute(&mut *tx).await.map_err(w("creating servers"))?;
+        }
+        let (mut id, mut name, mut descr, mut timeout) = (vec![], vec![], vec![], vec![]);
+        for c in cx.updates(Kind::Server) {
+            let Some(Object::Server(s)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Server, &c.key)?);
+            name.push(s.name.clone());
+            descr.push(s.description.clone());
+            timeout.push(s.default_timeout_ms);
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "UPDATE servers s SET name = u.name, description = u.description, default_timeout_ms = u.t, updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t) WHERE s.id = u.id",
+            )
+            .bind(&id).bind(&name).bind(&descr).bind(&timeout)
+            .execute(&mut *tx).await.map_err(w("updating servers"))?;
+        }
+    }
+
+    Ok(())
+}
+
+/// Creates and updates secret placeholders (`encrypted_value` NULL).
+pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let (mut id, mut sid, mut key, mut descr) = (vec![], vec![], vec![], vec![]);
+        for c in cx.by(Kind::Secret, Action::Create) {
+            let Some(Object::Secret(s)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Secret, &c.key)?);
+            sid.push(cx.ids.server_of(c, &s.server)?);
+            key.push(s.name.clone());
+            descr.push(s.description.clone());
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "INSERT INTO server_secrets (id, server_id, key_name, encrypted_value, description)
+                 SELECT u.id, u.sid, u.key, NULL, u.descr FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS u(id, sid, key, descr)",
+            )
+            .bind(&id).bind(&sid).bind(&key).bind(&descr)
+            .execute(&mut *tx).await.map_err(w("creating secrets"))?;
+        }
+        let (mut id, mut key, mut descr) = (vec![], vec![], vec![]);
+        for c in cx.updates(Kind::Secret) {
+            let Some(Object::Secret(s)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Secret, &c.key)?);
+            key.push(s.name.clone());
+            descr.push(s.description.clone());
+        }
+        if !id.is_empty() {
+            sqlx::query("UPDATE server_secrets s SET key_name = u.key, description = u.descr, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, key, descr) WHERE s.id = u.id")
+                .bind(&id).bind(&key).bind(&descr)
+                .execute(&mut *tx).await.map_err(w("updating secrets"))?;
+        }
+    }
+
+    Ok(())
+}
+
+/// Creates and updates tools with their approval columns and `tool_versions` rows.
+pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let mut t = ToolBatch::default();
+        let mut versions = VersionBatch::default();
+        for c in cx.by(Kind::Tool, Action::Create) {
+            let (Some(Object::Tool(tool)), Some(tc)) = (&c.after, &c.tool) else {
+                continue;
+            };
+            let id = cx.ids.row(Kind::Tool, &c.key)?;
+            let cols = rows::approval_for_create(tc, cx.now, cx.notes);
+            t.push(
+                id,
+                Some(cx.ids.server_of(c, &tool.server)?),
+                tool,
+                tc.versions.len() as i32,
+                &cols,
+                Some(cx.reviewer),
+            );
+            versions.push(id, tool, &rows::version_rows(tool, &tc.versions, true));
+        }
+        if !t.id.is_empty() {
+            sqlx::query(
+                "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
+                                    external_source_id, external_tool_name, code_dependencies, current_version, approval_status,
+                                    approval_requested_at, approved_at, approved_by, rejection_reason, created_by, publish_notes)
+                 SELECT u.id, u.sid, u.name, u.descr, u.schema, u.enabled, u.timeout, u.ttype::tool_type, u.code,
+                        NULL, NULL, CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
+                        u.version, u.status::approval_status, u.requested_at, u.approved_at, u.approved_by, u.rr, u.created_by, u.notes
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bool[], $7::int[], $8::text[], $9::text[],
+                               $10::jsonb[], $11::int[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
+                               $17::text[], $18::text[])
+                     AS u(id, sid, name, descr, schema, enabled, timeout, ttype, code, deps, version, status, requested_at, approved_at,
+                          approved_by, rr, created_by, notes)",
+            )
+            .bind(&t.id).bind(&t.server_id).bind(&t.name).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout)
+            .bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at)
+            .bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes)
+            .execute(&mut *tx).await.map_err(w("creating tools"))?;
+        }
+        let mut t = ToolBatch::default();
+        let rows_by_id: HashMap<Uuid, &state::ToolRow> =
+            cx.actual.tools.iter().map(|r| (r.id, r)).collect();
+        for c in cx.plan.changes.iter().filter(|c| {
+            c.kind == Kind::Tool
+                && matches!(c.action, Action::Update | Action::Adopt)
+                && !c.fields.is_empty()
+        }) {
+            let (Some(Object::Tool(tool)), Some(tc), Some(row_id)) = (&c.after, &c.tool, c.row_id)
+            else {
+                continue;
+            };
+            let Some(row) = rows_by_id.get(&row_id) else {
+                continue;
+            };
+            let cols = rows::approval_for_update(tc, row, cx.now, cx.notes);
+            let version = tc
+                .versions
+                .last()
+                .map(|v| v.number)
+                .unwrap_or(row.current_version);
+            t.push(row_id, None, tool, version, &cols, None);
+            versions.push(row_id, tool, &rows::version_rows(tool, &tc.versions, false));
+        }
+        if !t.id.is_empty() {
+            sqlx::query(
+                "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
+                        python_code = u.code,
+                        code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
+                        current_version = u.version, approval_status = u.status::approval_status,
+                        approval_requested_at = u.requested_at, approved_at = u.approved_at, approved_by = u.approved_by,
+                        rejection_reason = u.rr, publish_notes = u.notes, updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::bool[], $5::int[], $6::text[], $7::jsonb[], $8::int[],
+                               $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[])
+                     AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name)
+                  WHERE t.id = u.id",
+            )
+            .bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps)
+            .bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by)
+            .bind(&t.rejection_reason).bind(&t.notes).bind(&t.name)
+            .execute(&mut *tx).await.map_err(w("updating tools"))?;
+        }
+        if !versions.tool_id.is_empty() {
+            let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
+            sqlx::query(
+                "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+                 SELECT u.id, u.tid, u.n, u.name, u.descr, u.enabled, u.timeout, u.code, u.schema, u.summary, $11
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::bool[], $7::int[], $8::text[], $9::jsonb[], $10::text[])
+                     AS u(id, tid, n, name, descr, enabled, timeout, code, schema, summary)",
+            )
+            .bind(&ids).bind(&versions.tool_id).bind(&versions.number).bind(&versions.name).bind(&versions.description)
+            .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.code).bind(&versions.schema).bind(&versions.summary)
+            .bind(CHANGE_SOURCE)
+            .execute(&mut *tx).await.map_err(w("writing tool versions"))?;
+        }
+    }
+
+    Ok(())
+}
+
+/// Creates and updates approved `network_access_requests` rows.
+pub(super) async fn network(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let (mut id, mut tid, mut sid, mut host, mut port, mut just, mut requested_by) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for c in cx.by(Kind::Network, Action::Create) {
+            let Some(Object::Network(n)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Network, &c.key)?);
+            let tool_id = match &n.tool {
+                Some(t) => Some(cx.ids.tool_of(c, &format!("{}/{t}", n.server))?),
+                None => None,
+            };
+            tid.push(tool_id);
+            sid.push(cx.ids.server_of(c, &n.server)?);
+            host.push(n.host.clone());
+            port.push(n.port);
+            just.push(n.justification.clone());
+            // Tool-originated rows look like an LLM's request (requested_by NULL)
+            // approved by the reviewer; admin rows name the reviewer as requester.
+            requested_by.push(if tool_id.is_some() {
+                None
+            } else {
+                Some(cx.reviewer.to_string())
+            });
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "INSERT INTO network_access_requests (id, tool_id, server_id, host, port, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
+                 SELECT u.id, u.tid, u.sid, u.host, u.port, u.just, u.rb, 'approved'::request_status, $8, $9, NULL
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) AS u(id, tid, sid, host, port, just, rb)",
+            )
+            .bind(&id).bind(&tid).bind(&sid).bind(&host).bind(&port).bind(&just).bind(&requested_by).bind(cx.now).bind(cx.reviewer)
+            .execute(&mut *tx).await.map_err(w("creating network requests"))?;
+        }
+        let (mut id, mut just) = (vec![], vec![]);
+        for c in cx.updates(Kind::Network) {
+            let Some(Object::Network(n)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Network, &c.key)?);
+            just.push(n.justification.clone());
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "UPDATE network_access_requests n SET justification = u.just, status = 'approved',
+                        reviewed_at = CASE WHEN n.status = 'approved' THEN n.reviewed_at ELSE $3 END,
+                        reviewed_by = CASE WHEN n.status = 'approved' THEN n.reviewed_by ELSE $4 END,
+                        rejection_reason = CASE WHEN n.status = 'approved' THEN n.rejection_reason ELSE NULL END,
+                        updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::text[]) AS u(id, just) WHERE n.id = u.id",
+            )
+            .bind(&id).bind(&just).bind(cx.now).bind(cx.reviewer)
+            .execute(&mut *tx).await.map_err(w("updating network requests"))?;
+        }
+    }
+
+    Ok(())
+}
+
+/// Creates and updates approved admin `module_requests` rows (`server_id` NULL).
+pub(super) async fn modules(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let (mut id, mut name, mut just) = (vec![], vec![], vec![]);
+        for c in cx.by(Kind::Module, Action::Create) {
+            let Some(Object::Module(m)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Module, &c.key)?);
+            name.push(m.name.clone());
+            just.push(m.justification.clone());
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
+                 SELECT u.id, NULL, NULL, u.name, u.just, $5, 'approved'::request_status, $4, $5, NULL
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, name, just)",
+            )
+            .bind(&id).bind(&name).bind(&just).bind(cx.now).bind(cx.reviewer)
+            .execute(&mut *tx).await.map_err(w("creating module requests"))?;
+        }
+        let (mut id, mut just) = (vec![], vec![]);
+        for c in cx.updates(Kind::Module) {
+            let Some(Object::Module(m)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Module, &c.key)?);
+            just.push(m.justification.clone());
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "UPDATE module_requests m SET justification = u.just, status = 'approved',
+                        reviewed_at = CASE WHEN m.status = 'approved' THEN m.reviewed_at ELSE $3 END,
+                        reviewed_by = CASE WHEN m.status = 'approved' THEN m.reviewed_by ELSE $4 END,
+                        rejection_reason = CASE WHEN m.status = 'approved' THEN m.rejection_reason ELSE NULL END,
+                        updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::text[]) AS u(id, just) WHERE m.id = u.id",
+            )
+            .bind(&id).bind(&just).bind(cx.now).bind(cx.reviewer)
+            .execute(&mut *tx).await.map_err(w("updating module requests"))?;
+        }
+    }
+
+    Ok(())
+}
+
+/// Creates and updates plain settings (`encrypted = false`).
+pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let (mut id, mut key, mut value, mut descr) = (vec![], vec![], vec![], vec![]);
+        for c in cx.by(Kind::Setting, Action::Create) {
+            let Some(Object::Setting(s)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Setting, &c.key)?);
+            key.push(s.key.clone());
+            value.push(s.value.clone());
+            // MCPBox writes its own description when it creates the row.
+            descr.push(crate::settings::known(&s.key).map(|k| k.description.to_string()));
+        }
+        if !id.is_empty() {
+            sqlx::query(
+                "INSERT INTO settings (id, key, value, encrypted, description)
+                 SELECT u.id, u.key, u.value, false, u.descr FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(id, key, value, descr)",
+            )
+            .bind(&id).bind(&key).bind(&value).bind(&descr)
+            .execute(&mut *tx).await.map_err(w("creating settings"))?;
+        }
+        let (mut id, mut value) = (vec![], vec![]);
+        for c in cx.updates(Kind::Setting) {
+            let Some(Object::Setting(s)) = &c.after else {
+                continue;
+            };
+            id.push(cx.ids.row(Kind::Setting, &c.key)?);
+            value.push(s.value.clone());
+        }
+        if !id.is_empty() {
+            // MCPBox keeps the old description on later writes but overwrites `encrypted`.
+            sqlx::query("UPDATE settings s SET value = u.value, encrypted = false, updated_at = now() FROM UNNEST($1::uuid[], $2::text[]) AS u(id, value) WHERE s.id = u.id")
+                .bind(&id).bind(&value)
+                .execute(&mut *tx).await.map_err(w("updating settings"))?;
+        }
+    }
+
+    Ok(())
+}
+
+/// Deletes rows bottom-up; what cascades goes with them.
+pub(super) async fn deletes(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    for (kind, table) in [
+        (Kind::Setting, "settings"),
+        (Kind::Module, "module_requests"),
+        (Kind::Network, "network_access_requests"),
+        (Kind::Tool, "tools"),
+        (Kind::Secret, "server_secrets"),
+        (Kind::Server, "servers"),
+    ] {
+        let id: Vec<Uuid> = cx
+            .by(kind, Action::Delete)
+            .filter_map(|c| c.row_id)
+            .collect();
+        if id.is_empty() {
+            continue;
+        }
+        debug!(table, rows = id.len(), "deleting");
+        let sql = format!("DELETE FROM {table} WHERE id = ANY($1)");
+        sqlx::query(&sql)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(w("deleting rows"))?;
+    }
+
+    Ok(())
+}
+
+/// Records what we now own, and forgets what we no longer do.
+pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
+    {
+        let (mut kind, mut key, mut row, mut hash, mut pin) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut forget_kind = vec![];
+        let mut forget_key = vec![];
+        for c in &cx.plan.changes {
+            if c.action == Action::Delete {
+                forget_kind.push(c.kind.as_str().to_string());
+                forget_key.push(c.key.clone());
+                continue;
+            }
+            let Some(after) = &c.after else { continue };
+            kind.push(c.kind.as_str().to_string());
+            key.push(c.key.clone());
+            row.push(cx.ids.row(c.kind, &c.key)?);
+            hash.push(after.hash());
+            pin.push(c.tool.as_ref().and_then(|t| t.pin.clone()));
+        }
+        for b in &cx.plan.bookkeeping {
+            if b.forget {
+                forget_kind.push(b.kind.as_str().to_string());
+                forget_key.push(b.key.clone());
+            } else {
+                kind.push(b.kind.as_str().to_string());
+                key.push(b.key.clone());
+                row.push(b.row_id);
+                hash.push(b.applied_hash.clone());
+                pin.push(b.pin.clone());
+            }
+        }
+        if !kind.is_empty() {
+            sqlx::query(
+                "INSERT INTO mcpbox_gitops.ownership (kind, key, row_id, applied_hash, pin, source, applied_at)
+                 SELECT u.kind, u.key, u.row_id, u.hash, u.pin, $6, now() FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[]) AS u(kind, key, row_id, hash, pin)
+                 ON CONFLICT (kind, key) DO UPDATE SET row_id = EXCLUDED.row_id, applied_hash = EXCLUDED.applied_hash, pin = EXCLUDED.pin,
+                        source = EXCLUDED.source, applied_at = EXCLUDED.applied_at",
+            )
+            .bind(&kind).bind(&key).bind(&row).bind(&hash).bind(&pin).bind(cx.source)
+            .execute(&mut *tx).await.map_err(w("recording ownership"))?;
+        }
+        if !forget_kind.is_empty() {
+            sqlx::query("DELETE FROM mcpbox_gitops.ownership o USING UNNEST($1::text[], $2::text[]) AS u(kind, key) WHERE o.kind = u.kind AND o.key = u.key")
+                .bind(&forget_kind).bind(&forget_key)
+                .execute(&mut *tx).await.map_err(w("recording ownership"))?;
+        }
+    }
+
+    Ok(())
+}
+
+#[derive(Default)]
+struct ToolBatch {
+    id: Vec<Uuid>,
+    server_id: Vec<Uuid>,
+    name: Vec<String>,
+    description: Vec<Option<String>>,
+    schema: Vec<Value>,
+    enabled: Vec<bool>,
+    timeout: Vec<Option<i32>>,
+    tool_type: Vec<String>,
+    code: Vec<Option<String>>,
+    deps: Vec<Option<Value>>,
+    version: Vec<i32>,
+    status: Vec<String>,
+    requested_at: Vec<Option<DateTime<Utc>>>,
+    approved_at: Vec<Option<DateTime<Utc>>>,
+    approved_by: Vec<Option<String>>,
+    rejection_reason: Vec<Option<String>>,
+    created_by: Vec<Option<String>>,
+    notes: Vec<Option<String>>,
+}
+
+impl ToolBatch {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        id: Uuid,
+        server_id: Option<Uuid>,
+        t: &crate::model::Tool,
+        version: i32,
+        cols: &rows::ApprovalColumns,
+        created_by: Option<&str>,
+    ) {
+        self.id.push(id);
+        if let Some(s) = server_id {
+            self.server_id.push(s);
+        }
+        self.name.push(t.name.clone());
+        self.description.push(t.description.clone());
+        self.schema.push(t.input_schema.clone());
+        self.enabled.push(t.enabled);
+        self.timeout.push(t.timeout_ms);
+        self.tool_type.push(t.tool_type.label().to_string());
+        self.code.push(t.python_code.clone());
+        self.deps.push(if t.dependencies.is_empty() {
+            None
+        } else {
+            Some(json!(t.dependencies))
+        });
+        self.version.push(version);
+        self.status.push(cols.status.label().to_string());
+        self.requested_at.push(cols.requested_at);
+        self.approved_at.push(cols.approved_at);
+        self.approved_by.push(cols.approved_by.clone());
+        self.rejection_reason.push(cols.rejection_reason.clone());
+        self.created_by.push(created_by.map(str::to_string));
+        self.notes.push(cols.publish_notes.clone());
+    }
+}
+
+#[derive(Default)]
+struct VersionBatch {
+    tool_id: Vec<Uuid>,
+    number: Vec<i32>,
+    name: Vec<String>,
+    description: Vec<Option<String>>,
+    enabled: Vec<bool>,
+    timeout: Vec<Option<i32>>,
+    code: Vec<Option<String>>,
+    schema: Vec<Value>,
+    summary: Vec<String>,
+}
+
+impl VersionBatch {
+    fn push(&mut self, tool_id: Uuid, t: &crate::model::Tool, rows: &[rows::VersionRow]) {
+        for r in rows {
+            self.tool_id.push(tool_id);
+            self.number.push(r.number);
+            self.name.push(t.name.clone());
+            self.description.push(t.description.clone());
+            self.enabled.push(r.enabled);
+            self.timeout.push(r.timeout_ms);
+            self.code.push(t.python_code.clone());
+            self.schema.push(t.input_schema.clone());
+            self.summary.push(r.summary.clone());
+        }
+    }
+}
