@@ -288,18 +288,7 @@ pub(super) async fn network(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             id.push(cx.ids.row(Kind::Network, &c.key)?);
             just.push(n.justification.clone());
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "UPDATE network_access_requests n SET justification = u.just, status = 'approved',
-                        reviewed_at = CASE WHEN n.status = 'approved' THEN n.reviewed_at ELSE $3 END,
-                        reviewed_by = CASE WHEN n.status = 'approved' THEN n.reviewed_by ELSE $4 END,
-                        rejection_reason = CASE WHEN n.status = 'approved' THEN n.rejection_reason ELSE NULL END,
-                        updated_at = now()
-                   FROM UNNEST($1::uuid[], $2::text[]) AS u(id, just) WHERE n.id = u.id",
-            )
-            .bind(&id).bind(&just).bind(cx.now).bind(cx.reviewer)
-            .execute(&mut *tx).await.map_err(w("updating network requests"))?;
-        }
+        approve_requests(tx, cx, "network_access_requests", &id, &just).await?;
     }
 
     Ok(())
@@ -334,20 +323,42 @@ pub(super) async fn modules(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             id.push(cx.ids.row(Kind::Module, &c.key)?);
             just.push(m.justification.clone());
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "UPDATE module_requests m SET justification = u.just, status = 'approved',
-                        reviewed_at = CASE WHEN m.status = 'approved' THEN m.reviewed_at ELSE $3 END,
-                        reviewed_by = CASE WHEN m.status = 'approved' THEN m.reviewed_by ELSE $4 END,
-                        rejection_reason = CASE WHEN m.status = 'approved' THEN m.rejection_reason ELSE NULL END,
-                        updated_at = now()
-                   FROM UNNEST($1::uuid[], $2::text[]) AS u(id, just) WHERE m.id = u.id",
-            )
-            .bind(&id).bind(&just).bind(cx.now).bind(cx.reviewer)
-            .execute(&mut *tx).await.map_err(w("updating module requests"))?;
-        }
+        approve_requests(tx, cx, "module_requests", &id, &just).await?;
     }
 
+    Ok(())
+}
+
+/// Updates owned request rows of `table` (network or module): a new
+/// justification, and MCPBox's approve (`reviewed_at`/`reviewed_by`, rejection
+/// reason cleared) for rows that are not approved yet; approved rows keep their
+/// review fields.
+async fn approve_requests(
+    tx: &mut PgConnection,
+    cx: &Context<'_>,
+    table: &'static str,
+    id: &[Uuid],
+    just: &[String],
+) -> Result<(), Error> {
+    if id.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE {table} r SET justification = u.just, status = 'approved',
+                reviewed_at = CASE WHEN r.status = 'approved' THEN r.reviewed_at ELSE $3 END,
+                reviewed_by = CASE WHEN r.status = 'approved' THEN r.reviewed_by ELSE $4 END,
+                rejection_reason = CASE WHEN r.status = 'approved' THEN r.rejection_reason ELSE NULL END,
+                updated_at = now()
+           FROM UNNEST($1::uuid[], $2::text[]) AS u(id, just) WHERE r.id = u.id"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(just)
+        .bind(cx.now)
+        .bind(cx.reviewer)
+        .execute(&mut *tx)
+        .await
+        .map_err(w("updating request rows"))?;
     Ok(())
 }
 

@@ -136,20 +136,7 @@ pub(super) fn caches(
                 .unwrap_or_default(),
         );
         if before != after {
-            out.push(CacheChange {
-                server: Some(name),
-                server_id,
-                added: after
-                    .iter()
-                    .filter(|h| !before.contains(h))
-                    .cloned()
-                    .collect(),
-                removed: before
-                    .iter()
-                    .filter(|h| !after.contains(h))
-                    .cloned()
-                    .collect(),
-            });
+            out.push(cache_change(Some(name), server_id, &before, &after));
         }
     }
     let stale = matches!(&actual.allowed_modules, Some(Some(_)));
@@ -164,21 +151,31 @@ pub(super) fn caches(
         let after = sync::allowed_modules(modules.iter().map(String::as_str));
         let row_differs = !matches!(&actual.allowed_modules, Some(Some(list)) if *list == after);
         if row_differs && (module_touched || before != after) {
-            out.push(CacheChange {
-                server: None,
-                server_id: None,
-                added: after
-                    .iter()
-                    .filter(|h| !before.contains(h))
-                    .cloned()
-                    .collect(),
-                removed: before
-                    .iter()
-                    .filter(|h| !after.contains(h))
-                    .cloned()
-                    .collect(),
-            });
+            out.push(cache_change(None, None, &before, &after));
         }
     }
     out
+}
+
+/// The entries a cache gains and loses between two values.
+fn cache_change(
+    server: Option<String>,
+    server_id: Option<Uuid>,
+    before: &[String],
+    after: &[String],
+) -> CacheChange {
+    CacheChange {
+        server,
+        server_id,
+        added: after
+            .iter()
+            .filter(|h| !before.contains(h))
+            .cloned()
+            .collect(),
+        removed: before
+            .iter()
+            .filter(|h| !after.contains(h))
+            .cloned()
+            .collect(),
+    }
 }

@@ -321,7 +321,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
 
     for ((kind, key), obj) in &desired.objects {
         let server_of = |name: &str| server_ids.get(name).copied().flatten();
-        match obj {
+        // Network and module entries: the matched request row, with its status.
+        let request = match obj {
             Object::Network(n) => {
                 let sid = server_of(&n.server);
                 let tid = n.tool.as_ref().and_then(|t| {
@@ -351,22 +352,14 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 } else {
                     None
                 };
-                if let Some((r, _)) = found {
-                    kept_rows.insert(r.id);
-                }
-                let found = found.map(|(r, adopt)| {
+                found.map(|(r, adopt)| {
                     (
                         r.id,
                         Object::Network(r.obj.clone()),
                         adopt,
                         r.status.as_str(),
                     )
-                });
-                match request_change(actual, *kind, key, obj, found, &mut notes) {
-                    Outcome::Change(c) => changes.push(*c),
-                    Outcome::Unchanged(id) => refresh(*kind, key, id, obj, None, &mut bookkeeping),
-                    Outcome::Standing => {}
-                }
+                })
             }
             Object::Module(md) => {
                 let found = m.find_request(
@@ -378,22 +371,14 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     |r| r.status.as_str(),
                     |r| r.tool_id.is_none() && r.obj.name == md.name,
                 )?;
-                if let Some((r, _)) = found {
-                    kept_rows.insert(r.id);
-                }
-                let found = found.map(|(r, adopt)| {
+                found.map(|(r, adopt)| {
                     (
                         r.id,
                         Object::Module(r.obj.clone()),
                         adopt,
                         r.status.as_str(),
                     )
-                });
-                match request_change(actual, *kind, key, obj, found, &mut notes) {
-                    Outcome::Change(c) => changes.push(*c),
-                    Outcome::Unchanged(id) => refresh(*kind, key, id, obj, None, &mut bookkeeping),
-                    Outcome::Standing => {}
-                }
+                })
             }
             Object::Setting(s) => {
                 let found = m.find(
@@ -424,8 +409,17 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                         }
                     }
                 }
+                continue;
             }
-            _ => {}
+            _ => continue,
+        };
+        if let Some((id, ..)) = &request {
+            kept_rows.insert(*id);
+        }
+        match request_change(actual, *kind, key, obj, request, &mut notes) {
+            Outcome::Change(c) => changes.push(*c),
+            Outcome::Unchanged(id) => refresh(*kind, key, id, obj, None, &mut bookkeeping),
+            Outcome::Standing => {}
         }
     }
 
