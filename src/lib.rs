@@ -23,6 +23,7 @@
 //! - [`model`] (core): the managed objects shared by desired, actual and plan.
 //! - [`rules`] (core): MCPBox's approval, version and sync rules as pure functions.
 //! - [`approvals`], [`policy`], [`settings`] (core): repository files and setting tables.
+//! - [`crypto`] (core): MCPBox's AES-256-GCM secret encryption, key and AAD.
 //! - [`state`] (edge): the actual state read from PostgreSQL; migrations.
 //! - [`plan`] (core): the diff engine, the `Plan` type and its renderers.
 //! - [`apply`] (edge): executes a plan in one transaction.
@@ -33,6 +34,7 @@
 pub mod apply;
 pub mod approvals;
 pub mod cli;
+pub mod crypto;
 pub mod desired;
 pub mod manifest;
 pub mod model;

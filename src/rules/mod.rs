@@ -5,9 +5,11 @@
 //!   `global_config.allowed_modules` from approved request rows.
 //! - `versions`: `tool_versions.change_summary` wording.
 //! - `approval`: the approval state machine with approval pinned to content.
+//! - `passthrough`: names of imported `mcp_passthrough` tools.
 //!
 //! Where each rule is applied to rows lives in `plan::diff` and `apply`.
 
 pub mod approval;
+pub mod passthrough;
 pub mod sync;
 pub mod versions;
