@@ -87,6 +87,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         None => Pins::new(),
     };
     if !diags.is_empty() {
+        crate::manifest::secrets::scrub(&mut diags, &manifests.literals);
         diagnostic::sort(&mut diags);
         return Err(diags);
     }

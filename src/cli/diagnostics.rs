@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
 use crate::manifest::load::text_of;
 use crate::manifest::Diagnostic;
@@ -11,7 +11,121 @@ use crate::source::FileSet;
 
 struct Rendered<'a> {
     d: &'a Diagnostic,
-    src: Option<NamedSource<String>>,
+    src: Option<Snippet>,
+}
+
+/// Widest stretch of a line a snippet shows, in characters.
+const SNIPPET_WIDTH: usize = 120;
+
+/// The few lines around a diagnostic, cut to [`SNIPPET_WIDTH`] around the marked
+/// span, with a secret span masked. Handing miette the whole file would print a
+/// 1 MiB single-line file in full; the window keeps output small and line
+/// numbers right.
+struct Snippet {
+    name: String,
+    text: String,
+    /// 0-based line of the file where `text` starts.
+    first_line: usize,
+    /// The marked span within `text`.
+    span: (usize, usize),
+    /// Characters cut from the front of the marked line.
+    cut_chars: usize,
+}
+
+impl Snippet {
+    fn new(file: &str, text: &str, d: &Diagnostic) -> Option<Snippet> {
+        let loc = d.location;
+        if loc.offset > text.len() || !text.is_char_boundary(loc.offset) {
+            return None;
+        }
+        let line_start = text[..loc.offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[loc.offset..]
+            .find('\n')
+            .map_or(text.len(), |i| loc.offset + i);
+        let prev_start = if line_start == 0 {
+            0
+        } else {
+            text[..line_start - 1].rfind('\n').map_or(0, |i| i + 1)
+        };
+        let next_end = if line_end >= text.len() {
+            line_end
+        } else {
+            text[line_end + 1..]
+                .find('\n')
+                .map_or(text.len(), |i| line_end + 1 + i)
+        };
+        let clip = |line: &str, around: usize| -> (String, usize) {
+            // Cut `line` to SNIPPET_WIDTH chars starting a little before `around`
+            // (a byte index); returns the text and how many bytes were cut in front.
+            let chars: Vec<(usize, char)> = line.char_indices().collect();
+            if chars.len() <= SNIPPET_WIDTH {
+                return (line.to_string(), 0);
+            }
+            let at = chars.iter().position(|(i, _)| *i >= around).unwrap_or(0);
+            let from = at.saturating_sub(20).min(chars.len() - SNIPPET_WIDTH);
+            let cut = chars[from].0;
+            let to = chars.get(from + SNIPPET_WIDTH).map_or(line.len(), |c| c.0);
+            (format!("{}…", &line[cut..to]), cut)
+        };
+        // Around a possible secret, show no neighbouring lines: they may hold
+        // more of it (a second token, the rest of a key).
+        let (prev_start, next_end) = if d.redact {
+            (line_start, line_end)
+        } else {
+            (prev_start, next_end)
+        };
+        let mut out = String::new();
+        if prev_start < line_start {
+            out.push_str(&clip(&text[prev_start..line_start - 1], 0).0);
+            out.push('\n');
+        }
+        let (this, cut) = clip(&text[line_start..line_end], loc.offset - line_start);
+        let start = out.len() + (loc.offset - line_start).saturating_sub(cut);
+        let avail = this.len().saturating_sub(start - out.len());
+        let len = loc.len.min(avail);
+        let mut this = this;
+        let rel = start - out.len();
+        let len = if d.redact {
+            // One `*` per character: the snippet shows where, never what.
+            let n = this[rel..rel + len].chars().count();
+            this.replace_range(rel..rel + len, &"*".repeat(n));
+            n
+        } else {
+            len
+        };
+        out.push_str(&this);
+        if line_end < next_end {
+            out.push('\n');
+            out.push_str(&clip(&text[line_end + 1..next_end], 0).0);
+        }
+        let first_line = text[..prev_start].matches('\n').count();
+        Some(Snippet {
+            name: file.to_string(),
+            text: out,
+            first_line,
+            span: (start, len),
+            cut_chars: text[line_start..line_start + cut].chars().count(),
+        })
+    }
+}
+
+impl miette::SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first_line,
+            inner.column() + self.cut_chars,
+            inner.line_count(),
+        )))
+    }
 }
 
 impl fmt::Debug for Rendered<'_> {
@@ -54,11 +168,11 @@ impl miette::Diagnostic for Rendered<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.src.as_ref()?;
-        let len = self.d.location.len.max(1);
+        let (offset, len) = self.src.as_ref()?.span;
         Some(Box::new(std::iter::once(LabeledSpan::new(
             Some("here".into()),
-            self.d.location.offset,
-            len,
+            offset,
+            len.max(1),
         ))))
     }
 }
@@ -73,9 +187,7 @@ pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
     for d in diags {
-        let src = text_of(files, &d.file)
-            .filter(|t| d.location.offset + d.location.len <= t.len())
-            .map(|t| NamedSource::new(d.file.clone(), t.to_string()));
+        let src = text_of(files, &d.file).and_then(|t| Snippet::new(&d.file, t, d));
         let r = Rendered { d, src };
         if handler.render_report(&mut out, &r).is_err() {
             out.push_str(&format!("error: {d}\n"));

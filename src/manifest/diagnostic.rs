@@ -21,6 +21,12 @@ pub enum Code {
     UnknownKind,
     /// E006: `apiVersion` is not `mcpbox/v1`.
     BadApiVersion,
+    /// E007: a mapping gives the same key twice.
+    DuplicateKey,
+    /// E008: a manifest file holds no document.
+    EmptyFile,
+    /// E009: input beyond a safety limit (file size, nesting depth, alias expansion).
+    InputLimit,
     /// E010: a name breaks MCPBox's naming rules.
     InvalidName,
     /// E011: two objects with the same name.
@@ -55,6 +61,9 @@ impl Code {
             Code::MissingField => "E004",
             Code::UnknownKind => "E005",
             Code::BadApiVersion => "E006",
+            Code::DuplicateKey => "E007",
+            Code::EmptyFile => "E008",
+            Code::InputLimit => "E009",
             Code::InvalidName => "E010",
             Code::Duplicate => "E011",
             Code::DanglingReference => "E012",
@@ -78,6 +87,9 @@ impl Code {
             Code::MissingField => "missing-field",
             Code::UnknownKind => "unknown-kind",
             Code::BadApiVersion => "bad-api-version",
+            Code::DuplicateKey => "duplicate-key",
+            Code::EmptyFile => "empty-file",
+            Code::InputLimit => "input-limit",
             Code::InvalidName => "invalid-name",
             Code::Duplicate => "duplicate",
             Code::DanglingReference => "dangling-reference",
@@ -93,13 +105,16 @@ impl Code {
     }
 
     /// Every code, in order (for documentation and tests).
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 20] = [
         Code::YamlSyntax,
         Code::UnknownField,
         Code::InvalidValue,
         Code::MissingField,
         Code::UnknownKind,
         Code::BadApiVersion,
+        Code::DuplicateKey,
+        Code::EmptyFile,
+        Code::InputLimit,
         Code::InvalidName,
         Code::Duplicate,
         Code::DanglingReference,
@@ -142,6 +157,9 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// The marked span may hold a secret: snippets show it masked.
+    #[serde(skip)]
+    pub redact: bool,
 }
 
 fn serialize_code<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
@@ -157,6 +175,7 @@ impl Diagnostic {
             location,
             message: message.into(),
             help: None,
+            redact: false,
         }
     }
 
@@ -164,6 +183,13 @@ impl Diagnostic {
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Marks the span as possibly secret, so that no snippet shows it.
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        self.redact = true;
         self
     }
 
@@ -262,6 +288,9 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// The longest span [`token_len`] marks.
+const MAX_TOKEN: usize = 120;
+
 /// Length of the token starting at `offset` (up to the end of the line, at most
 /// a word-ish run), so snippets mark something visible.
 pub fn token_len(text: &str, offset: usize) -> usize {
@@ -269,8 +298,9 @@ pub fn token_len(text: &str, offset: usize) -> usize {
     let end = rest
         .find(['\n', '\r'])
         .unwrap_or(rest.len())
-        .min(rest.find(": ").unwrap_or(usize::MAX));
-    end.max(usize::from(!rest.is_empty()))
+        .min(rest.find(": ").unwrap_or(usize::MAX))
+        .min(MAX_TOKEN);
+    floor_char_boundary(rest, end).max(usize::from(!rest.is_empty()))
 }
 
 #[cfg(test)]

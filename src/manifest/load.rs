@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use super::diagnostic::{location_at, token_len, Code, Diagnostic};
 use super::kinds::{Doc, Document, Envelope, API_VERSION, KINDS};
 use super::locate::{self, DocIndex};
+use super::secrets;
 use crate::source::{Entry, FileSet};
 
 /// Files at the repository root that are not manifests.
@@ -71,6 +72,8 @@ pub struct Manifests {
     pub docs: Vec<Loaded>,
     /// Problems met while loading.
     pub diagnostics: Vec<Diagnostic>,
+    /// Literal secrets found, to scrub from every message (see `secrets::scrub`).
+    pub literals: Vec<secrets::Literal>,
 }
 
 /// The text of a file of the set, if it is UTF-8.
@@ -105,25 +108,14 @@ pub fn load(files: &FileSet) -> Manifests {
             Entry::Bytes(b) => match std::str::from_utf8(b) {
                 Ok(t) => t,
                 Err(e) => {
-                    out.diagnostics.push(
-                        Diagnostic::new(
-                            Code::YamlSyntax,
-                            path,
-                            start,
-                            format!(
-                                "file is not valid UTF-8 (bad byte at offset {})",
-                                e.valid_up_to()
-                            ),
-                        )
-                        .help("save the file as UTF-8"),
-                    );
+                    out.diagnostics.push(not_utf8(path, b, e.valid_up_to()));
                     continue;
                 }
             },
             Entry::TooLarge(n) => {
                 out.diagnostics.push(
                     Diagnostic::new(
-                        Code::YamlSyntax,
+                        Code::InputLimit,
                         path,
                         start,
                         format!("file is {n} bytes, larger than the 1 MiB limit"),
@@ -151,12 +143,53 @@ pub fn load(files: &FileSet) -> Manifests {
 }
 
 fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
-    let indexes = locate::index(text);
+    let at = |off: usize| location_at(text, off, token_len(text, off));
+    let (indexes, scan_error) = locate::index_checked(text);
+    // Refuse documents too deep to be manifests before serde_yaml sees them:
+    // libyaml spends quadratic time on deeply nested flow collections.
+    let too_deep = indexes
+        .iter()
+        .find_map(|d| d.too_deep)
+        .or(scan_error.filter(|(_, m)| m.contains("recursion limit")).map(|(o, _)| o));
+    if let Some(off) = too_deep {
+        out.diagnostics.push(
+            Diagnostic::new(
+                Code::InputLimit,
+                path,
+                at(off),
+                format!(
+                    "nested more than {} levels deep; no manifest is",
+                    locate::MAX_DEPTH
+                ),
+            )
+            .help("a manifest is a few levels deep: check for runaway brackets or indentation"),
+        );
+        return;
+    }
+    let mut documents = 0;
     for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let index = indexes.get(i).cloned().unwrap_or_default();
         let value = match serde_yaml::Value::deserialize_from(de) {
             Ok(v) => v,
+            Err(e) if !index.duplicate_keys.is_empty() && e.to_string().contains("duplicate entry") => {
+                // The document was read whole; report every duplicate, go on.
+                documents += 1;
+                for (key, second, first) in &index.duplicate_keys {
+                    let first_line = location_at(text, *first, 0).line;
+                    out.diagnostics.push(
+                        Diagnostic::new(
+                            Code::DuplicateKey,
+                            path,
+                            at(*second),
+                            format!("duplicate key `{key}` (first given on line {first_line})"),
+                        )
+                        .help("YAML keeps only one of them: remove the key you do not mean"),
+                    );
+                }
+                continue;
+            }
             Err(e) => {
-                out.diagnostics.push(yaml_error(path, text, &e));
+                out.diagnostics.push(yaml_error(path, text, &index, &e));
                 // After a syntax error the rest of the stream cannot be trusted.
                 return;
             }
@@ -164,10 +197,98 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
         if value.is_null() {
             continue; // an empty document (e.g. a trailing `---`)
         }
-        let index = indexes.get(i).cloned().unwrap_or_default();
+        documents += 1;
+        literal_secrets(path, text, &index, &value, "", out);
         if let Some(loaded) = load_document(files, path, text, index, value, &mut out.diagnostics) {
             out.docs.push(loaded);
         }
+    }
+    if documents == 0 {
+        out.diagnostics.push(
+            Diagnostic::new(Code::EmptyFile, path, at(0), "the file holds no manifest document")
+                .help("delete the file, or add a document starting with `apiVersion: mcpbox/v1`; an empty manifest file is refused so that a truncated file cannot silently delete what it used to declare"),
+        );
+    }
+}
+
+/// Reports every string of a document that looks like a credential, and every
+/// secret-named field (`password:`, `value:` under a secret…) that holds a literal
+/// rather than the name of a secret. Tool code is checked in `validate`.
+fn literal_secrets(
+    path: &str,
+    text: &str,
+    index: &DocIndex,
+    value: &serde_yaml::Value,
+    at: &str,
+    out: &mut Manifests,
+) {
+    use serde_yaml::Value;
+    let help = "secret values never go in git: list the name under the server's `secrets:` (e.g. `- name: GITHUB_TOKEN`), give the value with `valueFrom: {env: GITHUB_TOKEN}` at apply time or set it in MCPBox, and rotate the leaked credential";
+    match value {
+        Value::String(s) if at != "spec.code" => {
+            for f in secrets::scan(s) {
+                let found = &s[f.offset..f.offset + f.len];
+                out.literals.push(secrets::Literal::new(found));
+                let start = index.value_or_ancestor(at);
+                let off = text
+                    .get(start..)
+                    .and_then(|t| t.find(found))
+                    .map_or(start, |i| start + i);
+                let len = if off == start && !text[start..].starts_with(found) {
+                    token_len(text, off)
+                } else {
+                    f.len
+                };
+                out.diagnostics.push(
+                    Diagnostic::new(
+                        Code::LiteralSecret,
+                        path,
+                        location_at(text, off, len),
+                        format!("`{at}` holds what looks like {} (value not shown)", f.what),
+                    )
+                    .help(help)
+                    .redacted(),
+                );
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                let Some(key) = k.as_str() else { continue };
+                let child = locate::join_key(at, key);
+                if secrets::is_secret_field(key) && !at.starts_with("spec.inputSchema") {
+                    // `password: …` is a value whatever it says; `token: GITHUB_TOKEN`
+                    // may be a reference to a secret by name.
+                    let always = secrets::is_value_field(key);
+                    if let Some(s) = v.as_str().filter(|s| {
+                        !s.is_empty()
+                            && (always || !super::validate::is_secret_name(s))
+                            && secrets::scan(s).is_empty()
+                    }) {
+                        out.literals.push(secrets::Literal::new(s));
+                        let off = index.value_or_ancestor(&child);
+                        out.diagnostics.push(
+                            Diagnostic::new(
+                                Code::LiteralSecret,
+                                path,
+                                location_at(text, off, token_len(text, off)),
+                                format!("`{child}` would put a secret value in git (value not shown)"),
+                            )
+                            .help(help)
+                            .redacted(),
+                        );
+                        continue;
+                    }
+                }
+                literal_secrets(path, text, index, v, &child, out);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter().enumerate() {
+                literal_secrets(path, text, index, v, &format!("{at}[{i}]"), out);
+            }
+        }
+        Value::Tagged(t) => literal_secrets(path, text, index, &t.value, at, out),
+        _ => {}
     }
 }
 
@@ -181,8 +302,50 @@ impl DeserializeFrom for serde_yaml::Value {
     }
 }
 
-fn yaml_error(path: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
+/// A diagnostic for a file that is not UTF-8, at the first bad byte.
+pub fn not_utf8(path: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    // The prefix up to `valid_up_to` is valid UTF-8 by definition.
+    let good = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or("");
+    let line = good.matches('\n').count() + 1;
+    let column = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let loc = super::diagnostic::Location {
+        line,
+        column,
+        offset: valid_up_to,
+        len: 0,
+    };
+    Diagnostic::new(
+        Code::YamlSyntax,
+        path,
+        loc,
+        format!(
+            "file is not valid UTF-8 (byte 0x{:02x} at offset {valid_up_to})",
+            bytes.get(valid_up_to).copied().unwrap_or(0)
+        ),
+    )
+    .help("save the file as UTF-8")
+}
+
+fn yaml_error(path: &str, text: &str, index: &DocIndex, e: &serde_yaml::Error) -> Diagnostic {
     let (loc, msg) = super::diagnostic::yaml_error_parts(text, e);
+    if msg.contains("repetition limit exceeded") {
+        // serde_yaml stops expanding aliases past a budget: a "billion laughs".
+        let loc = match index.first_alias {
+            Some(off) => location_at(text, off, token_len(text, off)),
+            None => loc,
+        };
+        return Diagnostic::new(
+            Code::InputLimit,
+            path,
+            loc,
+            "aliases expand to too large a document (an alias bomb?)",
+        )
+        .help("write the values out instead of nesting `*alias` references");
+    }
+    if msg.contains("recursion limit exceeded") {
+        return Diagnostic::new(Code::InputLimit, path, loc, "nested too deeply")
+            .help("a manifest is a few levels deep: check for runaway brackets or indentation");
+    }
     Diagnostic::new(Code::YamlSyntax, path, loc, format!("invalid YAML: {msg}"))
         .help("fix the YAML syntax; `---` separates documents")
 }
@@ -308,7 +471,14 @@ fn parse<T: DeserializeOwned>(
                 field_path
             };
             let msg = e.inner().to_string();
-            diags.push(typed_error(path, text, index, &field_path, &msg));
+            let d = typed_error(path, text, index, &field_path, &msg);
+            // An unknown secret-named field was already refused as E060.
+            let reported = diags.iter().any(|o| {
+                o.code == Code::LiteralSecret && o.file == d.file && o.location.line == d.location.line
+            });
+            if !(d.code == Code::UnknownField && reported) {
+                diags.push(d);
+            }
             None
         }
     }

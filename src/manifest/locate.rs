@@ -17,6 +17,13 @@ pub struct DocIndex {
     pub start: usize,
     /// path → (offset of the key, if the node is a map entry; offset of the value)
     entries: BTreeMap<String, (Option<usize>, usize)>,
+    /// Keys given twice in one mapping: (path of the key, offset of the second
+    /// occurrence, offset of the first).
+    pub duplicate_keys: Vec<(String, usize, usize)>,
+    /// Offset of the first alias (`*name`) of the document.
+    pub first_alias: Option<usize>,
+    /// Offset of the first node nested deeper than [`MAX_DEPTH`].
+    pub too_deep: Option<usize>,
 }
 
 impl DocIndex {
@@ -69,10 +76,17 @@ pub fn join_key(path: &str, key: &str) -> String {
     }
 }
 
+/// Nesting depth past which nodes are no longer indexed (and the document is
+/// refused by `load`): manifests are a few levels deep, and building paths for a
+/// 100,000-deep document would cost quadratic time.
+pub const MAX_DEPTH: usize = 64;
+
 enum Frame {
     Map {
         path: String,
         key: Option<(String, usize)>,
+        /// Keys seen so far, with their offsets.
+        seen: BTreeMap<String, usize>,
     },
     Seq {
         path: String,
@@ -86,12 +100,16 @@ struct Indexer<'a> {
     char_offsets: Option<Vec<usize>>,
     docs: Vec<DocIndex>,
     stack: Vec<Frame>,
+    /// Whether `text` is ASCII (char index = byte offset), computed once.
+    ascii: bool,
+    /// Collections open below [`MAX_DEPTH`], which are not indexed.
+    hidden: usize,
 }
 
 impl Indexer<'_> {
     fn byte_offset(&mut self, mark: &Marker) -> usize {
         let idx = mark.index();
-        if self.text.is_ascii() {
+        if self.ascii {
             return idx.min(self.text.len());
         }
         let text = self.text;
@@ -105,7 +123,7 @@ impl Indexer<'_> {
     fn child_path(&self) -> (String, Option<usize>) {
         match self.stack.last() {
             None => (String::new(), None),
-            Some(Frame::Map { path, key }) => match key {
+            Some(Frame::Map { path, key, .. }) => match key {
                 Some((k, off)) => (join_key(path, k), Some(*off)),
                 None => (path.clone(), None),
             },
@@ -137,18 +155,41 @@ impl Indexer<'_> {
 impl MarkedEventReceiver for Indexer<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let off = self.byte_offset(&mark);
+        if self.hidden > 0 {
+            match ev {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.hidden += 1,
+                Event::MappingEnd | Event::SequenceEnd => {
+                    self.hidden -= 1;
+                    if self.hidden == 0 {
+                        self.advance();
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
         match ev {
             Event::DocumentStart => {
                 self.docs.push(DocIndex {
                     start: off,
-                    entries: BTreeMap::new(),
+                    ..DocIndex::default()
                 });
                 self.stack.clear();
             }
             Event::Scalar(value, ..) => {
                 if self.expecting_key() {
-                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    let mut duplicate = None;
+                    if let Some(Frame::Map { key, seen, path }) = self.stack.last_mut() {
+                        match seen.get(&value) {
+                            Some(first) => duplicate = Some((join_key(path, &value), off, *first)),
+                            None => {
+                                seen.insert(value.clone(), off);
+                            }
+                        }
                         *key = Some((value, off));
+                    }
+                    if let (Some(d), Some(doc)) = (duplicate, self.docs.last_mut()) {
+                        doc.duplicate_keys.push(d);
                     }
                 } else {
                     let (path, key) = self.child_path();
@@ -157,6 +198,9 @@ impl MarkedEventReceiver for Indexer<'_> {
                 }
             }
             Event::Alias(..) => {
+                if let Some(doc) = self.docs.last_mut() {
+                    doc.first_alias.get_or_insert(off);
+                }
                 if self.expecting_key() {
                     if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                         *key = Some(("*alias".into(), off));
@@ -168,6 +212,13 @@ impl MarkedEventReceiver for Indexer<'_> {
                 }
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    if let Some(doc) = self.docs.last_mut() {
+                        doc.too_deep.get_or_insert(off);
+                    }
+                    self.hidden = 1;
+                    return;
+                }
                 let (path, key) = if self.expecting_key() {
                     // A complex key; index it under a placeholder.
                     ("?".to_string(), None)
@@ -176,7 +227,11 @@ impl MarkedEventReceiver for Indexer<'_> {
                 };
                 self.record(path.clone(), key, off);
                 if matches!(ev, Event::MappingStart(..)) {
-                    self.stack.push(Frame::Map { path, key: None });
+                    self.stack.push(Frame::Map {
+                        path,
+                        key: None,
+                        seen: BTreeMap::new(),
+                    });
                 } else {
                     self.stack.push(Frame::Seq { path, index: 0 });
                 }
@@ -193,15 +248,25 @@ impl MarkedEventReceiver for Indexer<'_> {
 /// Indexes every document of `text`. On a YAML error the documents read so far are
 /// returned (serde_yaml reports the error itself, with its own position).
 pub fn index(text: &str) -> Vec<DocIndex> {
+    index_checked(text).0
+}
+
+/// Like [`index`], also returning the scanner's error (byte offset, message).
+pub fn index_checked(text: &str) -> (Vec<DocIndex>, Option<(usize, String)>) {
     let mut indexer = Indexer {
         text,
         char_offsets: None,
         docs: Vec::new(),
         stack: Vec::new(),
+        ascii: text.is_ascii(),
+        hidden: 0,
     };
     let mut parser = Parser::new_from_str(text);
-    let _ = parser.load(&mut indexer, true);
-    indexer.docs
+    let error = parser.load(&mut indexer, true).err().map(|e| {
+        let off = indexer.byte_offset(e.marker());
+        (off, e.info().to_string())
+    });
+    (indexer.docs, error)
 }
 
 #[cfg(test)]
@@ -223,6 +288,21 @@ mod tests {
             docs[0].value_or_ancestor("spec.network[0].nope"),
             docs[0].value("spec.network[0]").unwrap()
         );
+    }
+
+    #[test]
+    fn duplicate_keys_aliases_and_depth_are_noted() {
+        let text = "a: 1\nb:\n  c: &x 2\n  c: *x\n";
+        let docs = index(text);
+        let (path, second, first) = docs[0].duplicate_keys[0].clone();
+        assert_eq!(path, "b.c");
+        assert_eq!((first, second), (10, 20));
+        assert_eq!(docs[0].first_alias, Some(23));
+        let deep: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let docs = index(&deep);
+        let at = docs[0].too_deep.unwrap();
+        assert_eq!(deep[..at].lines().count(), MAX_DEPTH + 1);
+        assert!(docs[0].duplicate_keys.is_empty());
     }
 
     #[test]

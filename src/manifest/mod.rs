@@ -5,6 +5,7 @@
 //! - `locate`: path → position index of a YAML document.
 //! - `kinds`: the serde types of each kind.
 //! - `load`: `FileSet` → parsed documents (with tool code fetched).
+//! - `secrets`: literal-secret detection (E060).
 //! - `validate`: semantic checks (names, references, limits, Python).
 //!
 //! Nothing here touches the database or the filesystem; `source` reads files.
@@ -13,6 +14,7 @@ pub mod diagnostic;
 pub mod kinds;
 pub mod load;
 pub mod locate;
+pub mod secrets;
 pub mod validate;
 
 pub use diagnostic::{Code, Diagnostic};

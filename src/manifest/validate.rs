@@ -83,6 +83,8 @@ pub fn host_problem(host: &str) -> Option<String> {
 struct Checker<'a> {
     files: &'a FileSet,
     diags: Vec<Diagnostic>,
+    /// Literal secrets found in tool code, scrubbed from every message at the end.
+    literals: Vec<super::secrets::Literal>,
 }
 
 impl Checker<'_> {
@@ -138,6 +140,7 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
     let mut c = Checker {
         files,
         diags: Vec::new(),
+        literals: Vec::new(),
     };
     // First pass: what exists, for reference checks.
     let mut servers: BTreeMap<&str, &Loaded> = BTreeMap::new();
@@ -196,7 +199,16 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                 let mut seen = BTreeSet::new();
                 for (i, secret) in s.spec.secrets.iter().enumerate() {
                     let p = format!("spec.secrets[{i}].name");
-                    if !is_secret_name(&secret.name) || secret.name.len() > limits::NAME {
+                    if super::secrets::name_looks_like_value(&secret.name) {
+                        // Reported by `load` when it matches a known token shape.
+                        if super::secrets::scan(&secret.name).is_empty() {
+                            c.diags.push(
+                                doc.diag(c.files, Code::LiteralSecret, &p, format!("`{p}` looks like a secret value, not a name (value not shown)"))
+                                    .help("a secret entry holds only the name, e.g. `GITHUB_TOKEN`; give the value with `valueFrom` at apply time, and rotate the leaked credential")
+                                    .redacted(),
+                            );
+                        }
+                    } else if !is_secret_name(&secret.name) || secret.name.len() > limits::NAME {
                         c.push(
                             doc,
                             Code::InvalidName,
@@ -405,6 +417,7 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
             }
         }
     }
+    super::secrets::scrub(&mut c.diags, &c.literals);
     c.diags
 }
 
@@ -439,6 +452,19 @@ fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
         let off = super::diagnostic::offset_of(text, code.first_line + line, col + code.indent);
         location_at(text, off, super::diagnostic::token_len(text, off))
     };
+    for f in super::secrets::scan(&code.text) {
+        let before = &code.text[..f.offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let mut loc = at(line, col);
+        loc.len = f.len;
+        c.literals.push(super::secrets::Literal::new(&code.text[f.offset..f.offset + f.len]));
+        c.diags.push(
+            Diagnostic::new(Code::LiteralSecret, &code.file, loc, format!("tool code holds what looks like {} (value not shown)", f.what))
+                .help("declare a secret on the server (`secrets: [{name: API_TOKEN}]`) and read it in the tool with `secrets[\"API_TOKEN\"]`; rotate the leaked credential")
+                .redacted(),
+        );
+    }
     if !v.valid {
         let (loc, msg) = match &v.syntax_error {
             Some(e) => (

@@ -1,0 +1,310 @@
+//! Literal-secret detection: text that looks like a credential where git must only
+//! hold names (`E060 literal-secret`).
+//!
+//! A manifest repository is read by every reviewer and CI job, so a token pasted
+//! into it is leaked the moment it is pushed. This module recognises the shapes of
+//! common credentials (GitHub, GitLab, Slack, OpenAI/Anthropic, AWS, Google, Stripe
+//! keys, JWTs, PEM private keys, passwords inside URLs) and the field names that
+//! would carry one. It only finds them; `load` and `validate` turn findings into
+//! diagnostics whose snippets are masked and whose messages never quote the value.
+
+/// One credential-looking stretch of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Byte offset in the scanned text.
+    pub offset: usize,
+    /// Length in bytes.
+    pub len: usize,
+    /// What it looks like, e.g. "a GitHub token" (never the value).
+    pub what: &'static str,
+}
+
+/// A literal secret found in the repository, kept only to scrub it from every
+/// message before anything is printed. Its `Debug` shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Literal(String);
+
+impl Literal {
+    /// Wraps found text.
+    pub fn new(text: &str) -> Literal {
+        Literal(text.to_string())
+    }
+}
+
+impl std::fmt::Debug for Literal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Literal(***)")
+    }
+}
+
+/// Replaces every found literal in the messages of `diags` with `(redacted)`, so
+/// that no diagnostic quotes a secret even when it names the bad value.
+pub fn scrub(diags: &mut [super::Diagnostic], literals: &[Literal]) {
+    for d in diags.iter_mut() {
+        for Literal(secret) in literals {
+            if secret.is_empty() {
+                continue;
+            }
+            if d.message.contains(secret.as_str()) {
+                d.message = d.message.replace(secret.as_str(), "(redacted)");
+            }
+            if let Some(h) = &d.help {
+                if h.contains(secret.as_str()) {
+                    d.help = Some(h.replace(secret.as_str(), "(redacted)"));
+                }
+            }
+        }
+    }
+}
+
+/// Token prefixes and the minimum number of token characters that must follow.
+const PREFIXES: &[(&str, usize, &str)] = &[
+    ("ghp_", 30, "a GitHub token"),
+    ("gho_", 30, "a GitHub token"),
+    ("ghu_", 30, "a GitHub token"),
+    ("ghs_", 30, "a GitHub token"),
+    ("ghr_", 30, "a GitHub token"),
+    ("github_pat_", 20, "a GitHub token"),
+    ("glpat-", 20, "a GitLab token"),
+    ("xoxb-", 10, "a Slack token"),
+    ("xoxp-", 10, "a Slack token"),
+    ("xoxa-", 10, "a Slack token"),
+    ("xoxr-", 10, "a Slack token"),
+    ("xoxs-", 10, "a Slack token"),
+    ("sk-ant-", 20, "an Anthropic API key"),
+    ("sk-proj-", 20, "an OpenAI API key"),
+    ("sk-", 32, "an API secret key"),
+    ("sk_live_", 16, "a Stripe key"),
+    ("rk_live_", 16, "a Stripe key"),
+    ("AKIA", 16, "an AWS access key"),
+    ("ASIA", 16, "an AWS access key"),
+    ("AIza", 30, "a Google API key"),
+    ("hf_", 30, "a Hugging Face token"),
+];
+
+/// Field names that would carry a secret value (compared lower-case, without
+/// `_` and `-`).
+const SECRET_FIELDS: &[&str] = &[
+    "value",
+    "secretvalue",
+    "password",
+    "passwd",
+    "token",
+    "apikey",
+    "accesstoken",
+    "secret",
+    "privatekey",
+    "credentials",
+    "bearer",
+];
+
+/// Whether a field with this name holds a value, never a reference by name.
+pub fn is_value_field(name: &str) -> bool {
+    matches!(
+        normalize(name).as_str(),
+        "value" | "secretvalue" | "password" | "passwd" | "privatekey"
+    )
+}
+
+fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether a field with this name would hold a secret value.
+pub fn is_secret_field(name: &str) -> bool {
+    SECRET_FIELDS.contains(&normalize(name).as_str())
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Finds credential-looking text.
+pub fn scan(text: &str) -> Vec<Finding> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        // A token must start at a word boundary.
+        let boundary = i == 0 || !is_token_char(bytes[i - 1]);
+        if boundary {
+            if let Some(f) = token_at(text, i) {
+                i = f.offset + f.len;
+                out.push(f);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.extend(pem_keys(text));
+    out.extend(url_passwords(text));
+    out.sort_by_key(|f| f.offset);
+    out.dedup_by_key(|f| f.offset);
+    out
+}
+
+fn token_at(text: &str, i: usize) -> Option<Finding> {
+    let bytes = text.as_bytes();
+    let rest = &text[i..];
+    for (prefix, min, what) in PREFIXES {
+        if !rest.starts_with(prefix) {
+            continue;
+        }
+        let body = bytes[i + prefix.len()..]
+            .iter()
+            .take_while(|b| is_token_char(**b))
+            .count();
+        let body_text = &rest[prefix.len()..prefix.len() + body];
+        // Real tokens mix letters and digits; `sk-my-project-name` does not.
+        let has_digit = body_text.bytes().any(|b| b.is_ascii_digit());
+        let has_alpha = body_text.bytes().any(|b| b.is_ascii_alphabetic());
+        if body >= *min && has_digit && has_alpha {
+            return Some(Finding {
+                offset: i,
+                len: prefix.len() + body,
+                what,
+            });
+        }
+    }
+    jwt_at(text, i)
+}
+
+/// A JSON Web Token: three base64url parts, the first two starting `eyJ`.
+fn jwt_at(text: &str, i: usize) -> Option<Finding> {
+    let rest = &text[i..];
+    if !rest.starts_with("eyJ") {
+        return None;
+    }
+    let b64 = |s: &str| {
+        s.bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+            .count()
+    };
+    let a = b64(rest);
+    let second = rest.get(a + 1..)?;
+    if rest.as_bytes().get(a) != Some(&b'.') || !second.starts_with("eyJ") || a < 10 {
+        return None;
+    }
+    let b = b64(second);
+    let third = second.get(b + 1..)?;
+    if second.as_bytes().get(b) != Some(&b'.') || b < 10 {
+        return None;
+    }
+    let c = b64(third);
+    (c >= 10).then(|| Finding {
+        offset: i,
+        len: a + 1 + b + 1 + c,
+        what: "a JSON Web Token",
+    })
+}
+
+fn pem_keys(text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find("-----BEGIN ") {
+        let at = from + pos;
+        let line_end = text[at..].find('\n').map_or(text.len(), |e| at + e);
+        if text[at..line_end].contains("PRIVATE KEY-----") {
+            out.push(Finding {
+                offset: at,
+                len: line_end - at,
+                what: "a private key",
+            });
+        }
+        from = line_end.max(at + 1);
+    }
+    out
+}
+
+/// `scheme://user:password@host`: a password inside a URL.
+fn url_passwords(text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find("://") {
+        let start = from + pos + 3;
+        let authority_end = text[start..]
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'')
+            .map_or(text.len(), |e| start + e);
+        let authority = &text[start..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            if let Some(colon) = authority[..at].find(':') {
+                let password = &authority[colon + 1..at];
+                // `${VAR}`-style references are not literal values.
+                if !password.is_empty() && !password.starts_with('$') {
+                    out.push(Finding {
+                        offset: start + colon + 1,
+                        len: password.len(),
+                        what: "a password inside a URL",
+                    });
+                }
+            }
+        }
+        from = start;
+    }
+    out
+}
+
+/// Whether a secret *name* is in fact a value: a token, or a long random-looking
+/// string (names are short upper-case words like `GITHUB_TOKEN`).
+pub fn name_looks_like_value(name: &str) -> bool {
+    if !scan(name).is_empty() {
+        return true;
+    }
+    let len = name.chars().count();
+    let lower = name.bytes().any(|b| b.is_ascii_lowercase());
+    let upper = name.bytes().any(|b| b.is_ascii_uppercase());
+    let digits = name.bytes().filter(|b| b.is_ascii_digit()).count();
+    len >= 20 && lower && upper && digits >= 2 && !name.contains(' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_common_tokens_at_their_offset() {
+        let gh = format!("ghp_{}", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5");
+        let text = format!("description: use {gh} here");
+        let f = scan(&text);
+        assert_eq!(f.len(), 1);
+        assert_eq!(&text[f[0].offset..f[0].offset + f[0].len], gh);
+        assert_eq!(f[0].what, "a GitHub token");
+        assert_eq!(scan("AKIAIOSFODNN7EXAMPLE")[0].what, "an AWS access key");
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert_eq!(scan(jwt)[0].len, jwt.len());
+        assert_eq!(
+            scan("-----BEGIN OPENSSH PRIVATE KEY-----\nabc")[0].what,
+            "a private key"
+        );
+        let url = "https://bot:hunter2@example.com/mcp";
+        let f = scan(url);
+        assert_eq!(&url[f[0].offset..f[0].offset + f[0].len], "hunter2");
+    }
+
+    #[test]
+    fn ordinary_text_is_not_a_token() {
+        for s in [
+            "sk-my-project-name-that-is-long-enough-to-count",
+            "task_ghp_notes",
+            "https://example.com/path:with@at",
+            "https://user:${TOKEN}@example.com",
+            "AKIA",
+            "GITHUB_TOKEN",
+            "api.github.com",
+        ] {
+            assert!(scan(s).is_empty(), "{s}");
+        }
+    }
+
+    #[test]
+    fn secret_names_and_fields() {
+        assert!(name_looks_like_value("aB3dE5gH7jK9mN1pQ3sT5"));
+        assert!(!name_looks_like_value("HOME_ASSISTANT_TOKEN"));
+        assert!(is_secret_field("api_key"));
+        assert!(is_secret_field("Value"));
+        assert!(!is_secret_field("description"));
+    }
+}
