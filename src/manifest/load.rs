@@ -534,7 +534,7 @@ fn typed_error(
         (
             Code::InvalidValue,
             off,
-            format!("{}{}", msg, where_(field_path)),
+            format!("{}{}", plain_types(msg), where_(field_path)),
             "give a value of the expected type".to_string(),
         )
     };
@@ -545,6 +545,24 @@ fn typed_error(
         message,
     )
     .help(help)
+}
+
+/// serde names Rust types ("expected i64"); say what a YAML author writes.
+fn plain_types(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for (rust, plain) in [
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    out
 }
 
 fn where_(field_path: &str) -> String {

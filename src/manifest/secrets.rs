@@ -130,7 +130,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
     while i < bytes.len() {
         // A token must start at a word boundary.
         let boundary = i == 0 || !is_token_char(bytes[i - 1]);
-        if boundary {
+        if boundary && text.is_char_boundary(i) {
             if let Some(f) = token_at(text, i) {
                 i = f.offset + f.len;
                 out.push(f);

@@ -434,10 +434,15 @@ pub fn setting_text(v: &serde_yaml::Value) -> Option<String> {
 fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
     let n = code.text.chars().count();
     if n > limits::CODE {
+        let at = if doc.index.contains("spec.codeFile") {
+            "spec.codeFile"
+        } else {
+            "spec.code"
+        };
         c.push(
             doc,
             Code::OutOfRange,
-            "spec",
+            at,
             format!(
                 "code is {n} characters, more than MCPBox's {}",
                 limits::CODE

@@ -4,5 +4,7 @@
 mod apply;
 mod cli;
 mod common;
+mod corpus;
+mod fuzz;
 mod kinds;
 mod schema;

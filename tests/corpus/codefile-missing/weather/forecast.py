@@ -1,0 +1,2 @@
+async def main(city: str):
+    return city
