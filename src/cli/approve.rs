@@ -70,7 +70,17 @@ pub fn run(args: Args) -> Result<u8, Error> {
             args.by
         ));
     }
-    std::fs::write(args.path.join(APPROVALS_FILE), approvals::render(&pins))?;
+    // Keep an editor's `# yaml-language-server: $schema=…` line on top.
+    let path = args.path.join(APPROVALS_FILE);
+    let schema_line = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.lines().next().map(str::to_string))
+        .filter(|l| l.starts_with("# yaml-language-server:"));
+    let mut text = approvals::render(&pins);
+    if let Some(line) = schema_line {
+        text = format!("{line}\n{text}");
+    }
+    std::fs::write(path, text)?;
     print(&out)?;
     Ok(EXIT_OK)
 }

@@ -2,11 +2,16 @@
 //!
 //! These mirror the YAML exactly (camelCase, unknown fields refused); meaning and
 //! defaults are given to them later, in `validate` and `desired`. Nothing here
-//! reads files or checks references.
+//! reads files or checks references. The types also derive `JsonSchema` (their doc
+//! comments become the descriptions editors show); assembling the schema files
+//! lives in `manifest::schema`.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::validate::limits;
 
 /// The only API version we read.
 pub const API_VERSION: &str = "mcpbox/v1";
@@ -25,21 +30,23 @@ pub struct Envelope {
 }
 
 /// A whole document of one kind: `apiVersion`, `kind`, `metadata`, `spec`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+///
+/// In the JSON Schema, `manifest::schema` pins `apiVersion` and `kind` to constants.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Doc<M, S> {
-    /// Checked separately (see [`Envelope`]).
+    /// Always `mcpbox/v1`; checked separately (see [`Envelope`]).
     pub api_version: String,
-    /// Checked separately (see [`Envelope`]).
+    /// The document's kind; checked separately (see [`Envelope`]).
     pub kind: String,
-    /// Names.
+    /// The object's name (and, for a tool, its server).
     pub metadata: M,
-    /// The content.
+    /// The object's content.
     pub spec: S,
 }
 
 /// `metadata` of a global object (Server, Modules, Settings).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// The object's name.
@@ -47,22 +54,26 @@ pub struct Metadata {
 }
 
 /// `metadata` of an object that belongs to a server (Tool).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerScopedMetadata {
-    /// The object's name, unique within its server.
+    /// The object's name, unique within its server (`^[a-z][a-z0-9_]*$`).
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"), length(max = limits::NAME))]
     pub name: String,
     /// The server it belongs to (`metadata.name` of a Server document).
     pub server: String,
 }
 
 /// `kind: Server`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServerSpec {
-    /// `servers.description`.
+    /// What the server is for (`servers.description`).
+    #[schemars(length(max = limits::DESCRIPTION))]
     pub description: Option<String>,
-    /// `servers.default_timeout_ms` (1000–300000; MCPBox's default 30000).
+    /// Default timeout of the server's tools in milliseconds
+    /// (`servers.default_timeout_ms`, 1000–300000; MCPBox's default 30000).
+    #[schemars(range(min = *limits::TIMEOUT.start(), max = *limits::TIMEOUT.end()))]
     pub default_timeout_ms: Option<i64>,
     /// Secret placeholders: names only, values never in git.
     #[serde(default)]
@@ -73,22 +84,26 @@ pub struct ServerSpec {
 }
 
 /// One secret placeholder of a server.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SecretEntry {
-    /// `server_secrets.key_name`, `^[A-Z][A-Z0-9_]*$`.
+    /// The secret's name as tools read it (`server_secrets.key_name`,
+    /// `^[A-Z][A-Z0-9_]*$`); its value is set in MCPBox, never in git.
+    #[schemars(regex(pattern = r"^[A-Z][A-Z0-9_]*$"), length(max = limits::NAME))]
     pub name: String,
-    /// `server_secrets.description`.
+    /// What the secret is (`server_secrets.description`).
+    #[schemars(length(max = limits::DESCRIPTION))]
     pub description: Option<String>,
 }
 
 /// One approved egress host of a server.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NetworkEntry {
     /// Host name (lowercase, as the sandbox matches it).
     pub host: String,
     /// Port; absent means any port.
+    #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i64>,
     /// Why the host is needed (stored as the request's justification).
     pub justification: String,
@@ -97,15 +112,18 @@ pub struct NetworkEntry {
 }
 
 /// `kind: Tool`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ToolSpec {
     /// `python_code` (default) or `mcp_passthrough`.
     #[serde(rename = "type")]
     pub tool_type: Option<ToolType>,
-    /// `tools.description`.
+    /// What the tool does, as the LLM sees it (`tools.description`).
+    #[schemars(length(max = limits::DESCRIPTION))]
     pub description: Option<String>,
-    /// `tools.timeout_ms` (1000–300000); absent = MCPBox's default.
+    /// Timeout in milliseconds (`tools.timeout_ms`, 1000–300000); absent = the
+    /// server's default.
+    #[schemars(range(min = *limits::TIMEOUT.start(), max = *limits::TIMEOUT.end()))]
     pub timeout_ms: Option<i64>,
     /// `tools.enabled`, default true.
     pub enabled: Option<bool>,
@@ -113,7 +131,8 @@ pub struct ToolSpec {
     pub code: Option<String>,
     /// Python code in a file, relative to this manifest.
     pub code_file: Option<String>,
-    /// `tools.code_dependencies` (≤ 20).
+    /// Python packages the code imports (`tools.code_dependencies`, at most 20).
+    #[schemars(length(max = limits::DEPENDENCIES))]
     pub dependencies: Option<Vec<String>>,
     /// Explicit `input_schema`, instead of deriving it from `main`'s signature.
     pub input_schema: Option<serde_json::Value>,
@@ -125,17 +144,7 @@ pub struct ToolSpec {
 
 /// `tools.tool_type`.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Deserialize,
-    Serialize,
-    PartialOrd,
-    Ord,
-    Hash,
-    schemars::JsonSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ToolType {
@@ -156,7 +165,7 @@ impl ToolType {
 }
 
 /// `kind: Modules` — global approved Python modules.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModulesSpec {
     /// The modules.
@@ -165,10 +174,14 @@ pub struct ModulesSpec {
 }
 
 /// One approved module.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModuleEntry {
-    /// Module name, e.g. `xml.etree.ElementTree`.
+    /// Module name, e.g. `xml.etree.ElementTree` (a dotted Python identifier).
+    #[schemars(
+        regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$"),
+        length(max = limits::MODULE_NAME)
+    )]
     pub name: String,
     /// Why it is needed.
     pub justification: String,

@@ -5,6 +5,7 @@
 //! - `locate`: path → position index of a YAML document.
 //! - `kinds`: the serde types of each kind.
 //! - `load`: `FileSet` → parsed documents (with tool code fetched).
+//! - `schema`: JSON Schemas of every manifest kind, generated from `kinds`.
 //! - `secrets`: literal-secret detection (E060).
 //! - `validate`: semantic checks (names, references, limits, Python).
 //!
@@ -15,6 +16,7 @@ pub mod kinds;
 pub mod load;
 pub mod locate;
 pub mod secrets;
+pub mod schema;
 pub mod validate;
 
 pub use diagnostic::{Code, Diagnostic};

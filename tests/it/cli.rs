@@ -103,6 +103,12 @@ fn approve_writes_a_pin_for_the_current_content() {
     std::fs::write(dir.path().join("s.yaml"), crate::common::SERVER).unwrap();
     std::fs::write(dir.path().join("t.yaml"), crate::common::TOOL).unwrap();
     std::fs::write(dir.path().join("list_issues.py"), crate::common::CODE_V1).unwrap();
+    let schema_line = "# yaml-language-server: $schema=schemas/approvals.schema.json";
+    std::fs::write(
+        dir.path().join("approvals.yaml"),
+        format!("{schema_line}\napprovals: []\n"),
+    )
+    .unwrap();
     bin()
         .args([
             "approve",
@@ -116,6 +122,7 @@ fn approve_writes_a_pin_for_the_current_content() {
         .success()
         .stdout(predicate::str::contains("pinned github/list_issues"));
     let text = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
+    assert!(text.starts_with(schema_line), "{text}");
     let pins = mcpbox_gitops::approvals::parse("approvals.yaml", &text).unwrap();
     let files = mcpbox_gitops::source::FileSet::from_dir(dir.path()).unwrap();
     let d = crate::common::desired(&files);

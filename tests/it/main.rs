@@ -7,4 +7,5 @@ mod common;
 mod corpus;
 mod fuzz;
 mod kinds;
+mod manifest_schema;
 mod schema;
