@@ -2,9 +2,16 @@
 //!
 //! This is the only module that touches the filesystem for manifests; everything
 //! downstream (loading, validation, diffing) works on the `FileSet` and never does I/O.
+//!
+//! # Layout
+//!
+//! - this file: [`FileSet`], its limits, and reading a directory ([`FileSet::from_dir`]).
+//! - [`git`]: a commit of a local or remote repository → [`git::GitSource`] (a `FileSet` plus commit facts).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub mod git;
 
 /// Largest single file read into a file set (bigger files are reported, not read).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
