@@ -13,6 +13,7 @@ use crate::manifest::validate::{self, setting_text};
 use crate::model::{Module, Network, Object, Secret, Server, Setting, Tool};
 use crate::policy::{self, Policy};
 use crate::source::FileSet;
+use crate::values::{Resolved, ValueSource};
 
 /// MCPBox's default for `servers.default_timeout_ms`.
 pub const DEFAULT_SERVER_TIMEOUT_MS: i32 = 30_000;
@@ -28,6 +29,10 @@ pub struct DesiredState {
     pub pins: Pins,
     /// Every object, by kind and natural key.
     pub objects: BTreeMap<(crate::model::Kind, String), Object>,
+    /// `valueFrom` of secrets (`server/NAME`) and settings (key).
+    pub value_sources: BTreeMap<String, ValueSource>,
+    /// The values read for this run (empty unless the CLI read them).
+    pub values: Resolved,
 }
 
 impl DesiredState {
@@ -37,7 +42,11 @@ impl DesiredState {
             .objects
             .get(&(crate::model::Kind::Setting, key.to_string()))
         {
-            Some(Object::Setting(s)) => s.value.as_deref(),
+            Some(Object::Setting(s)) => match self.values.get(key) {
+                // An encrypted setting's object holds a label; its value was read.
+                Some(v) if self.value_sources.contains_key(key) => Some(v.expose()),
+                _ => s.value.as_deref(),
+            },
             _ => None,
         }
     }
@@ -96,7 +105,31 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         policy,
         pins,
         objects: BTreeMap::new(),
+        value_sources: BTreeMap::new(),
+        values: Resolved::unread(),
     };
+    for doc in &manifests.docs {
+        match &doc.doc {
+            Document::Server(s) => {
+                for secret in &s.spec.secrets {
+                    if let Some(src) = secret.value_from.as_ref().and_then(|v| v.source()) {
+                        let key = format!("{}/{}", s.metadata.name, secret.name);
+                        state.value_sources.insert(key, src);
+                    }
+                }
+            }
+            Document::Settings(s) => {
+                for (key, value) in &s.spec {
+                    if let Some(Ok(vf)) = crate::manifest::kinds::setting_value_from(value) {
+                        if let Some(src) = vf.source() {
+                            state.value_sources.insert(key.clone(), src);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     // A tool without `timeoutMs` runs with its server's `defaultTimeoutMs`. MCPBox's
     // sandbox never reads the server default (it uses 30000 ms, MCPBOX.md §4.5), so
     // an explicit, non-default server value is written into each such tool.
@@ -140,6 +173,7 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
                     server: name.clone(),
                     name: secret.name.clone(),
                     description: secret.description.clone(),
+                    value: None,
                 }));
             }
             for n in &s.spec.network {
@@ -188,6 +222,7 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
         }
         Document::Settings(s) => {
             for (key, value) in &s.spec {
+                // An encrypted setting's label is set by the diff, like a secret's.
                 out.push(Object::Setting(Setting {
                     key: key.clone(),
                     value: setting_text(value),

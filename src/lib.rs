@@ -45,3 +45,4 @@ pub mod rules;
 pub mod settings;
 pub mod source;
 pub mod state;
+pub mod values;

@@ -87,6 +87,11 @@ pub struct Secret {
     pub name: String,
     /// `server_secrets.description`.
     pub description: Option<String>,
+    /// The value's label, never the value: `(set)` when MCPBox holds one, or
+    /// what apply will do (`(from env X)`, `(changed, from env X)`, `(cleared)`);
+    /// see `crate::values`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// A tool.
@@ -234,7 +239,29 @@ impl Object {
     /// Hash of the object's managed content, recorded as `applied_hash` in the
     /// ownership table and used to detect drift.
     pub fn hash(&self) -> String {
-        let json = serde_json::to_string(self).unwrap_or_default();
+        // A value's label says what apply will do, not what is stored: hash one
+        // canonical label so applying a value is not mistaken for drift later.
+        let canonical = |label: &Option<String>| {
+            label.as_ref().map(|l| {
+                if l.starts_with('(') && l.ends_with(')') {
+                    "(value)".to_string()
+                } else {
+                    l.clone()
+                }
+            })
+        };
+        let normalised = match self {
+            Object::Secret(s) => Object::Secret(Secret {
+                value: canonical(&s.value),
+                ..s.clone()
+            }),
+            Object::Setting(s) => Object::Setting(Setting {
+                value: canonical(&s.value),
+                ..s.clone()
+            }),
+            other => other.clone(),
+        };
+        let json = serde_json::to_string(&normalised).unwrap_or_default();
         hex::encode(Sha256::digest(json.as_bytes()))
     }
 }

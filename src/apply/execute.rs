@@ -48,6 +48,9 @@ pub enum Error {
     /// hold (a bug, never expected); nothing was applied.
     #[error("internal error: {0}; nothing was applied")]
     Inconsistent(String),
+    /// A value could not be encrypted; nothing was applied.
+    #[error("{0}; nothing was applied")]
+    Value(#[from] crate::values::Error),
     /// A write failed; the transaction was rolled back.
     #[error("apply failed while {what}; the transaction was rolled back and nothing was applied")]
     Write {
@@ -228,6 +231,7 @@ async fn write_all(
         reviewer: desired.policy.reviewer.as_str(),
         notes: &notes,
         source: &desired.source,
+        values: &desired.values,
     };
     // Creates and updates top-down (foreign keys), then deletes bottom-up.
     write::servers(tx, &cx).await?;

@@ -36,6 +36,8 @@ pub(super) struct Context<'a> {
     pub notes: &'a str,
     /// Where the desired state came from.
     pub source: &'a str,
+    /// Secret and setting values read for this run.
+    pub values: &'a crate::values::Resolved,
 }
 
 impl Context<'_> {
@@ -104,39 +106,67 @@ pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
     Ok(())
 }
 
-/// Creates and updates secret placeholders (`encrypted_value` NULL).
+/// The `encrypted_value` to write for a secret change: `Some(new)` to set or
+/// clear it (`Some(None)` clears), `None` to leave it as it is.
+fn secret_bytes(
+    cx: &Context<'_>,
+    c: &Change,
+    s: &crate::model::Secret,
+    server_id: Uuid,
+) -> Result<Option<Option<Vec<u8>>>, Error> {
+    let label = s.value.as_deref();
+    if crate::values::writes_value(label) {
+        return Ok(Some(cx.values.encrypt_secret(&c.key, server_id, &s.name)?));
+    }
+    Ok((label == Some(crate::values::CLEARED)).then_some(None))
+}
+
+/// Creates and updates secrets: placeholders, and values from `valueFrom`
+/// encrypted as MCPBox does (raw bytes, AAD `server_secret:<server>:<NAME>`).
 pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
     {
-        let (mut id, mut sid, mut key, mut descr) = (vec![], vec![], vec![], vec![]);
+        let (mut id, mut sid, mut key, mut descr, mut value) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for c in cx.by(Kind::Secret, Action::Create) {
             let Some(Object::Secret(s)) = &c.after else {
                 continue;
             };
+            let server_id = cx.ids.server_of(c, &s.server)?;
             id.push(cx.ids.row(Kind::Secret, &c.key)?);
-            sid.push(cx.ids.server_of(c, &s.server)?);
+            sid.push(server_id);
             key.push(s.name.clone());
             descr.push(s.description.clone());
+            value.push(secret_bytes(cx, c, s, server_id)?.flatten());
         }
         if !id.is_empty() {
             sqlx::query(
                 "INSERT INTO server_secrets (id, server_id, key_name, encrypted_value, description)
-                 SELECT u.id, u.sid, u.key, NULL, u.descr FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS u(id, sid, key, descr)",
+                 SELECT u.id, u.sid, u.key, u.value, u.descr FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[]) AS u(id, sid, key, descr, value)",
             )
-            .bind(&id).bind(&sid).bind(&key).bind(&descr)
+            .bind(&id).bind(&sid).bind(&key).bind(&descr).bind(&value)
             .execute(&mut *tx).await.map_err(w("creating secrets"))?;
         }
-        let (mut id, mut key, mut descr) = (vec![], vec![], vec![]);
+        let (mut id, mut key, mut descr, mut set, mut value) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for c in cx.updates(Kind::Secret) {
             let Some(Object::Secret(s)) = &c.after else {
                 continue;
             };
-            id.push(cx.ids.row(Kind::Secret, &c.key)?);
+            let row = cx.ids.row(Kind::Secret, &c.key)?;
+            let server_id = match c.server_id {
+                Some(sid) => sid,
+                None => cx.ids.server_of(c, &s.server)?,
+            };
+            let bytes = secret_bytes(cx, c, s, server_id)?;
+            id.push(row);
             key.push(s.name.clone());
             descr.push(s.description.clone());
+            set.push(bytes.is_some());
+            value.push(bytes.flatten());
         }
         if !id.is_empty() {
-            sqlx::query("UPDATE server_secrets s SET key_name = u.key, description = u.descr, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, key, descr) WHERE s.id = u.id")
-                .bind(&id).bind(&key).bind(&descr)
+            sqlx::query("UPDATE server_secrets s SET key_name = u.key, description = u.descr, encrypted_value = CASE WHEN u.set THEN u.value ELSE s.encrypted_value END, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::bytea[]) AS u(id, key, descr, set, value) WHERE s.id = u.id")
+                .bind(&id).bind(&key).bind(&descr).bind(&set).bind(&value)
                 .execute(&mut *tx).await.map_err(w("updating secrets"))?;
         }
     }
@@ -365,42 +395,60 @@ async fn approve_requests(
 /// Creates and updates plain settings (`encrypted = false`).
 pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
     {
-        let (mut id, mut key, mut value, mut descr) = (vec![], vec![], vec![], vec![]);
+        let (mut id, mut key, mut value, mut descr, mut encrypted) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for c in cx.by(Kind::Setting, Action::Create) {
             let Some(Object::Setting(s)) = &c.after else {
                 continue;
             };
+            let (v, enc) = setting_text(cx, &c.key, s)?;
             id.push(cx.ids.row(Kind::Setting, &c.key)?);
             key.push(s.key.clone());
-            value.push(s.value.clone());
+            value.push(v);
+            encrypted.push(enc);
             // MCPBox writes its own description when it creates the row.
             descr.push(crate::settings::known(&s.key).map(|k| k.description.to_string()));
         }
         if !id.is_empty() {
             sqlx::query(
                 "INSERT INTO settings (id, key, value, encrypted, description)
-                 SELECT u.id, u.key, u.value, false, u.descr FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(id, key, value, descr)",
+                 SELECT u.id, u.key, u.value, u.enc, u.descr FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS u(id, key, value, descr, enc)",
             )
-            .bind(&id).bind(&key).bind(&value).bind(&descr)
+            .bind(&id).bind(&key).bind(&value).bind(&descr).bind(&encrypted)
             .execute(&mut *tx).await.map_err(w("creating settings"))?;
         }
-        let (mut id, mut value) = (vec![], vec![]);
+        let (mut id, mut value, mut encrypted) = (vec![], vec![], vec![]);
         for c in cx.updates(Kind::Setting) {
             let Some(Object::Setting(s)) = &c.after else {
                 continue;
             };
+            let (v, enc) = setting_text(cx, &c.key, s)?;
             id.push(cx.ids.row(Kind::Setting, &c.key)?);
-            value.push(s.value.clone());
+            value.push(v);
+            encrypted.push(enc);
         }
         if !id.is_empty() {
             // MCPBox keeps the old description on later writes but overwrites `encrypted`.
-            sqlx::query("UPDATE settings s SET value = u.value, encrypted = false, updated_at = now() FROM UNNEST($1::uuid[], $2::text[]) AS u(id, value) WHERE s.id = u.id")
-                .bind(&id).bind(&value)
+            sqlx::query("UPDATE settings s SET value = u.value, encrypted = u.enc, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::bool[]) AS u(id, value, enc) WHERE s.id = u.id")
+                .bind(&id).bind(&value).bind(&encrypted)
                 .execute(&mut *tx).await.map_err(w("updating settings"))?;
         }
     }
 
     Ok(())
+}
+
+/// The `(value, encrypted)` columns of a setting change: plain text, or a value
+/// from `valueFrom` encrypted as base64 with AAD `setting:<key>`.
+fn setting_text(
+    cx: &Context<'_>,
+    key: &str,
+    s: &crate::model::Setting,
+) -> Result<(Option<String>, bool), Error> {
+    if crate::values::writes_value(s.value.as_deref()) {
+        return Ok((cx.values.encrypt_setting(key)?, true));
+    }
+    Ok((s.value.clone(), false))
 }
 
 /// Deletes rows bottom-up; what cascades goes with them.

@@ -22,11 +22,15 @@ pub struct Args {
     /// Allow deleting servers, secrets, or more than the policy's share of owned objects.
     #[arg(long)]
     pub allow_destroy: bool,
+    /// Secret values.
+    #[command(flatten)]
+    pub values: super::ValueArgs,
 }
 
 /// Runs `apply`.
 pub async fn run(args: Args) -> Result<u8, Error> {
-    let (_files, desired) = super::load_desired(&args.source)?;
+    let (_files, mut desired) = super::load_desired(&args.source)?;
+    super::read_values(&mut desired, &args.values, true)?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
     })?;

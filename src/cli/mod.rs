@@ -85,6 +85,9 @@ pub enum Error {
     /// Apply failed or was refused.
     #[error(transparent)]
     Apply(#[from] crate::apply::Error),
+    /// A secret or setting value could not be read.
+    #[error(transparent)]
+    Values(#[from] crate::values::Error),
     /// Anything else, with a message that says what to do.
     #[error("{0}")]
     Other(String),
@@ -138,6 +141,52 @@ pub struct SourceArgs {
     /// Root of the manifest repository.
     #[arg(default_value = ".")]
     pub path: PathBuf,
+}
+
+/// How secret and setting values (`valueFrom`) are handled.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ValueArgs {
+    /// Store git's value for secrets whose stored value no longer decrypts
+    /// (after MCPBox's key was rotated), instead of refusing.
+    #[arg(long)]
+    pub overwrite_undecryptable: bool,
+}
+
+/// Reads the values of `valueFrom` sources into `desired`. With `required`
+/// (apply), a missing `MCPBOX_ENCRYPTION_KEY` is an error; otherwise (plan) the
+/// values are then left unread and the returned note says so.
+pub fn read_values(
+    desired: &mut crate::desired::DesiredState,
+    args: &ValueArgs,
+    required: bool,
+) -> Result<Option<String>, Error> {
+    if desired.value_sources.is_empty() {
+        return Ok(None);
+    }
+    let key = std::env::var_os(crate::crypto::ENV_VAR);
+    if key.is_none() && !required {
+        return Ok(Some(format!(
+            "{} value(s) from valueFrom were not read or compared: MCPBOX_ENCRYPTION_KEY is not set (stored values are assumed current; apply reads and compares them)",
+            desired.value_sources.len()
+        )));
+    }
+    let key = key.map(|k| match k.into_string() {
+        Ok(text) => crate::crypto::Key::parse(&text),
+        Err(_) => Err(crate::crypto::KeyError::NotHex { position: 0 }),
+    });
+    let resolved = crate::values::Resolved::read(
+        &desired.value_sources,
+        key,
+        args.overwrite_undecryptable,
+        &|var| std::env::var_os(var),
+    )?;
+    resolved.check(
+        &desired.value_sources,
+        &|k, v| crate::settings::check(k, v),
+        &|k| !k.contains('/'),
+    )?;
+    desired.values = resolved;
+    Ok(None)
 }
 
 /// Loads and validates a repository, printing diagnostics on failure.

@@ -21,11 +21,15 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Secret values.
+    #[command(flatten)]
+    pub values: super::ValueArgs,
 }
 
 /// Runs `plan`.
 pub async fn run(args: Args) -> Result<u8, Error> {
-    let (_files, desired) = super::load_desired(&args.source)?;
+    let (_files, mut desired) = super::load_desired(&args.source)?;
+    let note = super::read_values(&mut desired, &args.values, false)?;
     let actual = match &args.db.database_url {
         Some(url) => {
             let pool = super::connect::ready_pool(url).await?;
@@ -33,7 +37,8 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         }
         None => ActualState::default(),
     };
-    let plan = crate::plan::diff::diff(&desired, &actual)?;
+    let mut plan = crate::plan::diff::diff(&desired, &actual)?;
+    plan.notes.extend(note);
     let text = match args.format {
         Format::Text => {
             let mut t = render::text::render(&plan);

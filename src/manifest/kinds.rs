@@ -94,6 +94,48 @@ pub struct SecretEntry {
     /// What the secret is (`server_secrets.description`).
     #[schemars(length(max = limits::DESCRIPTION))]
     pub description: Option<String>,
+    /// Where apply reads the value from (it is stored encrypted, never in git).
+    /// Without it, the value is left to MCPBox.
+    pub value_from: Option<ValueFrom>,
+}
+
+/// `valueFrom`: exactly one of `env` or `file`, read at apply time.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFrom {
+    /// An environment variable of the process running apply.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub env: Option<String>,
+    /// A file on the machine running apply (e.g. a mounted secret); one trailing
+    /// newline is dropped.
+    pub file: Option<String>,
+}
+
+impl ValueFrom {
+    /// The source, when exactly one of `env` and `file` is given.
+    pub fn source(&self) -> Option<crate::values::ValueSource> {
+        match (&self.env, &self.file) {
+            (Some(e), None) => Some(crate::values::ValueSource::Env(e.clone())),
+            (None, Some(f)) => Some(crate::values::ValueSource::File(f.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// A setting's value in a manifest: a plain scalar, or `{valueFrom: …}` for a
+/// value stored encrypted.
+pub fn setting_value_from(v: &serde_yaml::Value) -> Option<Result<ValueFrom, String>> {
+    let m = v.as_mapping()?;
+    let inner = m.get("valueFrom");
+    if m.len() != 1 || inner.is_none() {
+        return Some(Err(
+            "a setting is a plain value or `{valueFrom: {env: NAME}}`".into(),
+        ));
+    }
+    Some(
+        serde_yaml::from_value::<ValueFrom>(inner.cloned().unwrap_or_default())
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// One approved egress host of a server.

@@ -147,10 +147,9 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
     let (indexes, scan_error) = locate::index_checked(text);
     // Refuse documents too deep to be manifests before serde_yaml sees them:
     // libyaml spends quadratic time on deeply nested flow collections.
-    let too_deep = indexes
-        .iter()
-        .find_map(|d| d.too_deep)
-        .or(scan_error.filter(|(_, m)| m.contains("recursion limit")).map(|(o, _)| o));
+    let too_deep = indexes.iter().find_map(|d| d.too_deep).or(scan_error
+        .filter(|(_, m)| m.contains("recursion limit"))
+        .map(|(o, _)| o));
     if let Some(off) = too_deep {
         out.diagnostics.push(
             Diagnostic::new(
@@ -171,7 +170,10 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
         let index = indexes.get(i).cloned().unwrap_or_default();
         let value = match serde_yaml::Value::deserialize_from(de) {
             Ok(v) => v,
-            Err(e) if !index.duplicate_keys.is_empty() && e.to_string().contains("duplicate entry") => {
+            Err(e)
+                if !index.duplicate_keys.is_empty()
+                    && e.to_string().contains("duplicate entry") =>
+            {
                 // The document was read whole; report every duplicate, go on.
                 documents += 1;
                 for (key, second, first) in &index.duplicate_keys {
@@ -271,7 +273,9 @@ fn literal_secrets(
                                 Code::LiteralSecret,
                                 path,
                                 location_at(text, off, token_len(text, off)),
-                                format!("`{child}` would put a secret value in git (value not shown)"),
+                                format!(
+                                    "`{child}` would put a secret value in git (value not shown)"
+                                ),
                             )
                             .help(help)
                             .redacted(),
@@ -474,7 +478,9 @@ fn parse<T: DeserializeOwned>(
             let d = typed_error(path, text, index, &field_path, &msg);
             // An unknown secret-named field was already refused as E060.
             let reported = diags.iter().any(|o| {
-                o.code == Code::LiteralSecret && o.file == d.file && o.location.line == d.location.line
+                o.code == Code::LiteralSecret
+                    && o.file == d.file
+                    && o.location.line == d.location.line
             });
             if !(d.code == Code::UnknownField && reported) {
                 diags.push(d);

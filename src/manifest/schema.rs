@@ -211,12 +211,36 @@ fn settings_spec() -> Value {
                 ]
             }),
         };
+        // Or `{valueFrom: …}`: the value is read at apply time and stored encrypted.
+        let schema = json!({ "anyOf": [schema, value_from_setting()] });
         props.insert(k.key.into(), schema);
     }
     json!({
         "description": "MCPBox settings by key; a key MCPBox does not read is an error.",
         "type": "object",
         "properties": props,
+        "additionalProperties": false
+    })
+}
+
+/// `{valueFrom: {env: NAME}}` or `{valueFrom: {file: PATH}}` for a setting.
+fn value_from_setting() -> Value {
+    json!({
+        "type": "object",
+        "description": "A value read at apply time and stored encrypted (AAD `setting:<key>`).",
+        "properties": {
+            "valueFrom": {
+                "type": "object",
+                "properties": {
+                    "env": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                    "file": { "type": "string", "minLength": 1 }
+                },
+                "additionalProperties": false,
+                "minProperties": 1,
+                "maxProperties": 1
+            }
+        },
+        "required": ["valueFrom"],
         "additionalProperties": false
     })
 }

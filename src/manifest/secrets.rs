@@ -226,7 +226,9 @@ fn url_passwords(text: &str) -> Vec<Finding> {
     while let Some(pos) = text[from..].find("://") {
         let start = from + pos + 3;
         let authority_end = text[start..]
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'')
+            .find(|c: char| {
+                c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
+            })
             .map_or(text.len(), |e| start + e);
         let authority = &text[start..authority_end];
         if let Some(at) = authority.rfind('@') {

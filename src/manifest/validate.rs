@@ -220,6 +220,9 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                             "use upper-case letters, digits and underscores, e.g. GITHUB_TOKEN",
                         );
                     }
+                    if let Some(vf) = &secret.value_from {
+                        check_value_from(&mut c, doc, &format!("spec.secrets[{i}].valueFrom"), vf);
+                    }
                     if !seen.insert(secret.name.as_str()) {
                         c.push(
                             doc,
@@ -384,23 +387,30 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
             Document::Settings(s) => {
                 for (key, value) in &s.spec {
                     let p = format!("spec.{key}");
-                    match setting_text(value) {
-                        None => c.push(
-                            doc,
-                            Code::InvalidSetting,
-                            &p,
-                            format!("setting `{key}` must be a plain string or number"),
-                            "write the value as MCPBox stores it, e.g. \"30\"",
-                        ),
-                        Some(v) => {
-                            if let Err(msg) = crate::settings::check(key, &v) {
-                                c.push(
-                                    doc,
-                                    Code::InvalidSetting,
-                                    &p,
-                                    msg,
-                                    "MCPBox reads this setting; a bad value breaks it",
-                                );
+                    if let Some(vf) = crate::manifest::kinds::setting_value_from(value) {
+                        match vf {
+                            Err(msg) => c.push(doc, Code::InvalidSetting, &p, msg, "e.g. `log_retention_days: {valueFrom: {env: LOG_DAYS}}`; the value is checked when apply reads it"),
+                            Ok(vf) => check_value_from(&mut c, doc, &format!("{p}.valueFrom"), &vf),
+                        }
+                    } else {
+                        match setting_text(value) {
+                            None => c.push(
+                                doc,
+                                Code::InvalidSetting,
+                                &p,
+                                format!("setting `{key}` must be a plain string or number"),
+                                "write the value as MCPBox stores it, e.g. \"30\"",
+                            ),
+                            Some(v) => {
+                                if let Err(msg) = crate::settings::check(key, &v) {
+                                    c.push(
+                                        doc,
+                                        Code::InvalidSetting,
+                                        &p,
+                                        msg,
+                                        "MCPBox reads this setting; a bad value breaks it",
+                                    );
+                                }
                             }
                         }
                     }
@@ -419,6 +429,47 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
     }
     super::secrets::scrub(&mut c.diags, &c.literals);
     c.diags
+}
+
+/// `valueFrom` names exactly one source, and an env name a shell could export.
+fn check_value_from(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    path: &str,
+    vf: &crate::manifest::kinds::ValueFrom,
+) {
+    match (&vf.env, &vf.file) {
+        (Some(env), None) => {
+            let ok = env
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+                && env
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !ok {
+                c.push(
+                    doc,
+                    Code::InvalidValue,
+                    &format!("{path}.env"),
+                    format!("`{env}` is not an environment variable name"),
+                    "use letters, digits and underscores, e.g. GITHUB_TOKEN",
+                );
+            }
+        }
+        (None, Some(file)) => {
+            if file.trim().is_empty() {
+                c.push(doc, Code::InvalidValue, &format!("{path}.file"), "`file` is empty".into(), "give the path of a file on the machine that runs apply, e.g. /run/secrets/github_token");
+            }
+        }
+        _ => c.push(
+            doc,
+            Code::InvalidValue,
+            path,
+            "valueFrom needs exactly one of `env` and `file`".into(),
+            "write `valueFrom: {env: NAME}` or `valueFrom: {file: /path}`",
+        ),
+    }
 }
 
 /// A setting's YAML value as the text MCPBox stores, if it is a scalar.
@@ -463,7 +514,9 @@ fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         let mut loc = at(line, col);
         loc.len = f.len;
-        c.literals.push(super::secrets::Literal::new(&code.text[f.offset..f.offset + f.len]));
+        c.literals.push(super::secrets::Literal::new(
+            &code.text[f.offset..f.offset + f.len],
+        ));
         c.diags.push(
             Diagnostic::new(Code::LiteralSecret, &code.file, loc, format!("tool code holds what looks like {} (value not shown)", f.what))
                 .help("declare a secret on the server (`secrets: [{name: API_TOKEN}]`) and read it in the tool with `secrets[\"API_TOKEN\"]`; rotate the leaked credential")

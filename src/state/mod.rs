@@ -120,6 +120,10 @@ pub struct SecretRow {
     pub obj: Secret,
     /// Whether `encrypted_value` is set.
     pub has_value: bool,
+    /// `encrypted_value` itself (ciphertext; compared by decrypting, never shown).
+    /// Serialised as its sha256, so fingerprints notice a new value.
+    #[serde(skip_deserializing, serialize_with = "digest_bytes")]
+    pub encrypted_value: Option<Vec<u8>>,
 }
 
 /// A `network_access_requests` row.
@@ -159,6 +163,21 @@ pub struct SettingRow {
     pub obj: Setting,
     /// `settings.encrypted`.
     pub encrypted: bool,
+    /// The stored base64 ciphertext of an encrypted setting (its `obj.value` is
+    /// the label `(encrypted)`). Serialised as its sha256.
+    #[serde(skip_deserializing, serialize_with = "digest_text")]
+    pub ciphertext: Option<String>,
+}
+
+fn digest_bytes<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(b) => s.serialize_some(&hex::encode(Sha256::digest(b))),
+        None => s.serialize_none(),
+    }
+}
+
+fn digest_text<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    digest_bytes(&v.as_ref().map(|t| t.as_bytes().to_vec()), s)
 }
 
 /// One row of our ownership table.

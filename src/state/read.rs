@@ -136,12 +136,15 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
         .map(|t| (t.id, t.obj.name.clone()))
         .collect();
 
-    let rows = sqlx::query("SELECT id, server_id, key_name, description, encrypted_value IS NOT NULL AS has_value FROM server_secrets")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(q("server_secrets"))?;
+    let rows = sqlx::query(
+        "SELECT id, server_id, key_name, description, encrypted_value FROM server_secrets",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("server_secrets"))?;
     for r in rows {
         let server_id: Uuid = r.get("server_id");
+        let encrypted: Option<Vec<u8>> = r.get("encrypted_value");
         state.secrets.push(SecretRow {
             id: r.get("id"),
             server_id,
@@ -149,8 +152,12 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
                 server: server_name(server_id),
                 name: r.get("key_name"),
                 description: r.get("description"),
+                value: encrypted
+                    .as_ref()
+                    .map(|_| crate::values::STORED.to_string()),
             },
-            has_value: r.get("has_value"),
+            has_value: encrypted.is_some(),
+            encrypted_value: encrypted,
         });
     }
 
@@ -204,13 +211,20 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
         .await
         .map_err(q("settings"))?;
     for r in rows {
+        let encrypted: bool = r.get("encrypted");
+        let value: Option<String> = r.get("value");
+        let (value, ciphertext) = match (encrypted, value) {
+            (true, Some(c)) => (Some(crate::values::ENCRYPTED.to_string()), Some(c)),
+            (_, v) => (v, None),
+        };
         state.settings.push(SettingRow {
             id: r.get("id"),
             obj: Setting {
                 key: r.get("key"),
-                value: r.get("value"),
+                value,
             },
-            encrypted: r.get("encrypted"),
+            encrypted,
+            ciphertext,
         });
     }
 

@@ -63,8 +63,7 @@ fn checked_in() -> Vec<Case> {
     cases
 }
 
-const SERVER: &str =
-    "apiVersion: mcpbox/v1\nkind: Server\nmetadata:\n  name: weather\nspec: {}\n";
+const SERVER: &str = "apiVersion: mcpbox/v1\nkind: Server\nmetadata:\n  name: weather\nspec: {}\n";
 const TOOL: &str = "apiVersion: mcpbox/v1\nkind: Tool\nmetadata:\n  name: forecast\n  server: weather\nspec:\n  codeFile: forecast.py\n";
 
 /// Cases that cannot be checked in, written into `root`.
@@ -106,7 +105,10 @@ fn generated(root: &Path) -> Vec<Case> {
         &[
             ("server.yaml", SERVER.into()),
             ("forecast.yaml", TOOL.into()),
-            ("forecast.py", b"async def main():\n    return '\xff'\n".to_vec()),
+            (
+                "forecast.py",
+                b"async def main():\n    return '\xff'\n".to_vec(),
+            ),
         ],
         "E030 forecast.yaml:7:13 is not valid UTF-8",
     );
@@ -237,11 +239,16 @@ async fn plan_and_apply_leave_the_database_untouched(pool: PgPool) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab");
     common::apply(&pool, &FileSet::from_dir(&examples).unwrap()).await;
     let before = dump(&pool).await;
-    assert!(before.iter().any(|(t, h)| t == "public.tools" && !h.is_empty()));
+    assert!(before
+        .iter()
+        .any(|(t, h)| t == "public.tools" && !h.is_empty()));
     let url = common::url(&pool);
     let tmp = tempfile::tempdir().unwrap();
     for case in all_cases(tmp.path()) {
-        for args in [&["plan"][..], &["apply", "--auto-approve", "--allow-destroy"][..]] {
+        for args in [
+            &["plan"][..],
+            &["apply", "--auto-approve", "--allow-destroy"][..],
+        ] {
             let out = bin()
                 .args(args)
                 .arg(&case.dir)

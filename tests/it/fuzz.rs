@@ -43,14 +43,39 @@ enum Edit {
 
 /// YAML-ish fragments that stress the parser more than random bytes do.
 const FRAGMENTS: &[&str] = &[
-    "\n", ": ", "- ", "---\n", "&a ", "*a", "[", "]", "{", "}", "'", "\"", "|\n", ">-\n",
-    "\t", "#", "!!binary ", "? ", "é", "\u{feff}", "\\", "  ", "ghp_", "..", "\r\n",
+    "\n",
+    ": ",
+    "- ",
+    "---\n",
+    "&a ",
+    "*a",
+    "[",
+    "]",
+    "{",
+    "}",
+    "'",
+    "\"",
+    "|\n",
+    ">-\n",
+    "\t",
+    "#",
+    "!!binary ",
+    "? ",
+    "é",
+    "\u{feff}",
+    "\\",
+    "  ",
+    "ghp_",
+    "..",
+    "\r\n",
 ];
 
 fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
-        (any::<usize>(), prop::sample::select(FRAGMENTS)).prop_map(|(i, f)| Edit::Insert(i, f.as_bytes().to_vec())),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8)).prop_map(|(i, b)| Edit::Insert(i, b)),
+        (any::<usize>(), prop::sample::select(FRAGMENTS))
+            .prop_map(|(i, f)| Edit::Insert(i, f.as_bytes().to_vec())),
+        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
+            .prop_map(|(i, b)| Edit::Insert(i, b)),
         (any::<usize>(), 1usize..40).prop_map(|(i, n)| Edit::Delete(i, n)),
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Replace(i, b)),
         (any::<usize>(), 1usize..200).prop_map(|(i, n)| Edit::Duplicate(i, n)),
@@ -96,8 +121,16 @@ fn yaml_value() -> impl Strategy<Value = serde_yaml::Value> {
         any::<i64>().prop_map(|n| serde_yaml::Value::Number(n.into())),
         "[a-zA-Z0-9_ .:/-]{0,20}".prop_map(serde_yaml::Value::String),
         prop::sample::select(vec![
-            "GITHUB_TOKEN", "api.github.com", "async def main():\n    pass\n", "weather",
-            "mcpbox/v1", "Server", "Tool", "python_code", "mcp_passthrough", "require_approval",
+            "GITHUB_TOKEN",
+            "api.github.com",
+            "async def main():\n    pass\n",
+            "weather",
+            "mcpbox/v1",
+            "Server",
+            "Tool",
+            "python_code",
+            "mcp_passthrough",
+            "require_approval",
         ])
         .prop_map(|s| serde_yaml::Value::String(s.to_string())),
     ];
@@ -107,10 +140,28 @@ fn yaml_value() -> impl Strategy<Value = serde_yaml::Value> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "name", "server", "description", "secrets", "network", "host", "port",
-                        "justification", "tool", "code", "codeFile", "timeoutMs", "enabled",
-                        "dependencies", "inputSchema", "modules", "value", "type",
-                        "defaultTimeoutMs", "externalSource", "tool_approval_mode", "x",
+                        "name",
+                        "server",
+                        "description",
+                        "secrets",
+                        "network",
+                        "host",
+                        "port",
+                        "justification",
+                        "tool",
+                        "code",
+                        "codeFile",
+                        "timeoutMs",
+                        "enabled",
+                        "dependencies",
+                        "inputSchema",
+                        "modules",
+                        "value",
+                        "type",
+                        "defaultTimeoutMs",
+                        "externalSource",
+                        "tool_approval_mode",
+                        "x",
                     ]),
                     inner
                 ),

@@ -9,3 +9,4 @@ mod fuzz;
 mod kinds;
 mod manifest_schema;
 mod schema;
+mod values;

@@ -27,7 +27,7 @@ use super::{
     FORMAT_VERSION,
 };
 use crate::desired::DesiredState;
-use crate::model::{Kind, Object};
+use crate::model::{Kind, Object, Secret, Setting};
 use crate::rules::approval::{self, Existing, Facts};
 use crate::rules::versions::change_summary;
 use crate::state::ActualState;
@@ -50,6 +50,58 @@ pub enum Error {
         /// How many rows.
         count: usize,
     },
+    /// A secret or setting value could not be compared (the message names the
+    /// object, never the value).
+    #[error("{0}")]
+    Value(String),
+}
+
+impl From<crate::values::Error> for Error {
+    fn from(e: crate::values::Error) -> Error {
+        Error::Value(e.to_string())
+    }
+}
+
+/// The label of a desired secret's value, compared with the stored one.
+fn secret_value(
+    desired: &DesiredState,
+    key: &str,
+    row: Option<&crate::state::SecretRow>,
+) -> Result<Option<String>, Error> {
+    let Some(source) = desired.value_sources.get(key) else {
+        // No valueFrom: the value is MCPBox's business; whatever is stored stands.
+        return Ok(row.and_then(|r| r.obj.value.clone()));
+    };
+    let aad = row.map(|r| crate::crypto::Aad::server_secret(r.server_id, &r.obj.name));
+    let stored = match (row.and_then(|r| r.encrypted_value.as_deref()), aad.as_ref()) {
+        (Some(b), Some(a)) => Some((b, a)),
+        _ => None,
+    };
+    Ok(desired
+        .values
+        .label(key, source, stored, crate::values::STORED, &|k, b, a| {
+            crate::crypto::decrypt(k, b, a)
+        })?)
+}
+
+/// The label of a desired encrypted setting's value, or None for a plain one.
+fn setting_value(
+    desired: &DesiredState,
+    key: &str,
+    row: Option<&crate::state::SettingRow>,
+) -> Result<Option<String>, Error> {
+    let Some(source) = desired.value_sources.get(key) else {
+        return Ok(None);
+    };
+    let aad = crate::crypto::Aad::setting(key);
+    let stored = row
+        .and_then(|r| r.ciphertext.as_deref())
+        .map(|c| (c.as_bytes(), &aad));
+    Ok(desired
+        .values
+        .label(key, source, stored, crate::values::ENCRYPTED, &|k, b, a| {
+            crate::crypto::decrypt_b64(k, std::str::from_utf8(b).unwrap_or(""), a)
+        })?)
 }
 
 /// Computes the plan.
@@ -173,6 +225,10 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
+                let obj = &Object::Secret(Secret {
+                    value: secret_value(desired, key, found.map(|(r, _)| r))?,
+                    ..s.clone()
+                });
                 let found = found.map(|(r, adopt)| (r.id, Object::Secret(r.obj.clone()), adopt));
                 match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
                     Some(c) => changes.push(c),
@@ -392,13 +448,21 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
+                let encrypt = desired.value_sources.contains_key(key);
                 let extra = match found {
-                    Some((r, _)) if r.encrypted => vec![FieldChange {
+                    Some((r, _)) if r.encrypted != encrypt => vec![FieldChange {
                         field: "encrypted".into(),
-                        before: Some(Value::Bool(true)),
-                        after: Some(Value::Bool(false)),
+                        before: Some(Value::Bool(r.encrypted)),
+                        after: Some(Value::Bool(encrypt)),
                     }],
                     _ => Vec::new(),
+                };
+                let obj = &match setting_value(desired, key, found.map(|(r, _)| r))? {
+                    Some(label) => Object::Setting(Setting {
+                        value: Some(label),
+                        ..s.clone()
+                    }),
+                    None => obj.clone(),
                 };
                 let found = found.map(|(r, adopt)| (r.id, Object::Setting(r.obj.clone()), adopt));
                 match simple_change(actual, *kind, key, obj, found.clone(), extra) {

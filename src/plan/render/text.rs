@@ -113,8 +113,13 @@ fn capabilities(out: &mut String, plan: &Plan) {
             }
             Some(Object::Module(m)) if granted => lines.push(format!("  + module   {}", m.name)),
             Some(Object::Secret(s)) if c.action == Action::Create => lines.push(format!(
-                "  + secret   {}/{} (placeholder, no value)",
-                s.server, s.name
+                "  + secret   {}/{} {}",
+                s.server,
+                s.name,
+                match s.value.as_deref() {
+                    Some(label) => format!("(value {})", label.trim_matches(['(', ')'])),
+                    None => "(placeholder, no value)".to_string(),
+                }
             )),
             Some(Object::Tool(t)) => {
                 if let Some(tc) = &c.tool {

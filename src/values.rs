@@ -1,0 +1,451 @@
+//! Secret values: where they come from (`valueFrom`), reading them, and the
+//! labels a plan shows in their place.
+//!
+//! A value never enters the model, a plan or a message. The model carries a label
+//! (`(set)`, `(from env X)`, `(changed, from env X)`, `(cleared)`, `(encrypted)`)
+//! that compares equal to the database's label exactly when nothing has to be
+//! written, so the diff engine stays a pure comparison. The plaintexts live in
+//! [`Resolved`], read once by the CLI (the I/O edge) and handed to the writer;
+//! its `Debug` shows names only. The encryption itself is `crate::crypto`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::crypto::{self, Aad, Key, Secret};
+
+/// Label of a stored secret value (compared, or left alone).
+pub const STORED: &str = "(set)";
+/// Label of a stored encrypted setting value.
+pub const ENCRYPTED: &str = "(encrypted)";
+/// Label of a value that will be removed.
+pub const CLEARED: &str = "(cleared)";
+
+/// Where a value comes from at apply time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValueSource {
+    /// An environment variable of the process running apply.
+    Env(String),
+    /// A file on the machine running apply (e.g. a mounted Kubernetes secret);
+    /// a relative path is relative to the working directory. One trailing newline
+    /// is dropped.
+    File(String),
+}
+
+impl fmt::Display for ValueSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueSource::Env(v) => write!(f, "env {v}"),
+            ValueSource::File(p) => write!(f, "file {p}"),
+        }
+    }
+}
+
+/// The label of a value about to be written for the first time.
+pub fn label_new(source: &ValueSource) -> String {
+    format!("(from {source})")
+}
+
+/// The label of a value about to be replaced.
+pub fn label_changed(source: &ValueSource) -> String {
+    format!("(changed, from {source})")
+}
+
+/// Whether a label means "write the value from its source".
+pub fn writes_value(label: Option<&str>) -> bool {
+    label.is_some_and(|l| l.starts_with("(from ") || l.starts_with("(changed, from "))
+}
+
+/// Values read for one run, by object key (`server/NAME` for secrets, the
+/// setting key for settings). `Debug` never shows a value.
+#[derive(Clone, Default)]
+pub struct Resolved {
+    key: Option<Key>,
+    read: bool,
+    /// Stored values that do not decrypt are replaced instead of refused.
+    overwrite_undecryptable: bool,
+    plaintext: BTreeMap<String, Secret>,
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolved")
+            .field("read", &self.read)
+            .field("has_key", &self.key.is_some())
+            .field("values", &self.plaintext.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Why values could not be read or compared. Names the secret and the source,
+/// never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The key is needed and missing or malformed.
+    #[error("{what} need MCPBOX_ENCRYPTION_KEY: {source}")]
+    Key {
+        /// What needs it.
+        what: String,
+        /// The key problem.
+        source: crypto::KeyError,
+    },
+    /// An environment variable is not set.
+    #[error("{object}: environment variable `{var}` is not set (valueFrom: {{env: {var}}}); export it, or remove valueFrom to leave the value to MCPBox")]
+    EnvUnset {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The variable.
+        var: String,
+    },
+    /// An environment variable holds non-UTF-8 bytes.
+    #[error("{object}: environment variable `{var}` is not valid UTF-8")]
+    EnvNotUtf8 {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The variable.
+        var: String,
+    },
+    /// A file cannot be read.
+    #[error("{object}: cannot read `{path}` (valueFrom: {{file: {path}}}): {reason}")]
+    File {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The path.
+        path: String,
+        /// The I/O error, without content.
+        reason: String,
+    },
+    /// A value breaks MCPBox's rules.
+    #[error("{object}: the value from {from} is invalid: {reason} (value not shown)")]
+    Invalid {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// Where it came from.
+        from: ValueSource,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A stored value does not decrypt with the key (rotated key, or bytes from
+    /// elsewhere).
+    #[error("{object}: the value stored in MCPBox does not decrypt with MCPBOX_ENCRYPTION_KEY ({source}); if MCPBox's key was rotated, run with --overwrite-undecryptable to store git's value with the current key")]
+    Undecryptable {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The crypto error (names the AAD, not the bytes).
+        source: crypto::CryptoError,
+    },
+    /// Encryption failed.
+    #[error("{object}: {source}")]
+    Encrypt {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The crypto error.
+        source: crypto::CryptoError,
+    },
+}
+
+/// Decrypts a stored value (raw bytes for secrets, base64 text for settings).
+pub type Decrypt = dyn Fn(&Key, &[u8], &Aad) -> Result<Secret, crypto::CryptoError>;
+
+/// MCPBox's length limit for a secret value (admin API: 1–10 000 characters).
+pub const MAX_SECRET_CHARS: usize = 10_000;
+
+impl Resolved {
+    /// Values are not read: plans in PR mode, or without a key. Secrets with a
+    /// stored value are not compared.
+    pub fn unread() -> Resolved {
+        Resolved::default()
+    }
+
+    /// Whether values were read and can be compared.
+    pub fn is_read(&self) -> bool {
+        self.read
+    }
+
+    /// Reads every source. `key` is needed when there is anything to read.
+    pub fn read(
+        sources: &BTreeMap<String, ValueSource>,
+        key: Option<Result<Key, crypto::KeyError>>,
+        overwrite_undecryptable: bool,
+        env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Resolved, Error> {
+        let mut out = Resolved {
+            key: None,
+            read: true,
+            overwrite_undecryptable,
+            plaintext: BTreeMap::new(),
+        };
+        if sources.is_empty() {
+            return Ok(out);
+        }
+        let names: Vec<&str> = sources.keys().map(String::as_str).collect();
+        let what = if names.len() > 3 {
+            format!("{}, … ({} values)", names[..3].join(", "), names.len())
+        } else {
+            names.join(", ")
+        };
+        out.key = Some(
+            key.unwrap_or(Err(crypto::KeyError::Missing))
+                .map_err(|source| Error::Key { what, source })?,
+        );
+        for (object, source) in sources {
+            let value = match source {
+                ValueSource::Env(var) => match env(var) {
+                    None => {
+                        return Err(Error::EnvUnset {
+                            object: object.clone(),
+                            var: var.clone(),
+                        })
+                    }
+                    Some(v) => v.into_string().map_err(|_| Error::EnvNotUtf8 {
+                        object: object.clone(),
+                        var: var.clone(),
+                    })?,
+                },
+                ValueSource::File(path) => {
+                    let bytes = std::fs::read(path).map_err(|e| Error::File {
+                        object: object.clone(),
+                        path: path.clone(),
+                        reason: e.kind().to_string(),
+                    })?;
+                    let mut text = String::from_utf8(bytes).map_err(|_| Error::Invalid {
+                        object: object.clone(),
+                        from: source.clone(),
+                        reason: "not UTF-8".into(),
+                    })?;
+                    if text.ends_with('\n') {
+                        text.pop();
+                        if text.ends_with('\r') {
+                            text.pop();
+                        }
+                    }
+                    text
+                }
+            };
+            out.plaintext.insert(object.clone(), Secret::new(value));
+        }
+        Ok(out)
+    }
+
+    /// The value read for `object`.
+    pub fn get(&self, object: &str) -> Option<&Secret> {
+        self.plaintext.get(object)
+    }
+
+    /// The label of a desired value given what is stored. `stored` is the
+    /// ciphertext (raw bytes for secrets) when there is one; `stored_label` is
+    /// the label the database side shows.
+    pub fn label(
+        &self,
+        object: &str,
+        source: &ValueSource,
+        stored: Option<(&[u8], &Aad)>,
+        stored_label: &str,
+        decode: &Decrypt,
+    ) -> Result<Option<String>, Error> {
+        if !self.read {
+            // Not compared: an existing value stands; a missing one will be set.
+            return Ok(Some(match stored {
+                Some(_) => stored_label.to_string(),
+                None => label_new(source),
+            }));
+        }
+        let Some(value) = self.plaintext.get(object) else {
+            return Ok(Some(label_new(source)));
+        };
+        let (Some((bytes, aad)), Some(key)) = (stored, self.key.as_ref()) else {
+            return Ok(if value.expose().is_empty() {
+                None
+            } else {
+                Some(label_new(source))
+            });
+        };
+        if value.expose().is_empty() {
+            return Ok(Some(CLEARED.to_string()));
+        }
+        match decode(key, bytes, aad) {
+            Ok(old) if old.expose() == value.expose() => Ok(Some(stored_label.to_string())),
+            Ok(_) => Ok(Some(label_changed(source))),
+            Err(_) if self.overwrite_undecryptable => Ok(Some(label_changed(source))),
+            Err(source) => Err(Error::Undecryptable {
+                object: object.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Encrypts the value of `object` for a `server_secrets` row.
+    pub fn encrypt_secret(
+        &self,
+        object: &str,
+        server_id: Uuid,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.encrypt_with(object, &Aad::server_secret(server_id, name), |k, v, a| {
+            crypto::encrypt(k, v, a)
+        })
+    }
+
+    /// Encrypts the value of setting `key` (base64 text).
+    pub fn encrypt_setting(&self, key: &str) -> Result<Option<String>, Error> {
+        self.encrypt_with(key, &Aad::setting(key), |k, v, a| {
+            crypto::encrypt_b64(k, v, a)
+        })
+    }
+
+    fn encrypt_with<T>(
+        &self,
+        object: &str,
+        aad: &Aad,
+        f: impl Fn(&Key, &str, &Aad) -> Result<T, crypto::CryptoError>,
+    ) -> Result<Option<T>, Error> {
+        let (Some(value), Some(key)) = (self.plaintext.get(object), self.key.as_ref()) else {
+            return Ok(None);
+        };
+        if value.expose().is_empty() {
+            return Ok(None);
+        }
+        f(key, value.expose(), aad)
+            .map(Some)
+            .map_err(|source| Error::Encrypt {
+                object: object.to_string(),
+                source,
+            })
+    }
+
+    /// Checks each value against MCPBox's rules for its kind: secret values are
+    /// 1–10 000 characters (empty clears); settings use `check`.
+    pub fn check(
+        &self,
+        sources: &BTreeMap<String, ValueSource>,
+        check_setting: &dyn Fn(&str, &str) -> Result<(), String>,
+        is_setting: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Error> {
+        for (object, value) in &self.plaintext {
+            let Some(source) = sources.get(object) else {
+                continue;
+            };
+            let v = value.expose();
+            let reason = if is_setting(object) {
+                check_setting(object, v)
+                    .err()
+                    .map(|_| "not a value MCPBox accepts for this setting".to_string())
+            } else if v.chars().count() > MAX_SECRET_CHARS {
+                Some(format!(
+                    "longer than MCPBox's {MAX_SECRET_CHARS} characters"
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::Invalid {
+                    object: object.clone(),
+                    from: source.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn resolved(value: &str) -> Resolved {
+        let mut sources = BTreeMap::new();
+        sources.insert("s/TOKEN".to_string(), ValueSource::Env("T".into()));
+        let v = value.to_string();
+        Resolved::read(&sources, Some(Key::parse(KEY)), false, &move |_| {
+            Some(v.clone().into())
+        })
+        .unwrap()
+    }
+
+    fn dec(k: &Key, b: &[u8], a: &Aad) -> Result<Secret, crypto::CryptoError> {
+        crypto::decrypt(k, b, a)
+    }
+
+    #[test]
+    fn labels_compare_by_decrypting() {
+        let src = ValueSource::Env("T".into());
+        let id = Uuid::nil();
+        let aad = Aad::server_secret(id, "TOKEN");
+        let r = resolved("hunter2");
+        let stored = r.encrypt_secret("s/TOKEN", id, "TOKEN").unwrap().unwrap();
+        assert_eq!(
+            r.label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
+                .unwrap(),
+            Some(STORED.to_string())
+        );
+        let other = resolved("changed");
+        assert_eq!(
+            other
+                .label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
+                .unwrap(),
+            Some("(changed, from env T)".to_string())
+        );
+        assert_eq!(
+            r.label("s/TOKEN", &src, None, STORED, &dec).unwrap(),
+            Some("(from env T)".to_string())
+        );
+        assert_eq!(
+            resolved("")
+                .label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
+                .unwrap(),
+            Some(CLEARED.to_string())
+        );
+        // Not read: a stored value stands, a missing one is set.
+        let unread = Resolved::unread();
+        assert_eq!(
+            unread
+                .label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
+                .unwrap(),
+            Some(STORED.to_string())
+        );
+    }
+
+    #[test]
+    fn undecryptable_is_an_error_naming_the_secret_not_the_value() {
+        let src = ValueSource::Env("T".into());
+        let aad = Aad::server_secret(Uuid::nil(), "TOKEN");
+        let garbage = vec![7u8; 40];
+        let err = resolved("hunter2")
+            .label("s/TOKEN", &src, Some((&garbage, &aad)), STORED, &dec)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("s/TOKEN") && err.contains("--overwrite-undecryptable"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"));
+        let debug = format!("{:?}", resolved("hunter2"));
+        assert!(
+            !debug.contains("hunter2") && debug.contains("s/TOKEN"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn missing_env_and_key_are_named() {
+        let mut sources = BTreeMap::new();
+        sources.insert("s/TOKEN".to_string(), ValueSource::Env("NOPE".into()));
+        let err = Resolved::read(&sources, Some(Key::parse(KEY)), false, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("s/TOKEN") && err.contains("NOPE"), "{err}");
+        let err = Resolved::read(&sources, None, false, &|_| Some("x".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MCPBOX_ENCRYPTION_KEY") && err.contains("s/TOKEN"),
+            "{err}"
+        );
+    }
+}
