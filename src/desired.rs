@@ -10,7 +10,10 @@ use crate::manifest::diagnostic::{self, Diagnostic};
 use crate::manifest::kinds::{Document, ToolType};
 use crate::manifest::load::{self, APPROVALS_FILE, POLICY_FILE};
 use crate::manifest::validate::{self, setting_text};
-use crate::model::{Module, Network, Object, Secret, Server, Setting, Tool};
+use crate::model::{
+    AuthType, Module, Network, Object, Secret, Server, Setting, Source, SourceStatus, Tool,
+    Transport, Tunnel,
+};
 use crate::policy::{self, Policy};
 use crate::source::FileSet;
 use crate::values::{Resolved, ValueSource};
@@ -25,17 +28,46 @@ pub struct DesiredState {
     pub source: String,
     /// The repository's policy file (or defaults).
     pub policy: Policy,
-    /// Approval pins by `server/tool`.
+    /// Approval pins by `server/tool` that count under the policy.
     pub pins: Pins,
+    /// Every pin of `approvals.yaml`, including those the policy ignores.
+    pub all_pins: Pins,
+    /// The commit the manifests were read from, when read from git.
+    pub revision: Option<String>,
+    /// Things the reader should know (e.g. pins ignored by policy); shown as plan
+    /// notes.
+    pub warnings: Vec<String>,
     /// Every object, by kind and natural key.
     pub objects: BTreeMap<(crate::model::Kind, String), Object>,
-    /// `valueFrom` of secrets (`server/NAME`) and settings (key).
+    /// `valueFrom` of secrets (`server/NAME`), settings (key) and tunnel tokens
+    /// (`tunnel:<name>`, see `values::tunnel_key`).
     pub value_sources: BTreeMap<String, ValueSource>,
     /// The values read for this run (empty unless the CLI read them).
     pub values: Resolved,
 }
 
 impl DesiredState {
+    /// Sets the policy and recomputes which pins count: with an `approvers` list,
+    /// pins by anyone else are ignored, with a warning. PR mode calls this again
+    /// with the base commit's policy.
+    pub fn set_policy(&mut self, policy: Policy) {
+        let allowed: Vec<String> = policy.approvers.iter().map(|a| a.to_lowercase()).collect();
+        self.warnings.retain(|w| !w.starts_with("ignored pin"));
+        self.pins = Pins::new();
+        for (key, pin) in &self.all_pins {
+            if allowed.is_empty() || allowed.contains(&pin.approved_by.to_lowercase()) {
+                self.pins.insert(key.clone(), pin.clone());
+            } else {
+                self.warnings.push(format!(
+                    "ignored pin of {key} by {}: not in the policy's approvers ({})",
+                    pin.approved_by,
+                    policy.approvers.join(", ")
+                ));
+            }
+        }
+        self.policy = policy;
+    }
+
     /// The desired value of a setting, if git sets it.
     pub fn setting(&self, key: &str) -> Option<&str> {
         match self
@@ -102,12 +134,16 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
     }
     let mut state = DesiredState {
         source: files.label.clone(),
-        policy,
-        pins,
+        policy: Policy::default(),
+        pins: Pins::new(),
+        all_pins: pins,
+        revision: None,
+        warnings: Vec::new(),
         objects: BTreeMap::new(),
         value_sources: BTreeMap::new(),
         values: Resolved::unread(),
     };
+    state.set_policy(policy);
     for doc in &manifests.docs {
         match &doc.doc {
             Document::Server(s) => {
@@ -125,6 +161,12 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
                             state.value_sources.insert(key.clone(), src);
                         }
                     }
+                }
+            }
+            Document::Tunnel(t) => {
+                if let Some(src) = t.spec.token.value_from.source() {
+                    let key = crate::values::tunnel_key(&t.metadata.name);
+                    state.value_sources.insert(key, src);
                 }
             }
             _ => {}
@@ -188,12 +230,17 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
         }
         Document::Tool(t) => {
             let spec = &t.spec;
+            let tool_type = spec.tool_type.unwrap_or(ToolType::PythonCode);
             let code = doc.code.as_ref().map(|c| c.text.clone());
-            let input_schema = match &spec.input_schema {
-                Some(s) => s.clone(),
-                None => crate::python::input_schema(&crate::python::validate(
-                    code.as_deref().unwrap_or(""),
-                )),
+            let input_schema = match (&spec.input_schema, tool_type) {
+                (Some(s), _) => s.clone(),
+                // A pass-through tool's schema is the external server's: null here
+                // means "not given", filled from the source's discovery cache (or
+                // kept as stored) by `plan::diff`.
+                (None, ToolType::McpPassthrough) => serde_json::Value::Null,
+                (None, ToolType::PythonCode) => crate::python::input_schema(
+                    &crate::python::validate(code.as_deref().unwrap_or("")),
+                ),
             };
             out.push(Object::Tool(Tool {
                 server: t.metadata.server.clone(),
@@ -204,12 +251,42 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
                     .timeout_ms
                     .map(|t| t as i32)
                     .or_else(|| server_timeouts.get(&t.metadata.server).copied()),
-                tool_type: spec.tool_type.unwrap_or(ToolType::PythonCode),
+                tool_type,
                 python_code: code,
                 dependencies: spec.dependencies.clone().unwrap_or_default(),
                 input_schema,
                 external_source: spec.external_source.clone(),
                 external_tool_name: spec.external_tool_name.clone(),
+            }));
+        }
+        Document::Source(src) => {
+            let auth = src.spec.auth.as_ref();
+            let auth_type = auth.map_or(AuthType::None, |a| a.auth_type);
+            out.push(Object::Source(Source {
+                server: src.metadata.server.clone(),
+                name: src.metadata.name.clone(),
+                url: src.spec.url.clone(),
+                transport: src.spec.transport.unwrap_or(Transport::StreamableHttp),
+                auth_type,
+                // Validation allows a secret only for bearer/header and a header
+                // only for header auth.
+                auth_secret: auth.and_then(|a| a.secret.clone()),
+                auth_header: auth.and_then(|a| a.header.clone()),
+                status: src.spec.status.unwrap_or(SourceStatus::Active),
+            }));
+        }
+        Document::Tunnel(t) => {
+            out.push(Object::Tunnel(Tunnel {
+                name: t.metadata.name.clone(),
+                description: t.spec.description.clone(),
+                public_url: t
+                    .spec
+                    .public_url
+                    .as_deref()
+                    .and_then(crate::rules::tunnel::normalise_public_url),
+                active: t.spec.active.unwrap_or(false),
+                // The token's label is set by the diff, like a secret's value.
+                token: None,
             }));
         }
         Document::Modules(m) => {
@@ -291,6 +368,45 @@ mod tests {
         assert_eq!(timeout("s/a"), Some(20000));
         assert_eq!(timeout("s/b"), Some(5000));
         assert_eq!(timeout("d/c"), None, "MCPBox's own default stays NULL");
+    }
+
+    #[test]
+    fn sources_tunnels_and_passthrough_tools_resolve() {
+        let mut set = FileSet::empty("t");
+        set.insert("s.yaml", "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: gh}\nspec:\n  secrets: [{name: TOKEN}]\n---\napiVersion: mcpbox/v1\nkind: ExternalSource\nmetadata: {name: GitHub MCP, server: gh}\nspec:\n  url: https://x.io/mcp\n  auth: {type: bearer, secret: TOKEN}\n---\napiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: search, server: gh}\nspec: {type: mcp_passthrough, externalSource: GitHub MCP, externalToolName: search_code}\n---\napiVersion: mcpbox/v1\nkind: TunnelConfiguration\nmetadata: {name: prod}\nspec:\n  publicUrl: ' mcp.example.com/ '\n  token: {valueFrom: {env: TUNNEL_TOKEN}}\n");
+        let d = build(&set).unwrap();
+        let Some(Object::Source(src)) = d.objects.get(&(Kind::Source, "gh/GitHub MCP".into()))
+        else {
+            panic!("no source")
+        };
+        assert_eq!(
+            (
+                src.transport,
+                src.auth_type,
+                src.auth_secret.as_deref(),
+                src.status
+            ),
+            (
+                Transport::StreamableHttp,
+                AuthType::Bearer,
+                Some("TOKEN"),
+                SourceStatus::Active
+            )
+        );
+        let Some(Object::Tool(t)) = d.objects.get(&(Kind::Tool, "gh/search".into())) else {
+            panic!("no tool")
+        };
+        // Not given: filled from the source's discovery by the diff.
+        assert!(t.input_schema.is_null() && t.python_code.is_none());
+        let Some(Object::Tunnel(tn)) = d.objects.get(&(Kind::Tunnel, "prod".into())) else {
+            panic!("no tunnel")
+        };
+        assert_eq!(tn.public_url.as_deref(), Some("https://mcp.example.com"));
+        assert!(!tn.active);
+        assert_eq!(
+            d.value_sources.get("tunnel:prod"),
+            Some(&ValueSource::Env("TUNNEL_TOKEN".into()))
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! - [`manifest`] (core): YAML documents with positions, kinds, diagnostics, validation.
 //! - [`python`] (core): MCPBox's Python rules (syntax, `async def main`, `input_schema`).
 //! - [`desired`] (core): the normalised desired state.
+//! - [`export`] (core): the actual state as a manifest repository (`desired`'s inverse).
 //! - [`model`] (core): the managed objects shared by desired, actual and plan.
 //! - [`rules`] (core): MCPBox's approval, version and sync rules as pure functions.
 //! - [`approvals`], [`policy`], [`settings`] (core): repository files and setting tables.
@@ -36,6 +37,7 @@ pub mod approvals;
 pub mod cli;
 pub mod crypto;
 pub mod desired;
+pub mod export;
 pub mod manifest;
 pub mod model;
 pub mod plan;

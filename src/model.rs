@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::manifest::kinds::ToolType;
+pub use crate::manifest::kinds::{AuthType, SourceStatus, ToolType, Transport};
 
 /// The kinds of managed object, in dependency order (creates top-down).
 #[derive(
@@ -29,6 +29,8 @@ pub enum Kind {
     Server,
     /// A row of `server_secrets`.
     Secret,
+    /// A row of `external_mcp_sources` (before tools: pass-through tools point at it).
+    Source,
     /// A row of `tools` (with its `tool_versions`).
     Tool,
     /// An approved row of `network_access_requests`.
@@ -37,6 +39,8 @@ pub enum Kind {
     Module,
     /// A row of `settings`.
     Setting,
+    /// A row of `tunnel_configurations`.
+    Tunnel,
 }
 
 impl Kind {
@@ -45,10 +49,12 @@ impl Kind {
         match self {
             Kind::Server => "server",
             Kind::Secret => "secret",
+            Kind::Source => "source",
             Kind::Tool => "tool",
             Kind::Network => "network",
             Kind::Module => "module",
             Kind::Setting => "setting",
+            Kind::Tunnel => "tunnel",
         }
     }
 
@@ -57,10 +63,12 @@ impl Kind {
         [
             Kind::Server,
             Kind::Secret,
+            Kind::Source,
             Kind::Tool,
             Kind::Network,
             Kind::Module,
             Kind::Setting,
+            Kind::Tunnel,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -92,6 +100,54 @@ pub struct Secret {
     /// see `crate::values`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+/// An external MCP server whose tools a server proxies (an `external_mcp_sources`
+/// row). Discovery results and OAuth tokens are MCPBox's and not part of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Source {
+    /// Owning server's name.
+    pub server: String,
+    /// `external_mcp_sources.name`.
+    pub name: String,
+    /// `external_mcp_sources.url`.
+    pub url: String,
+    /// `external_mcp_sources.transport_type`.
+    pub transport: Transport,
+    /// `external_mcp_sources.auth_type`.
+    pub auth_type: AuthType,
+    /// `external_mcp_sources.auth_secret_name`: a secret of the same server.
+    pub auth_secret: Option<String>,
+    /// `external_mcp_sources.auth_header_name` (None: `Authorization`).
+    pub auth_header: Option<String>,
+    /// `external_mcp_sources.status`; MCPBox's runtime `error` reads as `active`,
+    /// so a failed discovery is not a difference.
+    pub status: SourceStatus,
+}
+
+impl Source {
+    /// `server/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+/// A tunnel configuration (a `tunnel_configurations` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Tunnel {
+    /// `tunnel_configurations.name`.
+    pub name: String,
+    /// `tunnel_configurations.description`.
+    pub description: Option<String>,
+    /// `tunnel_configurations.public_url`, normalised as MCPBox stores it.
+    pub public_url: Option<String>,
+    /// `tunnel_configurations.is_active`.
+    pub active: bool,
+    /// The token's label, never the token: `(encrypted)` when MCPBox holds one,
+    /// or what apply will do (`(from env X)`, `(changed, from env X)`); see
+    /// `crate::values`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// A tool.
@@ -201,6 +257,8 @@ pub enum Object {
     Server(Server),
     /// See [`Secret`].
     Secret(Secret),
+    /// See [`Source`].
+    Source(Source),
     /// See [`Tool`].
     Tool(Tool),
     /// See [`Network`].
@@ -209,6 +267,8 @@ pub enum Object {
     Module(Module),
     /// See [`Setting`].
     Setting(Setting),
+    /// See [`Tunnel`].
+    Tunnel(Tunnel),
 }
 
 impl Object {
@@ -217,10 +277,12 @@ impl Object {
         match self {
             Object::Server(_) => Kind::Server,
             Object::Secret(_) => Kind::Secret,
+            Object::Source(_) => Kind::Source,
             Object::Tool(_) => Kind::Tool,
             Object::Network(_) => Kind::Network,
             Object::Module(_) => Kind::Module,
             Object::Setting(_) => Kind::Setting,
+            Object::Tunnel(_) => Kind::Tunnel,
         }
     }
 
@@ -229,10 +291,12 @@ impl Object {
         match self {
             Object::Server(s) => s.name.clone(),
             Object::Secret(s) => format!("{}/{}", s.server, s.name),
+            Object::Source(s) => s.key(),
             Object::Tool(t) => t.key(),
             Object::Network(n) => n.key(),
             Object::Module(m) => m.name.clone(),
             Object::Setting(s) => s.key.clone(),
+            Object::Tunnel(t) => t.name.clone(),
         }
     }
 
@@ -258,6 +322,10 @@ impl Object {
             Object::Setting(s) => Object::Setting(Setting {
                 value: canonical(&s.value),
                 ..s.clone()
+            }),
+            Object::Tunnel(t) => Object::Tunnel(Tunnel {
+                token: canonical(&t.token),
+                ..t.clone()
             }),
             other => other.clone(),
         };
@@ -302,10 +370,38 @@ mod tests {
     }
 
     #[test]
+    fn a_tunnel_token_label_is_not_drift() {
+        let t = |token: &str, active: bool| {
+            Object::Tunnel(Tunnel {
+                name: "prod".into(),
+                description: None,
+                public_url: Some("https://a.io".into()),
+                active,
+                token: Some(token.into()),
+            })
+        };
+        // Applying a token (label `(from env X)`) and reading it back (`(encrypted)`)
+        // hash alike; a real field does not.
+        assert_eq!(
+            t("(from env T)", true).hash(),
+            t("(encrypted)", true).hash()
+        );
+        assert_ne!(
+            t("(encrypted)", true).hash(),
+            t("(encrypted)", false).hash()
+        );
+        assert_eq!(t("(encrypted)", true).key(), "prod");
+    }
+
+    #[test]
     fn keys() {
         assert_eq!(network_key("s", None, "a.io", Some(443)), "s/a.io:443");
         assert_eq!(network_key("s", Some("t"), "a.io", None), "s/a.io via t");
         assert_eq!(Object::Tool(tool()).key(), "s/t");
         assert_eq!(Kind::parse("network"), Some(Kind::Network));
+        assert_eq!(Kind::parse("source"), Some(Kind::Source));
+        assert_eq!(Kind::parse("tunnel"), Some(Kind::Tunnel));
+        // Sources are created before the tools that point at them.
+        assert!(Kind::Source < Kind::Tool && Kind::Secret < Kind::Source);
     }
 }

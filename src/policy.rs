@@ -67,6 +67,12 @@ pub struct Policy {
     /// See [`DeletionGuard`].
     #[serde(default)]
     pub deletion_guard: DeletionGuard,
+    /// Who may approve: when not empty, a pin in `approvals.yaml` by anyone else
+    /// (its `approvedBy`, compared case-insensitively) is ignored with a warning.
+    /// In PR mode the list is read from the base commit, so a PR cannot add its
+    /// own author.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
 }
 
 fn default_reviewer() -> String {
@@ -84,6 +90,7 @@ impl Default for Policy {
             reviewer: default_reviewer(),
             prune: true,
             deletion_guard: DeletionGuard::default(),
+            approvers: Vec::new(),
         }
     }
 }

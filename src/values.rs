@@ -1,5 +1,5 @@
-//! Secret values: where they come from (`valueFrom`), reading them, and the
-//! labels a plan shows in their place.
+//! Secret values (server secrets, encrypted settings, tunnel tokens): where they
+//! come from (`valueFrom`), reading them, and the labels a plan shows in their place.
 //!
 //! A value never enters the model, a plan or a message. The model carries a label
 //! (`(set)`, `(from env X)`, `(changed, from env X)`, `(cleared)`, `(encrypted)`)
@@ -59,8 +59,24 @@ pub fn writes_value(label: Option<&str>) -> bool {
     label.is_some_and(|l| l.starts_with("(from ") || l.starts_with("(changed, from "))
 }
 
+/// Prefix of a tunnel token's key among the value sources (`tunnel:<name>`):
+/// neither a secret key (`server/NAME`, whose server is a snake_case name) nor a
+/// setting key can start with it.
+pub const TUNNEL_PREFIX: &str = "tunnel:";
+
+/// The value key of a tunnel configuration's token.
+pub fn tunnel_key(name: &str) -> String {
+    format!("{TUNNEL_PREFIX}{name}")
+}
+
+/// The tunnel name of a tunnel token's value key.
+pub fn tunnel_of(key: &str) -> Option<&str> {
+    key.strip_prefix(TUNNEL_PREFIX)
+}
+
 /// Values read for one run, by object key (`server/NAME` for secrets, the
-/// setting key for settings). `Debug` never shows a value.
+/// setting key for settings, `tunnel:<name>` for tunnel tokens). `Debug` never
+/// shows a value.
 #[derive(Clone, Default)]
 pub struct Resolved {
     key: Option<Key>,
@@ -136,6 +152,14 @@ pub enum Error {
         object: String,
         /// The crypto error (names the AAD, not the bytes).
         source: crypto::CryptoError,
+    },
+    /// A value cannot be written: it breaks MCPBox's rules for its column.
+    #[error("{object}: {reason} (value not shown)")]
+    Refused {
+        /// The value's key.
+        object: String,
+        /// What is wrong.
+        reason: String,
     },
     /// Encryption failed.
     #[error("{object}: {source}")]
@@ -296,6 +320,23 @@ impl Resolved {
         })
     }
 
+    /// Encrypts the token of tunnel configuration `name` for
+    /// `tunnel_configurations.tunnel_token` (base64 text, AAD `tunnel_token`).
+    /// A token MCPBox would refuse (under 10 characters) is never encrypted.
+    pub fn encrypt_tunnel_token(&self, name: &str) -> Result<Option<String>, Error> {
+        let object = tunnel_key(name);
+        if let Some(reason) = self
+            .plaintext
+            .get(&object)
+            .and_then(|v| tunnel_token_problem(v.expose()))
+        {
+            return Err(Error::Refused { object, reason });
+        }
+        self.encrypt_with(&object, &Aad::tunnel_token(), |k, v, a| {
+            crypto::encrypt_b64(k, v, a)
+        })
+    }
+
     fn encrypt_with<T>(
         &self,
         object: &str,
@@ -317,7 +358,8 @@ impl Resolved {
     }
 
     /// Checks each value against MCPBox's rules for its kind: secret values are
-    /// 1–10 000 characters (empty clears); settings use `check`.
+    /// 1–10 000 characters (empty clears); tunnel tokens (`tunnel:<name>`) at
+    /// least 10; settings use `check`.
     pub fn check(
         &self,
         sources: &BTreeMap<String, ValueSource>,
@@ -329,7 +371,10 @@ impl Resolved {
                 continue;
             };
             let v = value.expose();
-            let reason = if is_setting(object) {
+            // Tunnel keys first: their shape (no `/`) would pass for a setting's.
+            let reason = if tunnel_of(object).is_some() {
+                tunnel_token_problem(v)
+            } else if is_setting(object) {
                 check_setting(object, v)
                     .err()
                     .map(|_| "not a value MCPBox accepts for this setting".to_string())
@@ -350,6 +395,16 @@ impl Resolved {
         }
         Ok(())
     }
+}
+
+/// Why MCPBox would refuse `token` as a tunnel token, if it would (MCPBOX.md §6.4).
+fn tunnel_token_problem(token: &str) -> Option<String> {
+    (token.chars().count() < crate::rules::tunnel::MIN_TOKEN_CHARS).then(|| {
+        format!(
+            "shorter than the {} characters MCPBox requires of a tunnel token",
+            crate::rules::tunnel::MIN_TOKEN_CHARS
+        )
+    })
 }
 
 #[cfg(test)]
@@ -430,6 +485,48 @@ mod tests {
             !debug.contains("hunter2") && debug.contains("s/TOKEN"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn tunnel_tokens_are_checked_and_encrypted_with_their_aad() {
+        let mut sources = BTreeMap::new();
+        sources.insert(tunnel_key("prod"), ValueSource::Env("TUNNEL".into()));
+        sources.insert(
+            "log_retention_days".to_string(),
+            ValueSource::Env("DAYS".into()),
+        );
+        let read = |token: &'static str| {
+            Resolved::read(&sources, Some(Key::parse(KEY)), false, &move |var| {
+                Some(if var == "TUNNEL" { token } else { "30" }.into())
+            })
+            .unwrap()
+        };
+        let is_setting = |k: &str| !k.contains('/');
+        let ok = read("eyJhIjoiYiJ9-0123456789");
+        assert!(ok.check(&sources, &|_, _| Ok(()), &is_setting).is_ok());
+        let stored = ok.encrypt_tunnel_token("prod").unwrap().unwrap();
+        let key = Key::parse(KEY).unwrap();
+        let plain = crypto::decrypt_b64(&key, &stored, &Aad::tunnel_token()).unwrap();
+        assert_eq!(plain.expose(), "eyJhIjoiYiJ9-0123456789");
+        // Too short: refused at read time, naming the tunnel, never the value.
+        let short = read("abc123456");
+        let err = short
+            .check(&sources, &|_, _| Ok(()), &is_setting)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tunnel:prod")
+                && err.contains("10 characters")
+                && !err.contains("abc123456"),
+            "{err}"
+        );
+        // …and never encrypted, even if the check was skipped.
+        assert!(matches!(
+            short.encrypt_tunnel_token("prod"),
+            Err(Error::Refused { .. })
+        ));
+        assert_eq!(tunnel_of("tunnel:prod"), Some("prod"));
+        assert_eq!(tunnel_of("github/TOKEN"), None);
     }
 
     #[test]

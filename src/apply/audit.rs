@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::execute::{w, Error, Report, Reregister};
 use super::ids::Ids;
-use crate::desired::DesiredState;
 use crate::model::{Kind, Object};
 use crate::plan::{Action, Change, Plan};
 use crate::state::ActualState;
@@ -19,7 +18,6 @@ use crate::state::ActualState;
 /// that still exists and was touched, so the server's activity view shows it.
 pub(super) async fn audit(
     tx: &mut PgConnection,
-    desired: &DesiredState,
     plan: &Plan,
     ids: &Ids,
     now: DateTime<Utc>,
@@ -33,7 +31,8 @@ pub(super) async fn audit(
     };
     let changes_json = |c: &[&Change]| {
         json!({
-            "source": desired.source,
+            "source": plan.source,
+            "commit": plan.revision,
             "created": list(Action::Create, c),
             "updated": list(Action::Update, c),
             "adopted": list(Action::Adopt, c),
@@ -44,11 +43,11 @@ pub(super) async fn audit(
     let (mut id, mut sid, mut message, mut details) = (vec![], vec![], vec![], vec![]);
     id.push(Uuid::new_v4());
     sid.push(None::<Uuid>);
-    message.push(format!("gitops.apply: gitops ({})", desired.source));
+    message.push(format!("gitops.apply: gitops ({})", plan.source));
     details.push(json!({
         "action": "gitops.apply",
         "resource_type": "gitops",
-        "resource_id": desired.source,
+        "resource_id": plan.source,
         "timestamp": timestamp,
         "changes": changes_json(&all),
     }));
@@ -94,7 +93,7 @@ pub(super) async fn audit(
     .map_err(w("writing audit rows"))?;
     sqlx::query("INSERT INTO mcpbox_gitops.applies (id, source, summary) VALUES ($1, $2, $3)")
         .bind(Uuid::new_v4())
-        .bind(&desired.source)
+        .bind(&plan.source)
         .bind(json!(plan.summary))
         .execute(&mut *tx)
         .await
@@ -110,6 +109,8 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
             Some(Object::Tool(t)) => format!("tool {} {}", t.name, verb(c.action)),
             Some(Object::Network(_)) => "allowed hosts changed".to_string(),
             Some(Object::Secret(s)) => format!("secret {} {}", s.name, verb(c.action)),
+            // Registration carries the server's non-disabled sources (MCPBOX.md §8.3).
+            Some(Object::Source(s)) => format!("external source {} {}", s.name, verb(c.action)),
             _ => continue,
         };
         if let Some(id) = ids.server_of_change(c) {

@@ -15,9 +15,10 @@ use tracing::{info, instrument};
 use uuid::Uuid;
 
 use super::ids::Ids;
-use super::{audit, sync, write};
+use super::{audit, sources, sync, tunnels, write};
 use crate::desired::DesiredState;
 use crate::model::Kind;
+use crate::plan::saved::SavedPlan;
 use crate::plan::{diff, Plan, Summary};
 use crate::state::{self, ActualState};
 
@@ -35,6 +36,9 @@ pub enum Error {
         "the database changed since the plan was made ({0}); nothing was applied — run plan again"
     )]
     PlanStale(String),
+    /// Rows a saved plan read have changed since it was made.
+    #[error("the database changed since the plan was made; these objects moved: {}. Nothing was applied: run plan again", .0.join(", "))]
+    Moved(Vec<String>),
     /// The deletion guard refused the plan.
     #[error("plan refused: {0}")]
     Refused(String),
@@ -150,6 +154,77 @@ pub async fn execute(
     result
 }
 
+/// Applies a saved plan exactly as it was made (`apply --plan`). Refused, with
+/// nothing written, when it was made by another version or when any row it read
+/// has moved since (named in the error). `values` are read at apply time from
+/// the plan's value sources.
+#[instrument(skip_all, fields(source = %saved.plan.source))]
+pub async fn execute_saved(
+    pool: &PgPool,
+    saved: &SavedPlan,
+    values: &crate::values::Resolved,
+    opts: &Options,
+) -> Result<(Plan, Report), Error> {
+    saved
+        .check_version()
+        .map_err(|e| Error::PlanStale(e.to_string()))?;
+    let mut conn = pool.acquire().await.map_err(|source| state::Error::Query {
+        context: "connect",
+        source,
+    })?;
+    lock(&mut conn, opts.lock_timeout).await?;
+    let result = locked_saved(&mut conn, saved, values, opts).await;
+    if sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(APPLY_LOCK)
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        let _ = conn.detach().close().await;
+    }
+    result
+}
+
+async fn locked_saved(
+    conn: &mut PgConnection,
+    saved: &SavedPlan,
+    values: &crate::values::Resolved,
+    opts: &Options,
+) -> Result<(Plan, Report), Error> {
+    let mut tx = conn.begin().await.map_err(w("beginning the transaction"))?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await
+        .map_err(w("beginning the transaction"))?;
+    let actual = state::read::read(&mut tx).await?;
+    let moved = saved.moved(&actual);
+    if !moved.is_empty() {
+        return Err(Error::Moved(moved));
+    }
+    let plan = &saved.plan;
+    if let Some(why) = plan.refusal(
+        opts.allow_destroy,
+        saved.max_delete_percent,
+        saved.desired_empty,
+    ) {
+        return Err(Error::Refused(why));
+    }
+    let inputs = Inputs {
+        source: &plan.source,
+        reviewer: &saved.reviewer,
+        values,
+    };
+    let report = write_all(&mut tx, &inputs, &actual, plan, Utc::now()).await?;
+    tx.commit().await.map_err(w("committing"))?;
+    info!(
+        add = plan.summary.add,
+        change = plan.summary.change,
+        destroy = plan.summary.destroy,
+        "applied a saved plan"
+    );
+    Ok((plan.clone(), report))
+}
+
 async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
     let start = std::time::Instant::now();
     loop {
@@ -199,7 +274,12 @@ async fn locked(
         return Err(Error::Refused(why));
     }
     let now = Utc::now();
-    let report = write_all(&mut tx, desired, &actual, &plan, now).await?;
+    let inputs = Inputs {
+        source: &desired.source,
+        reviewer: &desired.policy.reviewer,
+        values: &desired.values,
+    };
+    let report = write_all(&mut tx, &inputs, &actual, &plan, now).await?;
     tx.commit().await.map_err(w("committing"))?;
     info!(
         add = plan.summary.add,
@@ -211,35 +291,45 @@ async fn locked(
     Ok((plan, report))
 }
 
+/// What the writer needs besides the plan: from the desired state, or from a
+/// saved plan.
+struct Inputs<'a> {
+    source: &'a str,
+    reviewer: &'a str,
+    values: &'a crate::values::Resolved,
+}
+
 /// Row ids by (kind, natural key): existing rows the plan touches and rows it
 /// creates now. Servers and tools that are not changed are found through the
 /// ids each change carries, never by name (server names are not unique).
 async fn write_all(
     tx: &mut PgConnection,
-    desired: &DesiredState,
+    inputs: &Inputs<'_>,
     actual: &ActualState,
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<Report, Error> {
-    let notes = format!("Submitted by mcpbox-gitops from {}", desired.source);
+    let notes = format!("Submitted by mcpbox-gitops from {}", inputs.source);
     let ids = Ids::for_plan(plan);
     let cx = write::Context {
         plan,
         actual,
         ids: &ids,
         now,
-        reviewer: desired.policy.reviewer.as_str(),
+        reviewer: inputs.reviewer,
         notes: &notes,
-        source: &desired.source,
-        values: &desired.values,
+        source: inputs.source,
+        values: inputs.values,
     };
     // Creates and updates top-down (foreign keys), then deletes bottom-up.
     write::servers(tx, &cx).await?;
     write::secrets(tx, &cx).await?;
+    sources::sources(tx, &cx).await?;
     write::tools(tx, &cx).await?;
     write::network(tx, &cx).await?;
     write::modules(tx, &cx).await?;
     write::settings(tx, &cx).await?;
+    tunnels::tunnels(tx, &cx).await?;
     write::deletes(tx, &cx).await?;
 
     // ── sync helpers, on the rows as they are now in this transaction ──────
@@ -261,7 +351,7 @@ async fn write_all(
 
     write::ownership(tx, &cx).await?;
     if plan.has_changes() {
-        audit::audit(tx, desired, plan, &ids, now).await?;
+        audit::audit(tx, plan, &ids, now).await?;
     }
     Ok(audit::report(actual, plan, &ids))
 }

@@ -28,7 +28,7 @@ impl Ids {
             })
     }
 
-    /// The server a secret, tool or network change belongs to.
+    /// The server a secret, source, tool or network change belongs to.
     pub(super) fn server_of(&self, c: &Change, server: &str) -> Result<Uuid, Error> {
         match c.server_id {
             Some(id) => Ok(id),
@@ -49,6 +49,7 @@ impl Ids {
         match c.after.as_ref().or(c.before.as_ref())? {
             Object::Server(_) => self.row(Kind::Server, &c.key).ok(),
             Object::Secret(x) => self.server_of(c, &x.server).ok(),
+            Object::Source(x) => self.server_of(c, &x.server).ok(),
             Object::Tool(x) => self.server_of(c, &x.server).ok(),
             Object::Network(x) => self.server_of(c, &x.server).ok(),
             _ => None,

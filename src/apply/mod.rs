@@ -5,6 +5,8 @@
 //! - `execute`: the transaction (lock, re-read, re-check, batched writes, syncs,
 //!   audit, ownership).
 //! - `write`: the batched statements, one function per kind.
+//! - `sources`, `tunnels`: the batched statements of external sources and tunnel
+//!   configurations (activation included).
 //! - `sync`: MCPBox's sync helpers on the rows inside the transaction.
 //! - `audit`: audit rows and the re-registration report.
 //! - `ids`: row ids by natural key for one apply.
@@ -17,7 +19,9 @@ mod audit;
 pub mod execute;
 mod ids;
 pub mod rows;
+mod sources;
 mod sync;
+mod tunnels;
 mod write;
 
-pub use execute::{execute, Error, Options, Report};
+pub use execute::{execute, execute_saved, Error, Options, Report};

@@ -185,13 +185,17 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
             };
             let id = cx.ids.row(Kind::Tool, &c.key)?;
             let cols = rows::approval_for_create(tc, cx.now, cx.notes);
+            // current_version = the last version written; a pass-through tool
+            // writes none and starts at 1, as MCPBox's import does.
+            let version = tc.versions.last().map_or(1, |v| v.number);
             t.push(
                 id,
                 Some(cx.ids.server_of(c, &tool.server)?),
                 tool,
-                tc.versions.len() as i32,
+                version,
                 &cols,
                 Some(cx.reviewer),
+                source_of(cx, tool)?,
             );
             versions.push(id, tool, &rows::version_rows(tool, &tc.versions, true));
         }
@@ -201,17 +205,18 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
                                     external_source_id, external_tool_name, code_dependencies, current_version, approval_status,
                                     approval_requested_at, approved_at, approved_by, rejection_reason, created_by, publish_notes)
                  SELECT u.id, u.sid, u.name, u.descr, u.schema, u.enabled, u.timeout, u.ttype::tool_type, u.code,
-                        NULL, NULL, CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
+                        u.esid, u.etn, CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
                         u.version, u.status::approval_status, u.requested_at, u.approved_at, u.approved_by, u.rr, u.created_by, u.notes
                    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bool[], $7::int[], $8::text[], $9::text[],
                                $10::jsonb[], $11::int[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
-                               $17::text[], $18::text[])
+                               $17::text[], $18::text[], $19::uuid[], $20::text[])
                      AS u(id, sid, name, descr, schema, enabled, timeout, ttype, code, deps, version, status, requested_at, approved_at,
-                          approved_by, rr, created_by, notes)",
+                          approved_by, rr, created_by, notes, esid, etn)",
             )
             .bind(&t.id).bind(&t.server_id).bind(&t.name).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout)
             .bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at)
             .bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes)
+            .bind(&t.source_id).bind(&t.external_tool_name)
             .execute(&mut *tx).await.map_err(w("creating tools"))?;
         }
         let mut t = ToolBatch::default();
@@ -235,25 +240,36 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
                 .last()
                 .map(|v| v.number)
                 .unwrap_or(row.current_version);
-            t.push(row_id, None, tool, version, &cols, None);
+            t.push(
+                row_id,
+                None,
+                tool,
+                version,
+                &cols,
+                None,
+                source_of(cx, tool)?,
+            );
             versions.push(row_id, tool, &rows::version_rows(tool, &tc.versions, false));
         }
         if !t.id.is_empty() {
             sqlx::query(
                 "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
-                        python_code = u.code,
+                        tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
                         code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
                         current_version = u.version, approval_status = u.status::approval_status,
                         approval_requested_at = u.requested_at, approved_at = u.approved_at, approved_by = u.approved_by,
                         rejection_reason = u.rr, publish_notes = u.notes, updated_at = now()
                    FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::bool[], $5::int[], $6::text[], $7::jsonb[], $8::int[],
-                               $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[])
-                     AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name)
+                               $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[],
+                               $16::text[], $17::uuid[], $18::text[])
+                     AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name,
+                          ttype, esid, etn)
                   WHERE t.id = u.id",
             )
             .bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps)
             .bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by)
             .bind(&t.rejection_reason).bind(&t.notes).bind(&t.name)
+            .bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)
             .execute(&mut *tx).await.map_err(w("updating tools"))?;
         }
         if !versions.tool_id.is_empty() {
@@ -272,6 +288,26 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
     }
 
     Ok(())
+}
+
+/// The `external_mcp_sources` row a pass-through tool points at (None for Python
+/// tools): the row this plan creates, changes or adopts, else the one we own.
+/// Never looked up by name: source names are not unique in MCPBox.
+fn source_of(cx: &Context<'_>, t: &crate::model::Tool) -> Result<Option<Uuid>, Error> {
+    let Some(source) = &t.external_source else {
+        return Ok(None);
+    };
+    let key = format!("{}/{source}", t.server);
+    if let Some(id) = cx.ids.rows.get(&(Kind::Source, key.clone())) {
+        return Ok(Some(*id));
+    }
+    match cx.actual.ownership.get(&(Kind::Source, key.clone())) {
+        Some(o) if cx.actual.sources.iter().any(|s| s.id == o.row_id) => Ok(Some(o.row_id)),
+        _ => Err(Error::Inconsistent(format!(
+            "tool {} points at external source {key}, which the plan neither creates nor manages",
+            t.key()
+        ))),
+    }
 }
 
 /// Creates and updates approved `network_access_requests` rows.
@@ -454,10 +490,14 @@ fn setting_text(
 /// Deletes rows bottom-up; what cascades goes with them.
 pub(super) async fn deletes(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
     for (kind, table) in [
+        (Kind::Tunnel, "tunnel_configurations"),
         (Kind::Setting, "settings"),
         (Kind::Module, "module_requests"),
         (Kind::Network, "network_access_requests"),
         (Kind::Tool, "tools"),
+        // Pass-through tools that stay are unlinked by the foreign key
+        // (ON DELETE SET NULL), as when MCPBox deletes a source.
+        (Kind::Source, "external_mcp_sources"),
         (Kind::Secret, "server_secrets"),
         (Kind::Server, "servers"),
     ] {
@@ -552,6 +592,9 @@ struct ToolBatch {
     rejection_reason: Vec<Option<String>>,
     created_by: Vec<Option<String>>,
     notes: Vec<Option<String>>,
+    /// `external_source_id` (pass-through tools only).
+    source_id: Vec<Option<Uuid>>,
+    external_tool_name: Vec<Option<String>>,
 }
 
 impl ToolBatch {
@@ -564,7 +607,10 @@ impl ToolBatch {
         version: i32,
         cols: &rows::ApprovalColumns,
         created_by: Option<&str>,
+        source_id: Option<Uuid>,
     ) {
+        self.source_id.push(source_id);
+        self.external_tool_name.push(t.external_tool_name.clone());
         self.id.push(id);
         if let Some(s) = server_id {
             self.server_id.push(s);

@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use super::connect::DbArgs;
 use super::{print, Error, SourceArgs, EXIT_OK};
 use crate::plan::render;
+use crate::plan::saved::SavedPlan;
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -25,10 +26,17 @@ pub struct Args {
     /// Secret values.
     #[command(flatten)]
     pub values: super::ValueArgs,
+    /// Apply exactly this saved plan (from `plan --out FILE`) instead of reading
+    /// manifests. Refused, naming the objects, if a row it read moved since.
+    #[arg(long = "plan", value_name = "FILE")]
+    pub saved: Option<std::path::PathBuf>,
 }
 
 /// Runs `apply`.
 pub async fn run(args: Args) -> Result<u8, Error> {
+    if let Some(path) = &args.saved {
+        return run_saved(&args, path).await;
+    }
     let (_files, mut desired) = super::load_desired(&args.source)?;
     super::read_values(&mut desired, &args.values, true)?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
@@ -57,7 +65,46 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         ..Default::default()
     };
     let (applied, report) = crate::apply::execute(&pool, &desired, Some(&plan), &opts).await?;
-    let s = applied.summary;
+    finish(&applied, &report)
+}
+
+/// `apply --plan FILE`.
+async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display())))?;
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
+        Error::Other(format!(
+            "{} is not a saved plan from `plan --out` ({e})",
+            path.display()
+        ))
+    })?;
+    saved
+        .check_version()
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let values =
+        super::read_value_sources(&saved.value_sources, &args.values, true)?.unwrap_or_default();
+    let url = args.db.database_url.as_deref().ok_or_else(|| {
+        Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
+    })?;
+    let pool = super::connect::ready_pool(url).await?;
+    print(&render::text::render(&saved.plan))?;
+    if !saved.plan.has_changes() && saved.plan.bookkeeping.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    if saved.plan.has_changes() && !args.auto_approve && !confirm()? {
+        print("\nApply cancelled.\n")?;
+        return Ok(super::EXIT_ERROR);
+    }
+    let opts = crate::apply::Options {
+        allow_destroy: args.allow_destroy,
+        ..Default::default()
+    };
+    let (applied, report) = crate::apply::execute_saved(&pool, &saved, &values, &opts).await?;
+    finish(&applied, &report)
+}
+
+fn finish(applied: &crate::plan::Plan, report: &crate::apply::Report) -> Result<u8, Error> {
+    let s = &applied.summary;
     let mut out = format!(
         "\nApply complete! Objects: {} adopted, {} added, {} changed, {} destroyed.\n",
         s.adopt, s.add, s.change, s.destroy

@@ -29,9 +29,7 @@ pub fn run(args: Args) -> Result<u8, Error> {
             "--by must be 1 to 255 characters (it becomes tools.approved_by)".into(),
         ));
     }
-    let source = SourceArgs {
-        path: args.path.clone(),
-    };
+    let source = SourceArgs::dir(&args.path);
     let (files, desired) = super::load_desired(&source)?;
     let mut pins = match text_of(&files, APPROVALS_FILE) {
         Some(text) => {

@@ -1,7 +1,7 @@
 //! The command line: one file per subcommand, behind the `Command` enum.
 //!
 //! # Layout
-//! - `validate`, `plan`, `apply`, `approve`, `db`: the subcommands.
+//! - `validate`, `plan`, `apply`, `approve`, `db`, `export`: the subcommands.
 //! - `diagnostics`: renders manifest diagnostics with source snippets.
 //! - `connect`: opens the database pool from `--database-url` / `DATABASE_URL`.
 //!
@@ -12,6 +12,7 @@ pub mod approve;
 pub mod connect;
 pub mod db;
 pub mod diagnostics;
+pub mod export;
 pub mod plan;
 pub mod validate;
 
@@ -62,6 +63,8 @@ pub enum Command {
     /// Create or check MCPBox's schema and our bookkeeping.
     #[command(subcommand)]
     Db(db::Command),
+    /// Write MCPBox's database as a manifest repository (a plan of it then shows adoptions only).
+    Export(export::Args),
 }
 
 /// Errors the CLI reports (as a miette report on stderr, exit 1).
@@ -123,6 +126,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Apply(args) => apply::run(args).await,
         Command::Approve(args) => approve::run(args),
         Command::Db(cmd) => db::run(cmd).await,
+        Command::Export(args) => export::run(args).await,
     }
 }
 
@@ -135,12 +139,111 @@ pub fn print(text: &str) -> Result<(), Error> {
     }
 }
 
-/// The manifest repository path argument, shared by several commands.
+/// Where the manifests come from, shared by several commands: a directory, a
+/// commit of a local repository (`--git REF`), or a remote repository URL.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {
-    /// Root of the manifest repository.
+    /// Root of the manifest repository, or a git URL (https://, ssh://, file://,
+    /// git@host:org/repo.git).
     #[arg(default_value = ".")]
-    pub path: PathBuf,
+    pub path: String,
+    /// Read the manifests from this commit (branch, tag, SHA, HEAD~1) of the
+    /// repository at PATH instead of its working tree: uncommitted edits are ignored.
+    /// For a URL the default is the remote's default branch.
+    #[arg(long, value_name = "REF")]
+    pub git: Option<String>,
+    /// Only read manifests under this folder of the repository.
+    #[arg(long = "subdir", value_name = "SUBDIR")]
+    pub subdir: Option<String>,
+    /// Where remote repositories are mirrored between runs (default: the user's
+    /// cache directory).
+    #[arg(long, value_name = "DIR")]
+    pub git_cache: Option<PathBuf>,
+    /// Environment variable holding an https token for remote repositories.
+    #[arg(long, value_name = "NAME", default_value = crate::source::git::DEFAULT_TOKEN_ENV)]
+    pub git_token_env: String,
+    /// SSH private key for ssh remotes (default: the SSH agent).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// Manifests read from a source, with the commit when they came from git.
+pub struct Loaded {
+    /// The files.
+    pub files: crate::source::FileSet,
+    /// The full commit SHA, for git sources.
+    pub revision: Option<String>,
+}
+
+impl SourceArgs {
+    /// A plain directory.
+    pub fn dir(path: &std::path::Path) -> SourceArgs {
+        SourceArgs {
+            path: path.to_string_lossy().into_owned(),
+            git: None,
+            subdir: None,
+            git_cache: None,
+            git_token_env: crate::source::git::DEFAULT_TOKEN_ENV.to_string(),
+            ssh_key: None,
+        }
+    }
+
+    /// Whether the source is git (a URL or `--git`).
+    pub fn is_git(&self) -> bool {
+        self.git.is_some() || crate::source::git::is_git_url(&self.path)
+    }
+
+    /// Reads the files; `rev` overrides `--git` (PR mode reads the base too).
+    pub fn read(&self, rev: Option<&str>) -> Result<Loaded, Error> {
+        use crate::source::git;
+        let subdir = self.subdir.as_deref();
+        let git_err = |e: git::Error| Error::Other(e.to_string());
+        if git::is_git_url(&self.path) {
+            let cache = match &self.git_cache {
+                Some(dir) => dir.clone(),
+                None => default_cache_dir(),
+            };
+            let auth = git::Auth {
+                token_env: self.git_token_env.clone(),
+                ssh_key: self.ssh_key.clone(),
+                ssh_passphrase_env: None,
+            };
+            let rev = rev.or(self.git.as_deref()).unwrap_or("HEAD");
+            let g = git::from_remote(&self.path, rev, &cache, subdir, &auth).map_err(git_err)?;
+            return Ok(Loaded {
+                files: g.file_set,
+                revision: Some(g.commit),
+            });
+        }
+        if let Some(rev) = rev.or(self.git.as_deref()) {
+            let g =
+                git::from_commit(std::path::Path::new(&self.path), rev, subdir).map_err(git_err)?;
+            return Ok(Loaded {
+                files: g.file_set,
+                revision: Some(g.commit),
+            });
+        }
+        let mut dir = PathBuf::from(&self.path);
+        if let Some(sub) = subdir {
+            dir.push(sub);
+        }
+        Ok(Loaded {
+            files: crate::source::FileSet::from_dir(&dir)?,
+            revision: None,
+        })
+    }
+}
+
+/// `$XDG_CACHE_HOME/mcpbox-gitops`, else `~/.cache/mcpbox-gitops`, else a folder
+/// in the temporary directory.
+fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("mcpbox-gitops");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".cache").join("mcpbox-gitops");
+    }
+    std::env::temp_dir().join("mcpbox-gitops-cache")
 }
 
 /// How secret and setting values (`valueFrom`) are handled.
@@ -160,42 +263,65 @@ pub fn read_values(
     args: &ValueArgs,
     required: bool,
 ) -> Result<Option<String>, Error> {
-    if desired.value_sources.is_empty() {
+    match read_value_sources(&desired.value_sources, args, required)? {
+        Some(resolved) => {
+            desired.values = resolved;
+            Ok(None)
+        }
+        None if desired.value_sources.is_empty() => Ok(None),
+        None => Ok(Some(format!(
+            "{} value(s) from valueFrom were not read or compared: MCPBOX_ENCRYPTION_KEY is not set (stored values are assumed current; apply reads and compares them)",
+            desired.value_sources.len()
+        ))),
+    }
+}
+
+/// Reads values from their sources and checks them; `None` when there is
+/// nothing to read, or no key and not `required`.
+pub fn read_value_sources(
+    sources: &std::collections::BTreeMap<String, crate::values::ValueSource>,
+    args: &ValueArgs,
+    required: bool,
+) -> Result<Option<crate::values::Resolved>, Error> {
+    if sources.is_empty() {
         return Ok(None);
     }
     let key = std::env::var_os(crate::crypto::ENV_VAR);
     if key.is_none() && !required {
-        return Ok(Some(format!(
-            "{} value(s) from valueFrom were not read or compared: MCPBOX_ENCRYPTION_KEY is not set (stored values are assumed current; apply reads and compares them)",
-            desired.value_sources.len()
-        )));
+        return Ok(None);
     }
     let key = key.map(|k| match k.into_string() {
         Ok(text) => crate::crypto::Key::parse(&text),
         Err(_) => Err(crate::crypto::KeyError::NotHex { position: 0 }),
     });
-    let resolved = crate::values::Resolved::read(
-        &desired.value_sources,
-        key,
-        args.overwrite_undecryptable,
-        &|var| std::env::var_os(var),
-    )?;
-    resolved.check(
-        &desired.value_sources,
-        &|k, v| crate::settings::check(k, v),
-        &|k| !k.contains('/'),
-    )?;
-    desired.values = resolved;
-    Ok(None)
+    let resolved =
+        crate::values::Resolved::read(sources, key, args.overwrite_undecryptable, &|var| {
+            std::env::var_os(var)
+        })?;
+    resolved.check(sources, &|k, v| crate::settings::check(k, v), &|k| {
+        !k.contains('/')
+    })?;
+    Ok(Some(resolved))
 }
 
 /// Loads and validates a repository, printing diagnostics on failure.
 pub fn load_desired(
     src: &SourceArgs,
 ) -> Result<(crate::source::FileSet, crate::desired::DesiredState), Error> {
-    let files = crate::source::FileSet::from_dir(&src.path)?;
+    load_desired_at(src, None)
+}
+
+/// Like [`load_desired`], at another commit of the same git source.
+pub fn load_desired_at(
+    src: &SourceArgs,
+    rev: Option<&str>,
+) -> Result<(crate::source::FileSet, crate::desired::DesiredState), Error> {
+    let Loaded { files, revision } = src.read(rev)?;
     match crate::desired::build(&files) {
-        Ok(d) => Ok((files, d)),
+        Ok(mut d) => {
+            d.revision = revision;
+            Ok((files, d))
+        }
         Err(diags) => {
             eprint!("{}", diagnostics::render(&files, &diags, color_enabled()));
             Err(Error::Invalid(diags.len()))

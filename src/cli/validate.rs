@@ -25,7 +25,7 @@ pub enum Format {
 
 /// Runs `validate`.
 pub fn run(args: Args) -> Result<u8, Error> {
-    let files = crate::source::FileSet::from_dir(&args.source.path)?;
+    let files = args.source.read(None)?.files;
     let result = crate::desired::build(&files);
     let diags = match &result {
         Ok(_) => Vec::new(),

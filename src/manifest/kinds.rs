@@ -17,7 +17,14 @@ use super::validate::limits;
 pub const API_VERSION: &str = "mcpbox/v1";
 
 /// The kinds we know, as written in `kind:`.
-pub const KINDS: [&str; 4] = ["Server", "Tool", "Modules", "Settings"];
+pub const KINDS: [&str; 6] = [
+    "Server",
+    "Tool",
+    "ExternalSource",
+    "Modules",
+    "Settings",
+    "TunnelConfiguration",
+];
 
 /// The common envelope of every document, read first to learn its kind.
 #[derive(Debug, Deserialize)]
@@ -45,7 +52,7 @@ pub struct Doc<M, S> {
     pub spec: S,
 }
 
-/// `metadata` of a global object (Server, Modules, Settings).
+/// `metadata` of a global object (Server, Modules, Settings, TunnelConfiguration).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
@@ -59,6 +66,19 @@ pub struct Metadata {
 pub struct ServerScopedMetadata {
     /// The object's name, unique within its server (`^[a-z][a-z0-9_]*$`).
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"), length(max = limits::NAME))]
+    pub name: String,
+    /// The server it belongs to (`metadata.name` of a Server document).
+    pub server: String,
+}
+
+/// `metadata` of an external MCP source: a free-form name (MCPBox allows any
+/// 1–255 characters) and the server it belongs to.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceMetadata {
+    /// The source's name (`external_mcp_sources.name`, 1–255 characters), unique
+    /// within its server; pass-through tools name it in `externalSource`.
+    #[schemars(length(min = 1, max = limits::NAME))]
     pub name: String,
     /// The server it belongs to (`metadata.name` of a Server document).
     pub server: String,
@@ -160,7 +180,8 @@ pub struct ToolSpec {
     /// `python_code` (default) or `mcp_passthrough`.
     #[serde(rename = "type")]
     pub tool_type: Option<ToolType>,
-    /// What the tool does, as the LLM sees it (`tools.description`).
+    /// What the tool does, as the LLM sees it (`tools.description`). For a
+    /// pass-through tool, absent means the description the source discovered.
     #[schemars(length(max = limits::DESCRIPTION))]
     pub description: Option<String>,
     /// Timeout in milliseconds (`tools.timeout_ms`, 1000–300000); absent = the
@@ -176,11 +197,13 @@ pub struct ToolSpec {
     /// Python packages the code imports (`tools.code_dependencies`, at most 20).
     #[schemars(length(max = limits::DEPENDENCIES))]
     pub dependencies: Option<Vec<String>>,
-    /// Explicit `input_schema`, instead of deriving it from `main`'s signature.
+    /// Explicit `input_schema`, instead of deriving it from `main`'s signature (or,
+    /// for a pass-through tool, taking the one the source discovered).
     pub input_schema: Option<serde_json::Value>,
-    /// Pass-through: the external source's name.
+    /// Pass-through: the `metadata.name` of an ExternalSource of the same server.
     pub external_source: Option<String>,
-    /// Pass-through: the tool's name on the external server.
+    /// Pass-through: the tool's name on the external server (1–255 characters).
+    #[schemars(length(min = 1, max = limits::NAME))]
     pub external_tool_name: Option<String>,
 }
 
@@ -204,6 +227,159 @@ impl ToolType {
             ToolType::McpPassthrough => "mcp_passthrough",
         }
     }
+}
+
+/// `kind: ExternalSource` — an external MCP server whose tools a server proxies
+/// (`external_mcp_sources`). Discovery results (`discovered_tools_cache`,
+/// `tool_count`, `last_discovered_at`) and OAuth tokens stay MCPBox's.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SourceSpec {
+    /// The external server's MCP endpoint (`external_mcp_sources.url`, 1–2000
+    /// characters).
+    #[schemars(length(min = 1, max = limits::URL))]
+    pub url: String,
+    /// `streamable_http` (default) or `sse`.
+    pub transport: Option<Transport>,
+    /// How the sandbox authenticates to the external server; default no auth.
+    pub auth: Option<SourceAuth>,
+    /// `active` (default) or `disabled` (left out of sandbox registration). MCPBox
+    /// sets `error` itself when discovery fails; that counts as `active`.
+    pub status: Option<SourceStatus>,
+}
+
+/// `auth` of an external source.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SourceAuth {
+    /// `none`, `bearer` (`Authorization: Bearer <secret>`) or `header`
+    /// (`<header>: <secret>`).
+    #[serde(rename = "type")]
+    pub auth_type: AuthType,
+    /// For `bearer` and `header`: the name of a secret of the same server whose
+    /// value is sent (`external_mcp_sources.auth_secret_name`).
+    #[schemars(regex(pattern = r"^[A-Z][A-Z0-9_]*$"), length(max = limits::NAME))]
+    pub secret: Option<String>,
+    /// For `header`: the header's name; absent means `Authorization`.
+    #[schemars(length(min = 1, max = limits::NAME))]
+    pub header: Option<String>,
+}
+
+/// `external_mcp_sources.transport_type`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// MCP streamable HTTP (MCPBox's default).
+    StreamableHttp,
+    /// MCP over server-sent events.
+    Sse,
+}
+
+impl Transport {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::StreamableHttp => "streamable_http",
+            Transport::Sse => "sse",
+        }
+    }
+}
+
+/// `external_mcp_sources.auth_type`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// No authentication.
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// `<header>: <secret>`.
+    Header,
+    /// OAuth tokens from MCPBox's OAuth flow. Read from the database only: a
+    /// manifest cannot ask for it (`validate` refuses it with the reason, and
+    /// `manifest::schema` leaves it out of the manifest schemas).
+    Oauth,
+}
+
+impl AuthType {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthType::None => "none",
+            AuthType::Bearer => "bearer",
+            AuthType::Header => "header",
+            AuthType::Oauth => "oauth",
+        }
+    }
+
+    /// Parses a label.
+    pub fn parse(s: &str) -> Option<AuthType> {
+        [
+            AuthType::None,
+            AuthType::Bearer,
+            AuthType::Header,
+            AuthType::Oauth,
+        ]
+        .into_iter()
+        .find(|a| a.label() == s)
+    }
+}
+
+/// `external_mcp_sources.status` as git sets it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// Registered with the sandbox (MCPBox's `error`, a failed discovery, counts
+    /// as this).
+    Active,
+    /// Left out of sandbox registration.
+    Disabled,
+}
+
+impl SourceStatus {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceStatus::Active => "active",
+            SourceStatus::Disabled => "disabled",
+        }
+    }
+}
+
+/// `kind: TunnelConfiguration` — a Cloudflare tunnel configuration
+/// (`tunnel_configurations`); at most one is active.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TunnelSpec {
+    /// What the configuration is for (at most 2000 characters).
+    #[schemars(length(max = limits::DESCRIPTION))]
+    pub description: Option<String>,
+    /// The public URL MCP clients use (at most 1024 characters). Stored as MCPBox
+    /// stores it: trimmed, `https://` added when there is no scheme, trailing `/`
+    /// removed.
+    #[schemars(length(max = limits::PUBLIC_URL))]
+    pub public_url: Option<String>,
+    /// The cloudflared tunnel token, read at apply time and stored encrypted
+    /// (at least 10 characters; never in git).
+    pub token: TunnelToken,
+    /// Whether this is the active configuration (default false). At most one
+    /// configuration is active; activating one deactivates the others, as
+    /// MCPBox's activate does.
+    pub active: Option<bool>,
+}
+
+/// `token` of a tunnel configuration: only `valueFrom`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TunnelToken {
+    /// Where apply reads the token from.
+    pub value_from: ValueFrom,
 }
 
 /// `kind: Modules` — global approved Python modules.
@@ -239,10 +415,14 @@ pub enum Document {
     Server(Doc<Metadata, ServerSpec>),
     /// `kind: Tool`.
     Tool(Doc<ServerScopedMetadata, ToolSpec>),
+    /// `kind: ExternalSource`.
+    Source(Doc<SourceMetadata, SourceSpec>),
     /// `kind: Modules`.
     Modules(Doc<Metadata, ModulesSpec>),
     /// `kind: Settings`.
     Settings(Doc<Metadata, SettingsSpec>),
+    /// `kind: TunnelConfiguration`.
+    Tunnel(Doc<Metadata, TunnelSpec>),
 }
 
 impl Document {
@@ -251,8 +431,10 @@ impl Document {
         match self {
             Document::Server(_) => "Server",
             Document::Tool(_) => "Tool",
+            Document::Source(_) => "ExternalSource",
             Document::Modules(_) => "Modules",
             Document::Settings(_) => "Settings",
+            Document::Tunnel(_) => "TunnelConfiguration",
         }
     }
 }

@@ -426,6 +426,12 @@ fn load_document(
                     .map(Document::Modules),
                 "Settings" => parse::<Doc<_, _>>(path, text, &index, value.clone(), diags)
                     .map(Document::Settings),
+                "ExternalSource" => parse::<Doc<_, _>>(path, text, &index, value.clone(), diags)
+                    .map(Document::Source),
+                "TunnelConfiguration" => {
+                    parse::<Doc<_, _>>(path, text, &index, value.clone(), diags)
+                        .map(Document::Tunnel)
+                }
                 other => {
                     let hint = KINDS
                         .iter()

@@ -15,8 +15,8 @@ pub mod diagnostic;
 pub mod kinds;
 pub mod load;
 pub mod locate;
-pub mod secrets;
 pub mod schema;
+pub mod secrets;
 pub mod validate;
 
 pub use diagnostic::{Code, Diagnostic};

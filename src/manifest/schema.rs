@@ -12,7 +12,8 @@ use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
 use super::kinds::{
-    Doc, Metadata, ModulesSpec, ServerScopedMetadata, ServerSpec, ToolSpec, API_VERSION, KINDS,
+    Doc, Metadata, ModulesSpec, ServerScopedMetadata, ServerSpec, SourceMetadata, SourceSpec,
+    ToolSpec, TunnelSpec, API_VERSION, KINDS,
 };
 use crate::policy::Policy;
 use crate::settings::{Values, KNOWN};
@@ -23,8 +24,8 @@ pub const BASE_URL: &str = "https://mcpbox-gitops.dev/schemas/";
 /// The dialect of every schema (the one schemars generates).
 const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
-/// Every schema with its file name under `schemas/`, in a fixed order: the four
-/// kinds, any manifest, `approvals.yaml`, `mcpbox-gitops.yaml`.
+/// Every schema with its file name under `schemas/`, in a fixed order: the kinds
+/// (in [`KINDS`] order), any manifest, `approvals.yaml`, `mcpbox-gitops.yaml`.
 pub fn manifest_schemas() -> Vec<(&'static str, Value)> {
     let kinds = kind_schemas();
     let mut out: Vec<(&'static str, Value)> =
@@ -50,7 +51,7 @@ pub fn render(schema: &Value) -> String {
 }
 
 /// One kind's document schema, kept apart from its definitions so that
-/// `manifest.schema.json` can hold all four kinds with one shared `$defs`.
+/// `manifest.schema.json` can hold every kind with one shared `$defs`.
 struct KindSchema {
     /// As written in `kind:`.
     kind: &'static str,
@@ -80,7 +81,7 @@ fn head(file: &str) -> Map<String, Value> {
     out
 }
 
-/// The four kinds, in [`KINDS`] order.
+/// The kinds, in [`KINDS`] order.
 fn kind_schemas() -> Vec<KindSchema> {
     let mut settings = kind_schema::<Metadata, serde_json::Value>(
         "Settings",
@@ -96,6 +97,20 @@ fn kind_schemas() -> Vec<KindSchema> {
             json!({ "description": "Setting key → value.", "$ref": "#/$defs/SettingsSpec" }),
         );
     }
+    let mut source = kind_schema::<SourceMetadata, SourceSpec>(
+        "ExternalSource",
+        "source.schema.json",
+        "An external MCP server whose tools a server proxies (pass-through tools): its URL, transport, authentication and status.",
+    );
+    // `oauth` is an auth type MCPBox rows may hold (so the plan's schema keeps
+    // it), but not one git can ask for: its tokens come from MCPBox's OAuth flow.
+    if let Some(Value::Array(variants)) = source
+        .defs
+        .get_mut("AuthType")
+        .and_then(|d| d.get_mut("oneOf"))
+    {
+        variants.retain(|v| v.get("const") != Some(&Value::from("oauth")));
+    }
     vec![
         kind_schema::<Metadata, ServerSpec>(
             "Server",
@@ -107,12 +122,18 @@ fn kind_schemas() -> Vec<KindSchema> {
             "tool.schema.json",
             "A tool of a server: Python code (inline or in a file) or a pass-through to an external MCP server's tool.",
         ),
+        source,
         kind_schema::<Metadata, ModulesSpec>(
             "Modules",
             "modules.schema.json",
             "Python modules added to MCPBox's global allow-list, each with a justification.",
         ),
         settings,
+        kind_schema::<Metadata, TunnelSpec>(
+            "TunnelConfiguration",
+            "tunnel.schema.json",
+            "A Cloudflare tunnel configuration: public URL, token (read at apply time, stored encrypted) and whether it is the active one.",
+        ),
     ]
 }
 
@@ -166,7 +187,7 @@ fn any_manifest(kinds: &[KindSchema]) -> Value {
         defs.insert(k.kind.into(), Value::Object(k.document.clone()));
     }
     // `if`/`then` on `kind` rather than `oneOf`: a bad Server document is then
-    // reported against the Server schema only, not against all four.
+    // reported against the Server schema only, not against every kind.
     let dispatch: Vec<Value> = kinds
         .iter()
         .map(|k| {
@@ -179,7 +200,7 @@ fn any_manifest(kinds: &[KindSchema]) -> Value {
     let mut out = head("manifest.schema.json");
     out.extend(json_object(json!({
         "title": "mcpbox/v1 manifest",
-        "description": "Any manifest document (Server, Tool, Modules or Settings), checked against the schema of its `kind`.",
+        "description": "Any manifest document (Server, Tool, ExternalSource, Modules, Settings or TunnelConfiguration), checked against the schema of its `kind`.",
         "type": "object",
         "required": ["apiVersion", "kind"],
         "properties": {
@@ -413,6 +434,12 @@ fn policy() -> Value {
                 "maxLength": 255,
                 "pattern": "\\S",
                 "default": default("/reviewer")
+            },
+            "approvers": {
+                "description": "Who may approve: when not empty, a pin in approvals.yaml by anyone else is ignored with a warning. In PR mode the list is read from the base commit.",
+                "type": "array",
+                "items": { "type": "string", "minLength": 1 },
+                "uniqueItems": true
             },
             "prune": {
                 "description": "Delete owned objects that left git. When false, they are listed but kept.",
@@ -675,6 +702,8 @@ mod tests {
         let s = schema("policy.schema.json");
         let cases = [
             "approval: {mode: admin}\nreviewer: a@b\nprune: false\ndeletionGuard: {maxDeletePercent: 0}\n",
+            "approvers: [alice@example.com, bob@example.com]\n",
+            "approvers: alice@example.com\n",
             "approval: {mode: pinned}\n",
             "approval: {}\ndeletionGuard: {}\n",
             "approval: {mode: nobody}\n",
@@ -701,6 +730,8 @@ mod tests {
             ("tool.schema.json", "Tool"),
             ("modules.schema.json", "Modules"),
             ("settings.schema.json", "Settings"),
+            ("source.schema.json", "ExternalSource"),
+            ("tunnel.schema.json", "TunnelConfiguration"),
         ] {
             let s = schema(name);
             assert_eq!(s["properties"]["apiVersion"]["const"], API_VERSION);
@@ -712,6 +743,53 @@ mod tests {
                 format!("apiVersion: mcpbox/v2\nkind: {kind}\nmetadata: {{name: a}}\nspec: {{}}\n");
             assert!(!valid(&s, &doc), "{name} accepts mcpbox/v2");
         }
+    }
+
+    /// ExternalSource and TunnelConfiguration documents: what the schema accepts
+    /// and refuses (OAuth, a literal token, a name over 255 characters).
+    #[test]
+    fn source_and_tunnel_documents() {
+        let m = schema("manifest.schema.json");
+        let source = |spec: &str| {
+            format!("apiVersion: mcpbox/v1\nkind: ExternalSource\nmetadata: {{name: GitHub MCP, server: github}}\nspec: {spec}\n")
+        };
+        assert!(valid(&m, &source("{url: 'https://a.io/mcp', transport: sse, auth: {type: bearer, secret: GH_TOKEN}, status: disabled}")));
+        assert!(valid(
+            &m,
+            &source(
+                "{url: 'https://a.io/mcp', auth: {type: header, secret: K, header: X-Api-Key}}"
+            )
+        ));
+        assert!(!valid(
+            &m,
+            &source("{url: 'https://a.io/mcp', auth: {type: oauth}}")
+        ));
+        assert!(!valid(
+            &m,
+            &source("{url: 'https://a.io/mcp', status: error}")
+        ));
+        assert!(!valid(&m, &source("{url: ''}")));
+        assert!(!valid(
+            &m,
+            &source(&format!("{{url: '{}'}}", "x".repeat(2001)))
+        ));
+        assert!(!valid(&m, &source("{transport: sse}")));
+        let tunnel = |name: &str, spec: &str| {
+            format!("apiVersion: mcpbox/v1\nkind: TunnelConfiguration\nmetadata: {{name: {name}}}\nspec: {spec}\n")
+        };
+        assert!(valid(&m, &tunnel("prod", "{publicUrl: mcp.example.com, active: true, token: {valueFrom: {env: TUNNEL_TOKEN}}}")));
+        assert!(!valid(&m, &tunnel("prod", "{token: hunter2hunter2}")));
+        assert!(!valid(&m, &tunnel("prod", "{active: true}")));
+        assert!(!valid(
+            &m,
+            &tunnel(
+                "prod",
+                &format!(
+                    "{{publicUrl: {}, token: {{valueFrom: {{env: T}}}}}}",
+                    "a".repeat(1025)
+                )
+            )
+        ));
     }
 
     /// Constraints taken from `validate::limits` reach the schema, through `Option`.

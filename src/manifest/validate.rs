@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{location_at, Code, Diagnostic};
-use super::kinds::{Document, ToolType};
+use super::kinds::{AuthType, Document, ToolType};
 use super::load::{Loaded, ToolCode};
 use crate::source::FileSet;
 
-/// MCPBox's limits (MCPBOX.md §4.1, §3.3).
+/// MCPBox's limits (MCPBOX.md §4.1, §3.3, §6.1, §6.4).
 pub mod limits {
     /// Longest name (varchar(255)).
     pub const NAME: usize = 255;
@@ -25,6 +25,10 @@ pub mod limits {
     pub const TIMEOUT: std::ops::RangeInclusive<i64> = 1000..=300_000;
     /// Longest module name.
     pub const MODULE_NAME: usize = 128;
+    /// Longest external source URL (MCPBOX.md §6.1).
+    pub const URL: usize = 2000;
+    /// Longest tunnel public URL (varchar(1024), MCPBOX.md §6.4).
+    pub const PUBLIC_URL: usize = crate::rules::tunnel::MAX_PUBLIC_URL;
 }
 
 /// `^[a-z][a-z0-9_]*$`, MCPBox's tool (and LLM server) name rule.
@@ -145,7 +149,65 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
     // First pass: what exists, for reference checks.
     let mut servers: BTreeMap<&str, &Loaded> = BTreeMap::new();
     let mut tools: BTreeMap<(&str, &str), &Loaded> = BTreeMap::new();
+    let mut sources: BTreeMap<(&str, &str), &Loaded> = BTreeMap::new();
+    let mut tunnels: BTreeMap<&str, &Loaded> = BTreeMap::new();
+    // The first `active: true` tunnel, to report the others against.
+    let mut active_tunnel: Option<(&str, &Loaded)> = None;
+    // Secrets declared per server, for `auth.secret` references.
+    let mut secrets: BTreeSet<(&str, &str)> = BTreeSet::new();
     for doc in docs {
+        if let Document::Server(s) = &doc.doc {
+            for secret in &s.spec.secrets {
+                secrets.insert((&s.metadata.name, &secret.name));
+            }
+        }
+        match &doc.doc {
+            Document::Source(src)
+                if sources
+                    .insert((&src.metadata.server, &src.metadata.name), doc)
+                    .is_some() =>
+            {
+                c.push(
+                    doc,
+                    Code::Duplicate,
+                    "metadata.name",
+                    format!(
+                        "external source `{}/{}` is declared twice",
+                        src.metadata.server, src.metadata.name
+                    ),
+                    "source names are unique per server; give each one ExternalSource document",
+                );
+            }
+            Document::Tunnel(t) if tunnels.insert(&t.metadata.name, doc).is_some() => {
+                c.push(
+                    doc,
+                    Code::Duplicate,
+                    "metadata.name",
+                    format!(
+                        "tunnel configuration `{}` is declared twice",
+                        t.metadata.name
+                    ),
+                    "give each tunnel configuration one TunnelConfiguration document",
+                );
+            }
+            Document::Tunnel(t) if t.spec.active == Some(true) => match active_tunnel {
+                None => active_tunnel = Some((&t.metadata.name, doc)),
+                Some((first, first_doc)) => {
+                    let line = first_doc.at(files, "spec.active").line;
+                    c.push(
+                        doc,
+                        Code::Duplicate,
+                        "spec.active",
+                        format!(
+                            "tunnel configuration `{}` is active, and so is `{first}` ({}:{line}); MCPBox allows at most one active tunnel configuration",
+                            t.metadata.name, first_doc.file
+                        ),
+                        "set `active: true` on one configuration only",
+                    );
+                }
+            },
+            _ => {}
+        }
         match &doc.doc {
             Document::Server(s) if servers.insert(&s.metadata.name, doc).is_some() => {
                 c.push(
@@ -341,7 +403,7 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                 }
                 match spec.tool_type.unwrap_or(ToolType::PythonCode) {
                     ToolType::McpPassthrough => {
-                        c.push(doc, Code::InvalidValue, "spec.type", "pass-through tools need an ExternalSource, which this version cannot manage yet".into(), "manage this tool in MCPBox for now, or use `type: python_code`");
+                        check_passthrough(&mut c, doc, server, name, spec, &sources);
                     }
                     ToolType::PythonCode => {
                         if spec.external_source.is_some() || spec.external_tool_name.is_some() {
@@ -357,6 +419,42 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                         }
                     }
                 }
+            }
+            Document::Source(src) => check_source(&mut c, doc, src, &servers, &secrets),
+            Document::Tunnel(t) => {
+                free_name(&mut c, doc, &t.metadata.name, "tunnel configuration");
+                c.len(
+                    doc,
+                    "spec.description",
+                    "description",
+                    t.spec.description.as_deref(),
+                    limits::DESCRIPTION,
+                );
+                if let Some(raw) = &t.spec.public_url {
+                    // MCPBox checks the length as given, and the column holds the
+                    // normalised form (which may be longer by `https://`).
+                    let stored =
+                        crate::rules::tunnel::normalise_public_url(raw).unwrap_or_default();
+                    let n = raw.chars().count().max(stored.chars().count());
+                    if n > limits::PUBLIC_URL {
+                        c.push(
+                            doc,
+                            Code::OutOfRange,
+                            "spec.publicUrl",
+                            format!(
+                                "publicUrl is {n} characters (as stored), more than MCPBox's {}",
+                                limits::PUBLIC_URL
+                            ),
+                            "shorten it",
+                        );
+                    }
+                }
+                check_value_from(
+                    &mut c,
+                    doc,
+                    "spec.token.valueFrom",
+                    &t.spec.token.value_from,
+                );
             }
             Document::Modules(m) => {
                 for (i, module) in m.spec.modules.iter().enumerate() {
@@ -429,6 +527,160 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
     }
     super::secrets::scrub(&mut c.diags, &c.literals);
     c.diags
+}
+
+/// A free-form MCPBox name (sources, tunnels): 1 to 255 characters.
+fn free_name(c: &mut Checker<'_>, doc: &Loaded, name: &str, what: &str) {
+    let n = name.chars().count();
+    if n == 0 || n > limits::NAME || name.trim().is_empty() {
+        c.push(
+            doc,
+            Code::InvalidName,
+            "metadata.name",
+            format!("{what} name must be 1 to 255 characters, not only white space (it is {n})"),
+            "give a short, descriptive name",
+        );
+    }
+}
+
+/// Whether `name` is an HTTP header field name (RFC 9110 `token`).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= limits::NAME
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(ch))
+}
+
+/// An ExternalSource document (MCPBOX.md §6.1): its server, name, URL and auth.
+fn check_source(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    src: &super::kinds::Doc<super::kinds::SourceMetadata, super::kinds::SourceSpec>,
+    servers: &BTreeMap<&str, &Loaded>,
+    secrets: &BTreeSet<(&str, &str)>,
+) {
+    let (server, name) = (src.metadata.server.as_str(), src.metadata.name.as_str());
+    free_name(c, doc, name, "external source");
+    if !servers.contains_key(server) {
+        c.push(doc, Code::DanglingReference, "metadata.server", format!("external source `{name}` names server `{server}`, which no Server document declares"), "add a Server document or fix the name");
+    }
+    let url = src.spec.url.as_str();
+    if url.trim().is_empty() {
+        c.push(
+            doc,
+            Code::InvalidValue,
+            "spec.url",
+            "url is empty".into(),
+            "give the external server's MCP endpoint, e.g. https://api.githubcopilot.com/mcp/",
+        );
+    }
+    c.len(doc, "spec.url", "url", Some(url), limits::URL);
+    let Some(auth) = &src.spec.auth else {
+        return;
+    };
+    match auth.auth_type {
+        AuthType::Oauth => {
+            c.push(doc, Code::InvalidValue, "spec.auth.type", "auth type `oauth` cannot be managed from git: OAuth tokens come from MCPBox's OAuth flow, not from git".into(), "create the source in git with `type: none`, then connect it with OAuth in MCPBox's UI; or use `bearer`/`header` with a secret");
+            return;
+        }
+        AuthType::None => {
+            if auth.secret.is_some() {
+                c.push(
+                    doc,
+                    Code::InvalidValue,
+                    "spec.auth.secret",
+                    "auth type `none` sends no secret".into(),
+                    "remove `secret`, or set `type: bearer` or `type: header`",
+                );
+            }
+        }
+        AuthType::Bearer | AuthType::Header => match &auth.secret {
+            None => c.push(
+                doc,
+                Code::MissingField,
+                "spec.auth",
+                format!(
+                    "auth type `{}` needs `secret`: without one MCPBox sends no header",
+                    auth.auth_type.label()
+                ),
+                "add `secret: NAME` naming a secret of this server",
+            ),
+            Some(secret) if !secrets.contains(&(server, secret.as_str())) => c.push(
+                doc,
+                Code::DanglingReference,
+                "spec.auth.secret",
+                format!("auth secret `{secret}` is not a secret of server `{server}`"),
+                "declare it under the server's `secrets:`, or fix the name",
+            ),
+            Some(_) => {}
+        },
+    }
+    if let Some(header) = &auth.header {
+        if auth.auth_type != AuthType::Header {
+            c.push(
+                doc,
+                Code::InvalidValue,
+                "spec.auth.header",
+                format!(
+                    "`header` is only used by auth type `header`, not `{}`",
+                    auth.auth_type.label()
+                ),
+                "remove `header`, or set `type: header`",
+            );
+        } else if !is_header_name(header) {
+            c.push(doc, Code::InvalidValue, "spec.auth.header", format!("`{header}` is not an HTTP header name"), "give a header name such as X-Api-Key (letters, digits and -), at most 255 characters");
+        }
+    }
+}
+
+/// A pass-through tool: no code, a source of the same server, an external name.
+fn check_passthrough(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    server: &str,
+    name: &str,
+    spec: &super::kinds::ToolSpec,
+    sources: &BTreeMap<(&str, &str), &Loaded>,
+) {
+    for (given, path, what) in [
+        (spec.code.is_some(), "spec.code", "code"),
+        (spec.code_file.is_some(), "spec.codeFile", "codeFile"),
+        (
+            spec.dependencies.is_some(),
+            "spec.dependencies",
+            "dependencies",
+        ),
+    ] {
+        if given {
+            c.push(doc, Code::InvalidValue, path, format!("pass-through tool `{name}` has `{what}`, but pass-through tools run on the external server and have no code"), "remove it, or set `type: python_code`");
+        }
+    }
+    match &spec.external_source {
+        None => c.push(doc, Code::MissingField, "spec", format!("pass-through tool `{name}` has no `externalSource`"), "add `externalSource:` naming an ExternalSource of this server"),
+        Some(source) if !sources.contains_key(&(server, source.as_str())) => c.push(doc, Code::DanglingReference, "spec.externalSource", format!("pass-through tool `{name}` names external source `{source}`, which is not an ExternalSource of server `{server}`"), "add an ExternalSource document with that name and `server:`, or fix the name"),
+        Some(_) => {}
+    }
+    match &spec.external_tool_name {
+        None => c.push(
+            doc,
+            Code::MissingField,
+            "spec",
+            format!("pass-through tool `{name}` has no `externalToolName`"),
+            "add `externalToolName:` with the tool's name on the external server",
+        ),
+        Some(t) if t.is_empty() || t.chars().count() > limits::NAME => c.push(
+            doc,
+            Code::OutOfRange,
+            "spec.externalToolName",
+            format!(
+                "externalToolName must be 1 to 255 characters (it is {})",
+                t.chars().count()
+            ),
+            "give the tool's name on the external server",
+        ),
+        Some(_) => {}
+    }
 }
 
 /// `valueFrom` names exactly one source, and an env name a shell could export.
@@ -616,6 +868,286 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].code, Code::InvalidSetting);
         assert_eq!(d[0].location.line, 5);
+    }
+
+    const GH: &str = "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: github}\nspec:\n  secrets: [{name: GITHUB_TOKEN}]\n";
+
+    fn source(spec: &str) -> String {
+        format!("apiVersion: mcpbox/v1\nkind: ExternalSource\nmetadata: {{name: github-mcp, server: github}}\nspec:\n{spec}")
+    }
+
+    fn passthrough(spec: &str) -> String {
+        format!("apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: search_code, server: github}}\nspec:\n  type: mcp_passthrough\n{spec}")
+    }
+
+    /// (code, line, column, message) of each diagnostic.
+    fn found(d: &[Diagnostic]) -> Vec<(Code, usize, usize, String)> {
+        d.iter()
+            .map(|d| {
+                (
+                    d.code,
+                    d.location.line,
+                    d.location.column,
+                    d.message.clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_source_with_a_passthrough_tool_is_valid() {
+        let d = check(&[
+            ("s.yaml", GH),
+            ("src.yaml", &source("  url: https://api.githubcopilot.com/mcp/\n  transport: sse\n  auth: {type: bearer, secret: GITHUB_TOKEN}\n")),
+            ("t.yaml", &passthrough("  externalSource: github-mcp\n  externalToolName: search_code\n  enabled: false\n")),
+        ]);
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn oauth_is_refused_with_the_reason() {
+        let d = check(&[
+            ("s.yaml", GH),
+            (
+                "src.yaml",
+                &source("  url: https://x.io/mcp\n  auth:\n    type: oauth\n"),
+            ),
+        ]);
+        let d = found(&d);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].0, d[0].1, d[0].2), (Code::InvalidValue, 7, 11));
+        assert!(
+            d[0].3
+                .contains("OAuth tokens come from MCPBox's OAuth flow"),
+            "{}",
+            d[0].3
+        );
+    }
+
+    #[test]
+    fn auth_secret_must_be_a_secret_of_the_same_server() {
+        let other = "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: other}\nspec:\n  secrets: [{name: OTHER_TOKEN}]\n";
+        let d = check(&[
+            ("s.yaml", GH),
+            ("o.yaml", other),
+            (
+                "src.yaml",
+                &source("  url: https://x.io\n  auth: {type: bearer, secret: OTHER_TOKEN}\n"),
+            ),
+        ]);
+        let d = found(&d);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].0, d[0].1), (Code::DanglingReference, 6));
+        assert!(
+            d[0].3
+                .contains("`OTHER_TOKEN` is not a secret of server `github`"),
+            "{}",
+            d[0].3
+        );
+    }
+
+    #[test]
+    fn auth_fields_must_fit_the_auth_type() {
+        let d = check(&[
+            ("s.yaml", GH),
+            ("a.yaml", &source("  url: https://x.io\n  auth: {type: none, secret: GITHUB_TOKEN}\n")),
+            ("b.yaml", &source("  url: https://x.io\n  auth: {type: bearer, secret: GITHUB_TOKEN, header: X-Key}\n").replace("github-mcp", "b")),
+            ("c.yaml", &source("  url: https://x.io\n  auth: {type: header}\n").replace("github-mcp", "c")),
+            ("d.yaml", &source("  url: https://x.io\n  auth: {type: header, secret: GITHUB_TOKEN, header: 'X Key'}\n").replace("github-mcp", "d")),
+        ]);
+        let by_file: Vec<(&str, Code, String)> = d
+            .iter()
+            .map(|d| (d.file.as_str(), d.code, d.message.clone()))
+            .collect();
+        assert_eq!(by_file.len(), 4, "{by_file:?}");
+        assert_eq!((by_file[0].0, by_file[0].1), ("a.yaml", Code::InvalidValue));
+        assert!(by_file[0].2.contains("sends no secret"));
+        assert_eq!((by_file[1].0, by_file[1].1), ("b.yaml", Code::InvalidValue));
+        assert!(by_file[1].2.contains("only used by auth type `header`"));
+        assert_eq!((by_file[2].0, by_file[2].1), ("c.yaml", Code::MissingField));
+        assert!(by_file[2].2.contains("needs `secret`"));
+        assert_eq!((by_file[3].0, by_file[3].1), ("d.yaml", Code::InvalidValue));
+        assert!(by_file[3].2.contains("not an HTTP header name"));
+    }
+
+    #[test]
+    fn source_names_urls_and_duplicates() {
+        let long_url = format!("  url: https://x.io/{}\n", "a".repeat(2000));
+        let d = check(&[
+            ("s.yaml", GH),
+            ("a.yaml", &source(&long_url)),
+            ("b.yaml", &source("  url: https://y.io\n")),
+            (
+                "c.yaml",
+                &source("  url: ' '\n").replace("github-mcp", "''"),
+            ),
+            (
+                "d.yaml",
+                &source("  url: https://y.io\n")
+                    .replace("server: github", "server: nope")
+                    .replace("github-mcp", "x"),
+            ),
+        ]);
+        let by_file: Vec<(&str, Code, usize, String)> = d
+            .iter()
+            .map(|d| (d.file.as_str(), d.code, d.location.line, d.message.clone()))
+            .collect();
+        assert!(
+            by_file.contains(&(
+                "a.yaml",
+                Code::OutOfRange,
+                5,
+                "url is 2013 characters, more than MCPBox's 2000".into()
+            )),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, l, m)| *f == "b.yaml"
+                && *c == Code::Duplicate
+                && *l == 3
+                && m.contains("`github/github-mcp` is declared twice")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, l, m)| *f == "c.yaml"
+                && *c == Code::InvalidName
+                && *l == 3
+                && m.contains("1 to 255")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, _, m)| *f == "c.yaml"
+                && *c == Code::InvalidValue
+                && m == "url is empty"),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, _, m)| *f == "d.yaml"
+                && *c == Code::DanglingReference
+                && m.contains("server `nope`")),
+            "{by_file:?}"
+        );
+    }
+
+    #[test]
+    fn passthrough_tools_need_a_source_of_their_server_and_no_code() {
+        let d = check(&[
+            ("s.yaml", GH),
+            ("src.yaml", &source("  url: https://x.io\n")),
+            ("a.yaml", &passthrough("  externalSource: elsewhere\n  externalToolName: search\n")),
+            ("b.yaml", &passthrough("  externalSource: github-mcp\n  code: 'async def main(): pass'\n  dependencies: [httpx]\n").replace("search_code", "b")),
+            ("c.yaml", &passthrough("  externalToolName: ''\n").replace("search_code", "c")),
+        ]);
+        let by_file: Vec<(&str, Code, usize, String)> = d
+            .iter()
+            .map(|d| (d.file.as_str(), d.code, d.location.line, d.message.clone()))
+            .collect();
+        assert!(by_file.contains(&("a.yaml", Code::DanglingReference, 6, "pass-through tool `search_code` names external source `elsewhere`, which is not an ExternalSource of server `github`".into())), "{by_file:?}");
+        assert!(
+            by_file.iter().any(|(f, c, l, m)| *f == "b.yaml"
+                && *c == Code::InvalidValue
+                && *l == 7
+                && m.contains("has `code`")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, l, m)| *f == "b.yaml"
+                && *c == Code::InvalidValue
+                && *l == 8
+                && m.contains("has `dependencies`")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, _, m)| *f == "b.yaml"
+                && *c == Code::MissingField
+                && m.contains("no `externalToolName`")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, _, m)| *f == "c.yaml"
+                && *c == Code::MissingField
+                && m.contains("no `externalSource`")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, c, l, m)| *f == "c.yaml"
+                && *c == Code::OutOfRange
+                && *l == 6
+                && m.contains("externalToolName must be 1 to 255")),
+            "{by_file:?}"
+        );
+        assert!(!by_file
+            .iter()
+            .any(|(_, _, _, m)| m.contains("cannot manage yet")));
+    }
+
+    fn tunnel(name: &str, spec: &str) -> String {
+        format!("apiVersion: mcpbox/v1\nkind: TunnelConfiguration\nmetadata: {{name: {name}}}\nspec:\n  token: {{valueFrom: {{env: TUNNEL_TOKEN}}}}\n{spec}")
+    }
+
+    #[test]
+    fn at_most_one_tunnel_is_active() {
+        let d = check(&[
+            ("a.yaml", &tunnel("a", "  active: true\n")),
+            ("b.yaml", &tunnel("b", "  active: true\n")),
+            ("c.yaml", &tunnel("c", "  active: false\n")),
+        ]);
+        let d = found(&d);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].0, d[0].1, d[0].2), (Code::Duplicate, 6, 11));
+        assert!(
+            d[0].3.contains("`b` is active, and so is `a` (a.yaml:6)")
+                && d[0].3.contains("at most one active"),
+            "{}",
+            d[0].3
+        );
+    }
+
+    #[test]
+    fn tunnel_names_urls_and_tokens() {
+        let d = check(&[
+            (
+                "a.yaml",
+                &tunnel("a", &format!("  publicUrl: {}\n", "x".repeat(1020))),
+            ),
+            ("b.yaml", &tunnel("a", "  description: dup\n")),
+            ("c.yaml", &tunnel("''", "")),
+            (
+                "d.yaml",
+                &tunnel("d", "").replace("{env: TUNNEL_TOKEN}", "{env: TUNNEL_TOKEN, file: /x}"),
+            ),
+        ]);
+        let mut by_file: Vec<(&str, Code, usize, String)> = d
+            .iter()
+            .map(|d| (d.file.as_str(), d.code, d.location.line, d.message.clone()))
+            .collect();
+        by_file.sort();
+        assert_eq!(by_file.len(), 4, "{by_file:?}");
+        // 1020 characters given, 1028 once `https://` is added.
+        assert_eq!(
+            by_file[0],
+            (
+                "a.yaml",
+                Code::OutOfRange,
+                6,
+                "publicUrl is 1028 characters (as stored), more than MCPBox's 1024".into()
+            )
+        );
+        assert_eq!(
+            (by_file[1].0, by_file[1].1, by_file[1].2),
+            ("b.yaml", Code::Duplicate, 3)
+        );
+        assert_eq!((by_file[2].0, by_file[2].1), ("c.yaml", Code::InvalidName));
+        assert_eq!(
+            (by_file[3].0, by_file[3].1, by_file[3].2),
+            ("d.yaml", Code::InvalidValue, 5)
+        );
+        // A literal token is refused as a literal secret, before any type error.
+        let d = check(&[(
+            "a.yaml",
+            &tunnel("a", "").replace("{valueFrom: {env: TUNNEL_TOKEN}}", "abcdef0123456789"),
+        )]);
+        assert_eq!(d[0].code, Code::LiteralSecret, "{d:?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod diff;
 pub mod render;
+pub mod saved;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -218,6 +219,9 @@ pub struct Plan {
     pub tool_version: String,
     /// Where the desired state came from (path or commit).
     pub source: String,
+    /// The full commit SHA, when the manifests were read from git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     /// Planned against a real database (false: an empty MCPBox).
     pub against_database: bool,
     /// Fingerprint of the desired state.
@@ -354,6 +358,7 @@ mod tests {
             format_version: FORMAT_VERSION,
             tool_version: String::new(),
             source: String::new(),
+            revision: None,
             against_database: true,
             desired_fingerprint: String::new(),
             actual_fingerprint: String::new(),

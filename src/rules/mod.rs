@@ -6,10 +6,12 @@
 //! - `versions`: `tool_versions.change_summary` wording.
 //! - `approval`: the approval state machine with approval pinned to content.
 //! - `passthrough`: names of imported `mcp_passthrough` tools.
+//! - `tunnel`: tunnel configurations' public URL normalisation and token length.
 //!
 //! Where each rule is applied to rows lives in `plan::diff` and `apply`.
 
 pub mod approval;
 pub mod passthrough;
 pub mod sync;
+pub mod tunnel;
 pub mod versions;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::model::{Kind, Module, Network, Secret, Server, Setting, Tool};
+use crate::model::{Kind, Module, Network, Secret, Server, Setting, Source, Tool, Tunnel};
 use crate::rules::approval::Status;
 
 /// An error reading the database.
@@ -126,6 +126,49 @@ pub struct SecretRow {
     pub encrypted_value: Option<Vec<u8>>,
 }
 
+/// An `external_mcp_sources` row (OAuth columns are never read: they are
+/// MCPBox's, and never written either).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRow {
+    /// `external_mcp_sources.id`.
+    pub id: Uuid,
+    /// `external_mcp_sources.server_id`.
+    pub server_id: Uuid,
+    /// The managed fields (`status` `error` reads as `active`).
+    pub obj: Source,
+    /// `status` as stored (`active`, `error` or `disabled`): an update keeps
+    /// MCPBox's `error` unless git disables the source.
+    pub status: String,
+    /// `discovered_tools_cache`: `[{"name", "description", "input_schema"}…]`,
+    /// where a pass-through tool's description and schema come from.
+    pub discovered_tools_cache: Option<serde_json::Value>,
+}
+
+impl SourceRow {
+    /// The discovered tool named `name`, if discovery found it.
+    pub fn discovered(&self, name: &str) -> Option<&serde_json::Value> {
+        self.discovered_tools_cache
+            .as_ref()?
+            .as_array()?
+            .iter()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+    }
+}
+
+/// A `tunnel_configurations` row (never its token in clear).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelRow {
+    /// `tunnel_configurations.id`.
+    pub id: Uuid,
+    /// The managed fields (`token` is the label `(encrypted)` when one is stored;
+    /// `public_url` normalised as MCPBox normalises it).
+    pub obj: Tunnel,
+    /// The stored base64 ciphertext (compared by decrypting, never shown).
+    /// Serialised as its sha256.
+    #[serde(skip_deserializing, serialize_with = "digest_text")]
+    pub ciphertext: Option<String>,
+}
+
 /// A `network_access_requests` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRow {
@@ -202,6 +245,10 @@ pub struct ActualState {
     pub tools: Vec<ToolRow>,
     /// `server_secrets`.
     pub secrets: Vec<SecretRow>,
+    /// `external_mcp_sources`.
+    pub sources: Vec<SourceRow>,
+    /// `tunnel_configurations`.
+    pub tunnels: Vec<TunnelRow>,
     /// `network_access_requests`.
     pub network: Vec<NetworkRow>,
     /// `module_requests`.
@@ -251,6 +298,12 @@ impl ActualState {
         }
         for s in &self.secrets {
             add("secret", s.id, serde_json::to_string(s).unwrap_or_default());
+        }
+        for s in &self.sources {
+            add("source", s.id, serde_json::to_string(s).unwrap_or_default());
+        }
+        for t in &self.tunnels {
+            add("tunnel", t.id, serde_json::to_string(t).unwrap_or_default());
         }
         for n in &self.network {
             add(

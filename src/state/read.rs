@@ -10,10 +10,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::{
-    ActualState, Error, ModuleRow, NetworkRow, Owned, SecretRow, ServerRow, SettingRow,
-    ToolCascade, ToolRow,
+    ActualState, Error, ModuleRow, NetworkRow, Owned, SecretRow, ServerRow, SettingRow, SourceRow,
+    ToolCascade, ToolRow, TunnelRow,
 };
-use crate::model::{Kind, Module, Network, Secret, Server, Setting, Tool, ToolType};
+use crate::model::{
+    AuthType, Kind, Module, Network, Secret, Server, Setting, Source, SourceStatus, Tool, ToolType,
+    Transport, Tunnel,
+};
 use crate::rules::approval::Status;
 
 fn q(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
@@ -158,6 +161,77 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
             },
             has_value: encrypted.is_some(),
             encrypted_value: encrypted,
+        });
+    }
+
+    // Discovery (`tool_count`, `last_discovered_at`) and OAuth columns are MCPBox's:
+    // not read, never written.
+    let rows = sqlx::query(
+        "SELECT id, server_id, name, url, auth_type::text AS auth_type, auth_secret_name,
+                auth_header_name, transport_type::text AS transport_type, status::text AS status,
+                discovered_tools_cache
+           FROM external_mcp_sources",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("external_mcp_sources"))?;
+    for r in rows {
+        let server_id: Uuid = r.get("server_id");
+        let status: String = r.get("status");
+        let auth_type: String = r.get("auth_type");
+        let transport: String = r.get("transport_type");
+        state.sources.push(SourceRow {
+            id: r.get("id"),
+            server_id,
+            obj: Source {
+                server: server_name(server_id),
+                name: r.get("name"),
+                url: r.get("url"),
+                transport: if transport == "sse" {
+                    Transport::Sse
+                } else {
+                    Transport::StreamableHttp
+                },
+                auth_type: AuthType::parse(&auth_type).unwrap_or(AuthType::None),
+                auth_secret: r.get("auth_secret_name"),
+                auth_header: r.get("auth_header_name"),
+                // `error` is what MCPBox's discovery sets on failure: runtime
+                // state, not configuration; it reads as `active` so it never
+                // shows as a difference (`status` keeps the stored label).
+                status: if status == "disabled" {
+                    SourceStatus::Disabled
+                } else {
+                    SourceStatus::Active
+                },
+            },
+            status,
+            discovered_tools_cache: r.get("discovered_tools_cache"),
+        });
+    }
+
+    let rows = sqlx::query(
+        "SELECT id, name, description, public_url, is_active, tunnel_token FROM tunnel_configurations",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("tunnel_configurations"))?;
+    for r in rows {
+        let token: Option<String> = r.get("tunnel_token");
+        let public_url: Option<String> = r.get("public_url");
+        state.tunnels.push(TunnelRow {
+            id: r.get("id"),
+            obj: Tunnel {
+                name: r.get("name"),
+                description: r.get("description"),
+                // MCPBox stores it normalised; normalising again only makes an
+                // older, unnormalised value compare equal to git's.
+                public_url: public_url
+                    .as_deref()
+                    .and_then(crate::rules::tunnel::normalise_public_url),
+                active: r.get("is_active"),
+                token: token.as_ref().map(|_| crate::values::ENCRYPTED.to_string()),
+            },
+            ciphertext: token,
         });
     }
 

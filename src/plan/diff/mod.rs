@@ -11,10 +11,15 @@
 //! - `matcher`: rows indexed by id and adoption key; one row per desired object.
 //! - `versions`: the `tool_versions` rows a create or an update writes.
 //! - `caches`: the sync helpers' caches after the plan, simulated.
+//! - `sources`: pass-through tools' description and schema from discovery,
+//!   re-linking, and the tools a source's delete unlinks.
+//! - `tunnels`: tunnel tokens' labels and the "at most one active" rule.
 
 mod caches;
 mod change;
 mod matcher;
+mod sources;
+mod tunnels;
 mod versions;
 
 use std::collections::{HashMap, HashSet};
@@ -27,7 +32,7 @@ use super::{
     FORMAT_VERSION,
 };
 use crate::desired::DesiredState;
-use crate::model::{Kind, Object, Secret, Setting};
+use crate::model::{Kind, Object, Secret, Setting, Tunnel};
 use crate::rules::approval::{self, Existing, Facts};
 use crate::rules::versions::change_summary;
 use crate::state::ActualState;
@@ -35,6 +40,7 @@ use caches::caches;
 pub use change::{field_changes, KEY_FIELDS};
 use change::{request_change, simple_change, Outcome};
 use matcher::{network_bucket, scoped, Index, Matcher};
+pub use tunnels::activation;
 use versions::{create_versions, update_keys};
 
 /// Why no plan could be made.
@@ -54,6 +60,9 @@ pub enum Error {
     /// object, never the value).
     #[error("{0}")]
     Value(String),
+    /// git removed the active tunnel configuration, which MCPBox never deletes.
+    #[error("tunnel configuration `{0}` is MCPBox's active one, and MCPBox never deletes the active configuration; keep it in git with `active: false` (or make another configuration active) and apply, then remove it")]
+    ActiveTunnel(String),
 }
 
 impl From<crate::values::Error> for Error {
@@ -130,6 +139,14 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
     );
     let ix_modules = Index::new(&actual.modules, |r| r.id, |r| r.obj.name.clone());
     let ix_settings = Index::new(&actual.settings, |r| r.id, |r| r.obj.key.clone());
+    let ix_sources = Index::new(
+        &actual.sources,
+        |r| r.id,
+        |r| scoped(r.server_id, &r.obj.name),
+    );
+    let ix_tunnels = Index::new(&actual.tunnels, |r| r.id, |r| r.obj.name.clone());
+    // Desired source key → its existing row (None: created by this plan).
+    let mut source_rows: HashMap<String, Option<&crate::state::SourceRow>> = HashMap::new();
     let mut changes: Vec<Change> = Vec::new();
     let mut bookkeeping: Vec<Bookkeeping> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -239,6 +256,33 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     }
                 }
             }
+            Object::Source(s) => {
+                let sid = server_of(&s.server);
+                let found = match sid {
+                    Some(sid) => m.find(
+                        *kind,
+                        key,
+                        &ix_sources,
+                        &scoped(sid, &s.name),
+                        |r| r.id,
+                        |r| r.server_id == sid && r.obj.name == s.name,
+                    )?,
+                    None => None,
+                };
+                source_rows.insert(key.clone(), found.map(|(r, _)| r));
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let found = found.map(|(r, adopt)| (r.id, Object::Source(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+            }
             Object::Tool(t) => {
                 let sid = server_of(&t.server);
                 let found = match sid {
@@ -253,6 +297,28 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     None => None,
                 };
                 tool_ids.insert(key.clone(), found.map(|(r, _)| r.id));
+                // Sources sort before tools, so a pass-through tool's source was
+                // matched above.
+                let source_row = t.external_source.as_ref().and_then(|src| {
+                    source_rows
+                        .get(&format!("{}/{src}", t.server))
+                        .copied()
+                        .flatten()
+                });
+                let resolved;
+                let (t, obj) = match sources::passthrough(
+                    t,
+                    key,
+                    source_row,
+                    found.map(|(r, _)| r),
+                    &mut notes,
+                ) {
+                    Some(p) => {
+                        resolved = (Object::Tool(p.clone()), p);
+                        (&resolved.1, &resolved.0)
+                    }
+                    None => (t, obj),
+                };
                 let pin = desired.pins.get(key);
                 let pin_identity = pin
                     .filter(|p| p.sha256 == t.content_hash())
@@ -314,6 +380,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                             }),
                         });
                         let mut fields = field_changes(&before, obj);
+                        fields.extend(sources::relink(row, t, source_row));
                         if decision.write.is_some() && decision.status != row.approval_status {
                             fields.push(FieldChange {
                                 field: "approval_status".into(),
@@ -475,6 +542,33 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 }
                 continue;
             }
+            Object::Tunnel(tn) => {
+                let found = m.find(
+                    *kind,
+                    key,
+                    &ix_tunnels,
+                    &tn.name,
+                    |r| r.id,
+                    |r| r.obj.name == tn.name,
+                )?;
+                if let Some((r, _)) = found {
+                    kept_rows.insert(r.id);
+                }
+                let obj = &Object::Tunnel(Tunnel {
+                    token: tunnels::token_label(desired, &tn.name, found.map(|(r, _)| r))?,
+                    ..tn.clone()
+                });
+                let found = found.map(|(r, adopt)| (r.id, Object::Tunnel(r.obj.clone()), adopt));
+                match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
+                    Some(c) => changes.push(c),
+                    None => {
+                        if let Some((id, ..)) = found {
+                            refresh(*kind, key, id, obj, None, &mut bookkeeping)
+                        }
+                    }
+                }
+                continue;
+            }
             _ => continue,
         };
         if let Some((id, ..)) = &request {
@@ -520,6 +614,12 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             Kind::Setting => ix_settings
                 .get(owned.row_id)
                 .map(|r| Object::Setting(r.obj.clone())),
+            Kind::Source => ix_sources
+                .get(owned.row_id)
+                .map(|r| Object::Source(r.obj.clone())),
+            Kind::Tunnel => ix_tunnels
+                .get(owned.row_id)
+                .map(|r| Object::Tunnel(r.obj.clone())),
         };
         let Some(before) = before else {
             bookkeeping.push(Bookkeeping {
@@ -601,6 +701,9 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         });
     }
 
+    sources::unlinked(&mut changes, actual);
+    tunnels::check_activation(&changes, actual, &kept_rows, &mut notes)?;
+
     // Attach the ids of the rows each change hangs off, so apply never has to
     // look a server up by name (names are not unique in MCPBox).
     for c in &mut changes {
@@ -609,6 +712,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 let Some(id) = c.row_id else { continue };
                 match c.kind {
                     Kind::Secret => c.server_id = ix_secrets.get(id).map(|r| r.server_id),
+                    Kind::Source => c.server_id = ix_sources.get(id).map(|r| r.server_id),
                     Kind::Tool => c.server_id = ix_tools.get(id).map(|r| r.server_id),
                     Kind::Network => {
                         c.server_id = ix_network.get(id).map(|r| r.server_id);
@@ -618,6 +722,9 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 }
             }
             (_, Some(Object::Secret(x))) => {
+                c.server_id = server_ids.get(x.server.as_str()).copied().flatten()
+            }
+            (_, Some(Object::Source(x))) => {
                 c.server_id = server_ids.get(x.server.as_str()).copied().flatten()
             }
             (_, Some(Object::Tool(x))) => {
@@ -677,6 +784,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         format_version: FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         source: desired.source.clone(),
+        revision: desired.revision.clone(),
         against_database: actual.connected,
         desired_fingerprint: desired.fingerprint(),
         actual_fingerprint: actual.fingerprint(),
@@ -684,7 +792,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         caches,
         bookkeeping,
         kept,
-        notes,
+        notes: desired.warnings.iter().cloned().chain(notes).collect(),
         summary,
         owned: actual.ownership.len(),
     })

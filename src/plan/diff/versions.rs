@@ -1,14 +1,20 @@
 //! The `tool_versions` rows a tool change writes, as MCPBox's create and update
 //! would write them. Wording lives in `rules::versions`; approval in `rules::approval`.
 
-use crate::model::Tool;
+use crate::model::{Tool, ToolType};
 use crate::plan::VersionWrite;
 use crate::rules::versions::{change_summary, UpdateKey, INITIAL_VERSION};
 
 /// The versions MCPBox would write for a tool created with these values: version 1
 /// from create (which ignores enabled=false, timeout and dependencies), then an
 /// update for those, as an admin's create + edit would.
+///
+/// A pass-through tool is created as MCPBox's import creates it: `current_version`
+/// 1 and no version row at all (MCPBOX.md §2.4, §4.4).
 pub(super) fn create_versions(t: &Tool) -> Vec<VersionWrite> {
+    if t.tool_type == ToolType::McpPassthrough {
+        return Vec::new();
+    }
     let mut out = vec![VersionWrite {
         number: 1,
         keys: Vec::new(),
@@ -34,7 +40,12 @@ pub(super) fn create_versions(t: &Tool) -> Vec<VersionWrite> {
     out
 }
 
-/// The update keys MCPBox's tool update would record, in its order. Approval keys
+/// The update keys MCPBox's tool update would record, in its order. MCPBox's
+/// update path is the same for every tool type, so an update of a pass-through
+/// tool (description, enabled, timeout, schema) writes a version row too, even
+/// though its import wrote none. Its pass-through target is not a key of MCPBox's
+/// update dictionary (and not snapshotted): changing only the target writes no
+/// version, like the approval transition a dependency change takes. Approval keys
 /// follow MCPBox's update, not our decision: `approval_status` only when the code
 /// really differs, `approved_at`/`approved_by` only in auto-approve mode. An
 /// approval by pin is MCPBox's separate approve action, which writes no version.

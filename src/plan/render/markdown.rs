@@ -34,7 +34,9 @@ pub struct PrContext<'a> {
     /// HEAD: their approval is part of what the reviewer approves.
     pub pins_in_range: &'a BTreeSet<String>,
     /// Upper bound on the output's length, in characters (not bytes):
-    /// [`GITHUB_COMMENT_LIMIT`] for GitHub.
+    /// [`GITHUB_COMMENT_LIMIT`] for GitHub. Object details go first, then object
+    /// lines, then list entries of the summary; only a limit too small for the
+    /// shortest summary (about 2,000 characters) cuts the text itself.
     pub max_chars: usize,
     /// Where the full JSON plan is (e.g. `plan.json artifact`), named in the
     /// truncation note.
@@ -151,16 +153,29 @@ impl Lists {
             return (items, None);
         }
         self.capped = true;
-        let more = format!("… and {} more", items.len() - self.cap);
+        let more = match self.cap {
+            0 => format!("({} not listed here)", items.len()),
+            cap => format!("… and {} more", items.len() - cap),
+        };
         (&items[..self.cap], Some(more))
+    }
+
+    /// The entries that fit, joined by `sep`.
+    fn join(&mut self, items: &[String], sep: &str) -> String {
+        let (shown, more) = self.take(items);
+        let mut parts: Vec<String> = shown.to_vec();
+        parts.extend(more);
+        parts.join(sep)
+    }
+
+    /// Entries separated by spaces (one line of a list).
+    fn inline(&mut self, items: &[String]) -> String {
+        self.join(items, " ")
     }
 
     /// A table cell: entries separated by `<br>`.
     fn cell(&mut self, items: &[String]) -> String {
-        let (shown, more) = self.take(items);
-        let mut parts: Vec<String> = shown.to_vec();
-        parts.extend(more);
-        parts.join("<br>")
+        self.join(items, "<br>")
     }
 
     /// A markdown bullet list, one entry a line.
@@ -186,11 +201,12 @@ fn fixed_part(plan: &Plan, ctx: &PrContext, lists: &mut Lists) -> String {
     notes(&mut out, plan, lists);
     if !plan.changes.is_empty() {
         let n = plan.changes.len();
-        let _ = writeln!(
-            out,
-            "#### {n} object{} to change (destroys first)\n",
-            plural(n)
-        );
+        let first = if plan.summary.destroy > 0 {
+            ", destroys first"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "#### Changes by object ({n}{first})\n");
     }
     out
 }
@@ -256,14 +272,10 @@ fn capabilities(plan: &Plan) -> Capabilities {
         }
         // A request row grants its host or module when it is created, or when an
         // existing row's status changes (a pending request adopted as approved).
-        let granted =
-            c.action == Action::Create || c.fields.iter().any(|f| f.field == "status");
+        let granted = c.action == Action::Create || c.fields.iter().any(|f| f.field == "status");
         match &c.after {
             Some(Object::Network(n)) if granted => {
-                let port = n
-                    .port
-                    .map(|p| format!(":{p}"))
-                    .unwrap_or_default();
+                let port = n.port.map(|p| format!(":{p}")).unwrap_or_default();
                 let any = if n.port.is_none() { " (any port)" } else { "" };
                 let via = n
                     .tool
@@ -282,7 +294,8 @@ fn capabilities(plan: &Plan) -> Capabilities {
                     caps.secrets.push(code(&c.key));
                 }
                 if let Some(label) = value_label(obj).filter(|l| writes_value(l)) {
-                    caps.values.push(format!("{} {}", code(&c.key), html(&label)));
+                    caps.values
+                        .push(format!("{} {}", code(&c.key), html(&label)));
                 }
             }
             Some(Object::Tool(t)) => {
@@ -290,9 +303,10 @@ fn capabilities(plan: &Plan) -> Capabilities {
                 let words = html(&approval_words(tc));
                 // Runnable after apply: approved and enabled, and either the
                 // approval or the enabled flag is what this plan writes.
-                let enabled_now = c.fields.iter().any(|f| {
-                    f.field == "enabled" && f.after == Some(Value::Bool(true))
-                });
+                let enabled_now = c
+                    .fields
+                    .iter()
+                    .any(|f| f.field == "enabled" && f.after == Some(Value::Bool(true)));
                 if tc.approval.status == Status::Approved
                     && t.enabled
                     && (tc.approval.write.is_some() || enabled_now)
@@ -312,11 +326,9 @@ fn capabilities(plan: &Plan) -> Capabilities {
 fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, lists: &mut Lists) {
     let s = &plan.summary;
     let caps = capabilities(plan);
+    let pins: Vec<String> = ctx.pins_in_range.iter().map(|k| code(k)).collect();
     let _ = writeln!(out, "| | count | what |");
     let _ = writeln!(out, "|---|---:|---|");
-    let mut row = |what: &str, n: usize, items: &[String], lists: &mut Lists| {
-        let _ = writeln!(out, "| {what} | {n} | {} |", lists.cell(items));
-    };
     if s.destroy > 0 {
         let total = cascade_words(&caps.cascade)
             .map(|w| format!("**also deletes {w}**<br>"))
@@ -328,41 +340,32 @@ fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, lists: &mut Lis
             lists.cell(&caps.destroys)
         );
     } else {
-        row("to destroy", 0, &[], lists);
+        let _ = writeln!(out, "| to destroy | 0 | |");
     }
-    row("to add", s.add, &[], lists);
-    row("to change", s.change, &[], lists);
-    row("to adopt", s.adopt, &[], lists);
-    row(
-        "🔓 tools that become runnable",
-        caps.runnable.len(),
-        &caps.runnable,
-        lists,
-    );
-    row(
-        "🕵️ tools needing review",
-        caps.review.len(),
-        &caps.review,
-        lists,
-    );
-    let pins: Vec<String> = ctx.pins_in_range.iter().map(|k| code(k)).collect();
+    for (what, n) in [
+        ("to add", s.add),
+        ("to change", s.change),
+        ("to adopt", s.adopt),
+    ] {
+        let _ = writeln!(out, "| {what} | {n} | |");
+    }
+    let mut rows: Vec<(&str, &[String])> = vec![
+        ("🔓 tools that become runnable", &caps.runnable),
+        ("🕵️ tools needing review", &caps.review),
+    ];
+    // Only a PR that changes pins has this row.
     if !pins.is_empty() {
-        row("🔏 approval pins changed in this PR", pins.len(), &pins, lists);
+        rows.push(("🔏 approval pins changed in this PR", &pins));
     }
-    row("🌐 new network hosts", caps.hosts.len(), &caps.hosts, lists);
-    row("📦 new modules", caps.modules.len(), &caps.modules, lists);
-    row(
-        "🔑 new secret placeholders",
-        caps.secrets.len(),
-        &caps.secrets,
-        lists,
-    );
-    row(
-        "🔐 secret values written",
-        caps.values.len(),
-        &caps.values,
-        lists,
-    );
+    rows.extend([
+        ("🌐 new network hosts", caps.hosts.as_slice()),
+        ("📦 new modules", &caps.modules),
+        ("🔑 new secret placeholders", &caps.secrets),
+        ("🔐 secret values written", &caps.values),
+    ]);
+    for (what, items) in rows {
+        let _ = writeln!(out, "| {what} | {} | {} |", items.len(), lists.cell(items));
+    }
     out.push('\n');
 }
 
@@ -376,8 +379,19 @@ fn outside(out: &mut String, ctx: &PrContext, lists: &mut Lists) {
         );
         return;
     }
-    let mut items: Vec<String> = outside.changes.iter().map(outside_line).collect();
-    items.extend(outside.caches.iter().map(cache_line));
+    // Deletes first, as everywhere.
+    let deletes = outside
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete);
+    let others = outside
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete);
+    let mut items: Vec<String> = deletes.chain(others).map(outside_line).collect();
+    for c in &outside.caches {
+        items.push(cache_line(c, lists));
+    }
     let _ = writeln!(out, "#### ⚠️ Changes outside this PR\n");
     let _ = writeln!(
         out,
@@ -403,14 +417,14 @@ fn outside_line(c: &Change) -> String {
         .unwrap_or_default();
     format!(
         "{} {} {} {}{fields}{reason}",
-        code(c.action.symbol()),
+        symbol(c.action),
         verb(c.action),
         c.kind.as_str(),
         code(&c.key)
     )
 }
 
-fn cache_line(c: &crate::plan::CacheChange) -> String {
+fn cache_line(c: &crate::plan::CacheChange, lists: &mut Lists) -> String {
     let name = match &c.server {
         Some(s) => format!("{} of {}", code("servers.allowed_hosts"), code(s)),
         None => code("global_config.allowed_modules"),
@@ -420,7 +434,7 @@ fn cache_line(c: &crate::plan::CacheChange) -> String {
     if parts.is_empty() {
         parts.push("(row created, same entries)".into());
     }
-    format!("{name}: {}", parts.join(" "))
+    format!("{name}: {}", lists.inline(&parts))
 }
 
 fn notes(out: &mut String, plan: &Plan, lists: &mut Lists) {
@@ -436,7 +450,7 @@ fn notes(out: &mut String, plan: &Plan, lists: &mut Lists) {
         out.push('\n');
     }
     if !plan.caches.is_empty() {
-        let items: Vec<String> = plan.caches.iter().map(cache_line).collect();
+        let items: Vec<String> = plan.caches.iter().map(|c| cache_line(c, lists)).collect();
         let _ = writeln!(
             out,
             "<details><summary>Caches MCPBox's sync helpers recompute ({})</summary>\n",
@@ -465,8 +479,8 @@ fn objects(plan: &Plan, ctx: &PrContext) -> Vec<Block> {
             let line = summary_line(c, ctx);
             Block {
                 full: format!(
-                    "<details><summary>{line}</summary>\n\n{}\n</details>\n\n",
-                    body(c, ctx)
+                    "<details><summary>{line}</summary>\n\n{}\n\n</details>\n\n",
+                    body(c, ctx).trim_end()
                 ),
                 item: format!("- {line}\n"),
             }
@@ -501,7 +515,7 @@ fn summary_line(c: &Change, ctx: &PrContext) -> String {
     };
     let mut line = format!(
         "{warn}{} {} {} — {what}",
-        code(c.action.symbol()),
+        symbol(c.action),
         c.kind.as_str(),
         code(&c.key)
     );
@@ -510,6 +524,14 @@ fn summary_line(c: &Change, ctx: &PrContext) -> String {
     }
     if pin_in_range(c, ctx) {
         line.push_str(" · 🔏 pin changed in this PR");
+    }
+    let outside = ctx.outside.is_some_and(|o| {
+        o.changes
+            .iter()
+            .any(|oc| oc.kind == c.kind && oc.key == c.key)
+    });
+    if outside {
+        line.push_str(" · ⚠️ also changed outside this PR");
     }
     line
 }
@@ -561,20 +583,28 @@ fn body(c: &Change, ctx: &PrContext) -> String {
         }
         Action::Update | Action::Adopt => {
             let secret = c.kind == Kind::Secret;
+            let mut code = String::new();
             for f in &c.fields {
                 if f.field == "python_code" {
                     let old = f.before.as_ref().and_then(Value::as_str).unwrap_or("");
                     let new = f.after.as_ref().and_then(Value::as_str).unwrap_or("");
-                    let _ = writeln!(diff, " python_code:");
-                    code_diff(&mut diff, old, new);
+                    let _ = writeln!(code, " python_code:");
+                    code_diff(&mut code, old, new);
                     continue;
                 }
                 for (sym, v) in [("-", &f.before), ("+", &f.after)] {
                     if let Some(v) = v {
-                        let _ = writeln!(diff, "{sym} {}: {}", f.field, field_value(secret, &f.field, v));
+                        let _ = writeln!(
+                            diff,
+                            "{sym} {}: {}",
+                            f.field,
+                            field_value(secret, &f.field, v)
+                        );
                     }
                 }
             }
+            // The code last, so its hunks read as one piece.
+            diff.push_str(&code);
             hidden = hidden_fields(c);
         }
     }
@@ -618,6 +648,7 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
         return;
     };
     let secret = obj.kind() == Kind::Secret;
+    let mut code_lines = String::new();
     for (k, v) in &map {
         if matches!(k.as_str(), "kind" | "server" | "name" | "key")
             || v.is_null()
@@ -628,8 +659,8 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
         if obj.kind() == Kind::Tool && k == "python_code" {
             let code = v.as_str().unwrap_or("");
             if sym == "+" {
-                let _ = writeln!(out, " python_code:");
-                code_diff(out, "", code);
+                let _ = writeln!(code_lines, " python_code:");
+                code_diff(&mut code_lines, "", code);
             } else {
                 let n = code.lines().count();
                 let _ = writeln!(out, "{sym} python_code: ({n} line{})", plural(n));
@@ -638,6 +669,8 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
         }
         let _ = writeln!(out, "{sym} {k}: {}", field_value(secret, k, v));
     }
+    // The code last, so its hunk reads as one piece.
+    out.push_str(&code_lines);
 }
 
 /// A field's value on one line; a secret's `value` only ever as its label.
@@ -695,11 +728,13 @@ fn approval_words(tc: &ToolChange) -> String {
     }
 }
 
-/// The label a secret's `value` field carries, if any (never a value: the model
-/// holds labels only, and anything else is shown as `(redacted)`).
+/// The label of a secret's value, if it has one. The model holds labels only
+/// (`crate::values`); anything else is shown as `(redacted)` all the same.
 fn value_label(obj: &Object) -> Option<String> {
-    let v = serde_json::to_value(obj).ok()?;
-    v.get("value").and_then(Value::as_str).map(label_only)
+    match obj {
+        Object::Secret(s) => s.value.as_deref().map(label_only),
+        _ => None,
+    }
 }
 
 /// A label such as `(from env X)` as it is; anything else as `(redacted)`.
@@ -712,9 +747,9 @@ fn label_only(s: &str) -> String {
     }
 }
 
-/// Whether a label means apply writes or clears the value (`crate::values`).
+/// Whether a label means apply writes or clears the value.
 fn writes_value(label: &str) -> bool {
-    label.starts_with("(from ") || label.starts_with("(changed, from ") || label == "(cleared)"
+    crate::values::writes_value(Some(label)) || label == crate::values::CLEARED
 }
 
 fn add_cascade(total: &mut Cascade, c: &Cascade) {
@@ -743,6 +778,11 @@ fn cascade_words(c: &Cascade) -> Option<String> {
     .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
     .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Terraform's symbol as inline code; a fixed string, so nothing to escape.
+fn symbol(a: Action) -> String {
+    format!("<code>{}</code>", a.symbol())
 }
 
 fn verb(a: Action) -> &'static str {
@@ -775,12 +815,18 @@ fn note(ctx: &PrContext, hidden: usize, unlisted: usize, capped: bool) -> String
     let mut s = format!("\n> ⚠️ Plan truncated to fit {limit}: ");
     if hidden > 0 {
         let _ = write!(s, "{hidden} object{} not shown.", plural(hidden));
-        if unlisted < hidden {
-            let _ = write!(
-                s,
-                " The first {} of them are listed above without their details.",
-                hidden - unlisted
-            );
+        match hidden - unlisted {
+            0 => {}
+            listed if unlisted == 0 => {
+                let them = if listed == 1 { "It is" } else { "They are" };
+                let _ = write!(s, " {them} listed above without details.");
+            }
+            listed => {
+                let _ = write!(
+                    s,
+                    " The first {listed} of them are listed above without details."
+                );
+            }
         }
     }
     if capped {
@@ -800,7 +846,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -826,7 +872,9 @@ fn code(s: &str) -> String {
 /// neither language interprets), and line breaks become spaces.
 fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
+    let mut chars = s.chars().peekable();
+    let mut prev = None;
+    while let Some(ch) = chars.next() {
         match ch {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -836,14 +884,732 @@ fn html(s: &str) -> String {
             '`' => out.push_str("&#96;"),
             '|' => out.push_str("&#124;"),
             '*' => out.push_str("&#42;"),
-            '_' => out.push_str("&#95;"),
+            '_' if !intraword(prev, chars.peek().copied()) => out.push_str("&#95;"),
             '[' => out.push_str("&#91;"),
             ']' => out.push_str("&#93;"),
             '\\' => out.push_str("&#92;"),
             '~' => out.push_str("&#126;"),
+            // `@name` in a PR comment would notify that user or team.
+            '@' => out.push_str("&#64;"),
             '\n' | '\r' => out.push(' '),
             other => out.push(other),
         }
+        prev = Some(ch);
     }
     out
+}
+
+/// An underscore between two alphanumerics never opens or closes emphasis
+/// (CommonMark's flanking rules), so `list_issues` stays readable.
+fn intraword(prev: Option<char>, next: Option<char>) -> bool {
+    prev.is_some_and(char::is_alphanumeric) && next.is_some_and(char::is_alphanumeric)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::desired::{self, DesiredState};
+    use crate::source::FileSet;
+    use crate::state::{
+        ActualState, ModuleRow, NetworkRow, Owned, SecretRow, ServerCascade, ServerRow, SettingRow,
+        ToolCascade, ToolRow,
+    };
+
+    const HEAD: &str = "git:1a2b3c4d5e6f (HEAD)";
+    const BASE: &str = "git:0f0e0d0c0b0a (main)";
+
+    const SERVER: &str = "apiVersion: mcpbox/v1
+kind: Server
+metadata: {name: github}
+spec:
+  description: GitHub helpers
+  secrets:
+    - {name: GITHUB_TOKEN, description: a PAT, valueFrom: {env: GITHUB_TOKEN}}
+  network:
+    - {host: api.github.com, port: 443, justification: REST API, tool: list_issues}
+    - {host: raw.githubusercontent.com, justification: raw files}
+";
+
+    const LIST_ISSUES: &str = "apiVersion: mcpbox/v1
+kind: Tool
+metadata: {name: list_issues, server: github}
+spec:
+  description: List issues
+  codeFile: list_issues.py
+";
+
+    const SEARCH: &str = "apiVersion: mcpbox/v1
+kind: Tool
+metadata: {name: search, server: github}
+spec:
+  description: Search code
+  codeFile: search.py
+";
+
+    const MODULES: &str = "apiVersion: mcpbox/v1
+kind: Modules
+metadata: {name: platform}
+spec:
+  modules:
+    - {name: defusedxml, justification: safe XML parsing}
+";
+
+    const CODE: &str = "async def main(repo: str):\n    return await http.get(f\"https://api.github.com/repos/{repo}/issues\")\n";
+    const SEARCH_CODE: &str = "async def main(q: str):\n    return q\n";
+
+    fn build(files: &[(&str, &str)]) -> DesiredState {
+        let mut set = FileSet::empty("test-repo");
+        for (p, t) in files {
+            set.insert(*p, t.as_bytes());
+        }
+        desired::build(&set).unwrap_or_else(|d| panic!("invalid test repo: {d:#?}"))
+    }
+
+    /// `files` plus an `approvals.yaml` pinning `pins` (tool key, approver) at
+    /// their content in `files`.
+    fn with_pins(files: &[(&str, &str)], pins: &[(&str, &str)]) -> DesiredState {
+        let unpinned = build(files);
+        let mut yaml = String::from("approvals:\n");
+        for (key, by) in pins {
+            let Some(Object::Tool(t)) = unpinned.objects.get(&(Kind::Tool, key.to_string())) else {
+                panic!("no tool {key}")
+            };
+            yaml.push_str(&format!(
+                "  - tool: {key}\n    sha256: {}\n    approvedBy: {}\n",
+                t.content_hash(),
+                serde_json::to_string(by).unwrap()
+            ));
+        }
+        let mut all = files.to_vec();
+        all.push(("approvals.yaml", &yaml));
+        build(&all)
+    }
+
+    /// MCPBox right after `d` was applied: one owned row per object, approvals as
+    /// the pins say, one version per tool, caches in sync.
+    fn applied(d: &DesiredState) -> ActualState {
+        let mut a = ActualState {
+            connected: true,
+            ..Default::default()
+        };
+        let mut next = 0u128;
+        let mut id = || {
+            next += 1;
+            Uuid::from_u128(next)
+        };
+        let mut servers: BTreeMap<String, Uuid> = BTreeMap::new();
+        let mut tools: BTreeMap<String, Uuid> = BTreeMap::new();
+        let mut modules = Vec::new();
+        // Servers and tools first: the other rows hang off their ids.
+        for ((kind, key), obj) in &d.objects {
+            let row = id();
+            let mut pin = None;
+            match obj {
+                Object::Server(s) => {
+                    servers.insert(s.name.clone(), row);
+                    a.servers.push(ServerRow {
+                        id: row,
+                        obj: s.clone(),
+                        status: "running".into(),
+                        allowed_hosts: Vec::new(),
+                        cascade: ServerCascade::default(),
+                    });
+                }
+                Object::Tool(t) => {
+                    tools.insert(t.key(), row);
+                    let p = d.pins.get(key).filter(|p| p.sha256 == t.content_hash());
+                    pin = p.map(|p| p.identity());
+                    a.tools.push(ToolRow {
+                        id: row,
+                        server_id: Uuid::nil(),
+                        obj: t.clone(),
+                        current_version: 1,
+                        approval_status: if p.is_some() {
+                            Status::Approved
+                        } else {
+                            Status::PendingReview
+                        },
+                        approval_requested_at: None,
+                        approved_at: None,
+                        approved_by: p.map(|p| p.approved_by.clone()),
+                        rejection_reason: None,
+                        created_by: None,
+                        publish_notes: None,
+                        external_source_id: None,
+                        updated_at: chrono::DateTime::UNIX_EPOCH,
+                        cascade: ToolCascade {
+                            versions: 1,
+                            requests: 0,
+                            execution_logs: 0,
+                        },
+                    });
+                }
+                _ => continue,
+            }
+            a.ownership.insert(
+                (*kind, key.clone()),
+                Owned {
+                    row_id: row,
+                    applied_hash: obj.hash(),
+                    pin,
+                },
+            );
+        }
+        for t in &mut a.tools {
+            t.server_id = servers[&t.obj.server];
+        }
+        for ((kind, key), obj) in &d.objects {
+            let row = id();
+            match obj {
+                Object::Secret(s) => {
+                    // A valueFrom secret holds a value once applied.
+                    let has_value = d.value_sources.contains_key(key);
+                    let mut stored = s.clone();
+                    stored.value = has_value.then(|| crate::values::STORED.to_string());
+                    a.ownership.insert(
+                        (*kind, key.clone()),
+                        Owned {
+                            row_id: row,
+                            applied_hash: Object::Secret(stored.clone()).hash(),
+                            pin: None,
+                        },
+                    );
+                    a.secrets.push(SecretRow {
+                        id: row,
+                        server_id: servers[&s.server],
+                        obj: stored,
+                        has_value,
+                        encrypted_value: has_value.then(|| vec![0]),
+                    });
+                    continue;
+                }
+                Object::Network(n) => a.network.push(NetworkRow {
+                    id: row,
+                    server_id: servers[&n.server],
+                    tool_id: n.tool.as_ref().map(|t| tools[&format!("{}/{t}", n.server)]),
+                    obj: n.clone(),
+                    status: "approved".into(),
+                }),
+                Object::Module(m) => {
+                    modules.push(m.name.clone());
+                    a.modules.push(ModuleRow {
+                        id: row,
+                        tool_id: None,
+                        obj: m.clone(),
+                        status: "approved".into(),
+                    })
+                }
+                Object::Setting(s) => a.settings.push(SettingRow {
+                    id: row,
+                    obj: s.clone(),
+                    encrypted: false,
+                    ciphertext: None,
+                }),
+                // Servers and tools are done; other kinds are not needed here.
+                _ => continue,
+            }
+            a.ownership.insert(
+                (*kind, key.clone()),
+                Owned {
+                    row_id: row,
+                    applied_hash: obj.hash(),
+                    pin: None,
+                },
+            );
+        }
+        for s in &mut a.servers {
+            let hosts = a
+                .network
+                .iter()
+                .filter(|n| n.obj.server == s.obj.name)
+                .map(|n| (n.obj.host.as_str(), n.obj.port));
+            s.allowed_hosts = crate::rules::sync::allowed_hosts(hosts);
+        }
+        a.allowed_modules = Some(Some(crate::rules::sync::allowed_modules(
+            modules.iter().map(String::as_str),
+        )));
+        a
+    }
+
+    fn plan(d: &DesiredState, actual: &ActualState) -> Plan {
+        let mut p = crate::plan::diff::diff(d, actual).expect("diff");
+        // Keep snapshots stable across releases.
+        p.tool_version = "0.0.0-test".into();
+        p
+    }
+
+    fn ctx(pins: &BTreeSet<String>) -> PrContext<'_> {
+        PrContext {
+            head: HEAD,
+            base: Some(BASE),
+            outside: None,
+            pins_in_range: pins,
+            max_chars: GITHUB_COMMENT_LIMIT,
+            artifact: Some("plan.json artifact"),
+        }
+    }
+
+    /// Renders and checks the bound every comment must keep.
+    fn render_within(plan: &Plan, ctx: &PrContext) -> String {
+        let out = render(plan, ctx);
+        assert!(
+            chars(&out) <= ctx.max_chars,
+            "{} characters, limit {}",
+            chars(&out),
+            ctx.max_chars
+        );
+        out
+    }
+
+    /// The `<details>` block of the object with this key.
+    fn block<'s>(out: &'s str, key: &str) -> &'s str {
+        let needle = format!("<code>{}</code>", html(key));
+        out.split("<details><summary>")
+            .find(|b| b.contains(&needle) && b.contains("</details>"))
+            .and_then(|b| b.split("</details>").next())
+            .unwrap_or_else(|| panic!("no block for {key} in:\n{out}"))
+    }
+
+    fn basic_files() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("github.yaml", SERVER),
+            ("list_issues.yaml", LIST_ISSUES),
+            ("list_issues.py", CODE),
+            ("search.yaml", SEARCH),
+            ("search.py", SEARCH_CODE),
+            ("modules.yaml", MODULES),
+        ]
+    }
+
+    #[test]
+    fn create_plan_puts_capabilities_first() {
+        let d = with_pins(
+            &basic_files(),
+            &[("github/list_issues", "alice@example.com")],
+        );
+        let p = plan(&d, &ActualState::default());
+        let pins = BTreeSet::new();
+        let out = render_within(&p, &ctx(&pins));
+        assert!(
+            out.starts_with("### mcpbox-gitops plan: 7 to add, 0 to change, 0 to destroy\n"),
+            "{out}"
+        );
+        let table = out.find("| | count | what |").expect("summary table");
+        let first_object = out
+            .find("<details><summary><code>+</code>")
+            .expect("objects");
+        assert!(table < first_object, "the summary table comes first");
+        for row in [
+            "| 🔓 tools that become runnable | 1 | <code>github/list_issues</code> approved (pinned by alice&#64;example.com) |",
+            "| 🕵️ tools needing review | 1 | <code>github/search</code> pending review |",
+            "| 🌐 new network hosts | 2 | <code>api.github.com:443</code> for <code>github</code> via tool <code>list_issues</code><br><code>raw.githubusercontent.com</code> (any port) for <code>github</code> |",
+            "| 📦 new modules | 1 | <code>defusedxml</code> |",
+            "| 🔑 new secret placeholders | 1 | <code>github/GITHUB_TOKEN</code> |",
+            "| 🔐 secret values written | 1 | <code>github/GITHUB_TOKEN</code> (from env GITHUB_TOKEN) |",
+            "| to destroy | 0 | |",
+        ] {
+            assert!(out.contains(row), "missing row {row} in:\n{out}");
+        }
+        assert!(
+            !out.contains("Changes outside this PR"),
+            "no outside plan given"
+        );
+        assert!(!out.contains("Plan truncated"), "{out}");
+        assert_eq!(out, render(&p, &ctx(&pins)), "rendering is deterministic");
+        insta::assert_snapshot!("create", out);
+    }
+
+    /// A 60-line file with one line changed: the diff shows that hunk with three
+    /// lines of context, never the rest of the file.
+    #[test]
+    fn code_update_shows_only_the_changed_hunk() {
+        let code = |changed: &str| {
+            let mut s = String::from("async def main():\n");
+            for i in 2..=59 {
+                if i == 30 {
+                    s.push_str(changed);
+                } else {
+                    s.push_str(&format!("    line_{i:02} = {i}\n"));
+                }
+            }
+            s.push_str("    return 0\n");
+            assert_eq!(s.lines().count(), 60);
+            s
+        };
+        let (v1, v2) = (code("    line_30 = 30\n"), code("    line_30 = 300\n"));
+        let files = |c: &str| {
+            vec![
+                ("github.yaml", SERVER.to_string()),
+                ("list_issues.yaml", LIST_ISSUES.to_string()),
+                ("list_issues.py", c.to_string()),
+            ]
+        };
+        let as_refs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
+        let base_files = as_refs(&files(&v1));
+        let base_refs: Vec<(&str, &str)> =
+            base_files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        let base = with_pins(&base_refs, &[("github/list_issues", "alice@example.com")]);
+        // HEAD changes the code but keeps BASE's pin: the pin is stale.
+        let pins_yaml = base_pins_yaml(&base);
+        let head_files = files(&v2);
+        let mut head_refs: Vec<(&str, &str)> =
+            head_files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        head_refs.push(("approvals.yaml", &pins_yaml));
+        let head = build(&head_refs);
+        let p = plan(&head, &applied(&base));
+        assert_eq!(p.summary.change, 1, "{p:#?}");
+        let pins = BTreeSet::new();
+        let out = render_within(&p, &ctx(&pins));
+        let b = block(&out, "github/list_issues");
+        assert!(b.contains("@@ -27,7 +27,7 @@\n"), "{b}");
+        assert!(
+            b.contains("\n-    line_30 = 30\n+    line_30 = 300\n"),
+            "{b}"
+        );
+        assert!(
+            b.contains("     line_27 = 27\n") && b.contains("     line_33 = 33\n"),
+            "{b}"
+        );
+        for far in [
+            "line_02 =",
+            "line_26 =",
+            "line_34 =",
+            "line_59 =",
+            "return 0",
+        ] {
+            assert!(!out.contains(far), "unchanged line `{far}` shown:\n{out}");
+        }
+        assert!(b.contains("approval: pending review — pin stale"), "{b}");
+        assert!(b.contains("- version 2: Updated Python code"), "{b}");
+        assert!(
+            out.contains("| 🕵️ tools needing review | 1 | <code>github/list_issues</code> pending review — pin stale |"),
+            "{out}"
+        );
+        insta::assert_snapshot!("code_update", out);
+    }
+
+    /// The approvals.yaml text of `d`'s pins.
+    fn base_pins_yaml(d: &DesiredState) -> String {
+        crate::approvals::render(&d.pins)
+    }
+
+    #[test]
+    fn changes_outside_this_pr_are_listed_before_the_objects() {
+        let base = build(&basic_files());
+        // Another PR merged first: it added a tool and changed the server.
+        let mut merged = basic_files();
+        let other_tool = SEARCH.replace("name: search", "name: other");
+        let server = SERVER.replace("GitHub helpers", "GitHub helpers, v2");
+        merged.push(("other.yaml", &other_tool));
+        merged.retain(|(p, _)| *p != "github.yaml");
+        merged.push(("github.yaml", &server));
+        let database = applied(&build(&merged));
+        let outside = plan(&base, &database);
+        // This PR changes the search tool's description.
+        let mut head_files = basic_files();
+        let search = SEARCH.replace("Search code", "Search code in a repository");
+        head_files.retain(|(p, _)| *p != "search.yaml");
+        head_files.push(("search.yaml", &search));
+        let head = plan(&build(&head_files), &database);
+        let pins = BTreeSet::new();
+        let mut c = ctx(&pins);
+        c.outside = Some(&outside);
+        let out = render_within(&head, &c);
+        let section = out
+            .find("#### ⚠️ Changes outside this PR")
+            .expect("section");
+        assert!(out.contains("The database differs from the base revision <code>git:0f0e0d0c0b0a (main)</code>: drift made in MCPBox, or another PR merged first."), "{out}");
+        let destroy = out
+            .find("- <code>-</code> destroy tool <code>github/other</code>")
+            .expect("the other PR's tool, which this PR would delete");
+        assert!(
+            out.contains("- <code>~</code> update server <code>github</code>: description"),
+            "{out}"
+        );
+        let objects = out.find("<details><summary>").expect("objects");
+        assert!(section < destroy && destroy < objects, "{out}");
+        assert!(
+            block(&out, "github/other").contains("· ⚠️ also changed outside this PR</summary>"),
+            "{out}"
+        );
+        assert!(
+            !block(&out, "github/search").contains("outside this PR"),
+            "{out}"
+        );
+        insta::assert_snapshot!("outside", out);
+
+        // The database is exactly BASE: one line says so.
+        let same = plan(&base, &applied(&base));
+        assert!(!same.has_changes(), "{same:#?}");
+        c.outside = Some(&same);
+        let out = render_within(&head, &c);
+        assert!(
+            out.contains(
+                "✅ The database matches the base revision <code>git:0f0e0d0c0b0a (main)</code>"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("Changes outside this PR"), "{out}");
+    }
+
+    #[test]
+    fn a_pin_changed_in_this_pr_is_part_of_the_review() {
+        let base = with_pins(
+            &basic_files(),
+            &[("github/list_issues", "alice@example.com")],
+        );
+        let code = CODE
+            .replace("return await", "resp = await")
+            .replace(")\n", ")\n    return resp.json()\n");
+        let search_code = SEARCH_CODE.replace("return q", "return q.strip()");
+        let mut files = basic_files();
+        files.retain(|(p, _)| !p.ends_with(".py"));
+        files.push(("list_issues.py", &code));
+        files.push(("search.py", &search_code));
+        let head = with_pins(&files, &[("github/list_issues", "bob@example.com")]);
+        let p = plan(&head, &applied(&base));
+        let pins: BTreeSet<String> = ["github/list_issues".to_string()].into();
+        let out = render_within(&p, &ctx(&pins));
+        let note = "🔏 code and its approval pin change in this PR — the approval is part of what you review";
+        assert!(block(&out, "github/list_issues").contains(note), "{out}");
+        assert!(
+            block(&out, "github/list_issues").contains(
+                "approval: approved (pinned by bob&#64;example.com) · 🔏 pin changed in this PR"
+            ),
+            "{out}"
+        );
+        assert!(!block(&out, "github/search").contains("🔏"), "{out}");
+        assert!(
+            out.contains(
+                "| 🔏 approval pins changed in this PR | 1 | <code>github/list_issues</code> |"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("| 🔓 tools that become runnable | 1 | <code>github/list_issues</code> approved (pinned by bob&#64;example.com) |"), "{out}");
+    }
+
+    #[test]
+    fn destroys_come_first_and_loudest() {
+        let policy = ("mcpbox-gitops.yaml", "prune: true\n");
+        let other_tool = SEARCH.replace("name: search", "name: old");
+        let mut base_files = basic_files();
+        base_files.push(("old.yaml", &other_tool));
+        base_files.push(policy);
+        let mut head_files = basic_files();
+        head_files.push(policy);
+        let search = SEARCH.replace("Search code", "Search");
+        head_files.retain(|(p, _)| *p != "search.yaml");
+        head_files.push(("search.yaml", &search));
+        let p = plan(&build(&head_files), &applied(&build(&base_files)));
+        let pins = BTreeSet::new();
+        let out = render_within(&p, &ctx(&pins));
+        assert!(
+            out.starts_with("### ⚠️ mcpbox-gitops plan: 0 to add, 1 to change, 1 to destroy\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| ⚠️ **to destroy** | **1** | **also deletes 1 version**<br>tool <code>github/old</code> with 1 version |"),
+            "{out}"
+        );
+        let first = out.split("<details><summary>").nth(1).expect("a block");
+        assert!(
+            first.starts_with(
+                "⚠️ <code>-</code> tool <code>github/old</code> — <b>destroy with 1 version</b>"
+            ),
+            "deletes first: {out}"
+        );
+        assert!(
+            first.contains("⚠️ **deletes with it: 1 version**"),
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn no_changes() {
+        let d = build(&basic_files());
+        let p = plan(&d, &applied(&d));
+        let pins = BTreeSet::new();
+        let out = render_within(&p, &ctx(&pins));
+        assert!(
+            out.starts_with("### mcpbox-gitops plan: No changes\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("<details>") && !out.contains("| count |"),
+            "{out}"
+        );
+    }
+
+    /// Hostile text in names and values can break neither the markdown nor the
+    /// HTML, and code holding a fence gets a longer one.
+    #[test]
+    fn escapes_markdown_and_html() {
+        let code = "async def main():\n    return \"```\" + \"````\"\n";
+        let mut files = basic_files();
+        files.retain(|(p, _)| *p != "search.py");
+        files.push(("search.py", code));
+        let by = "<img src=x onerror=alert(1)> `x` | *y* & _z_";
+        let d = with_pins(&files, &[("github/search", by)]);
+        let p = plan(&d, &ActualState::default());
+        let pins = BTreeSet::new();
+        let out = render_within(&p, &ctx(&pins));
+        assert!(
+            !out.contains("<img") && !out.contains("`x`") && !out.contains("*y*"),
+            "{out}"
+        );
+        assert!(
+            out.contains("&lt;img src=x onerror=alert(1)&gt; &#96;x&#96; &#124; &#42;y&#42; &amp; &#95;z&#95;"),
+            "{out}"
+        );
+        let b = block(&out, "github/search");
+        assert!(
+            b.contains("\n`````diff\n") && b.contains("\n`````\n"),
+            "five backticks around a run of four: {b}"
+        );
+        assert_eq!(
+            out.matches("<details>").count(),
+            out.matches("</details>").count(),
+            "{out}"
+        );
+        assert_eq!(
+            html("a<b>&\"'`|*[x](y)\\~ list_issues _x_\nz"),
+            "a&lt;b&gt;&amp;&quot;&#39;&#96;&#124;&#42;&#91;x&#93;(y)&#92;&#126; list_issues &#95;x&#95; z"
+        );
+        assert_eq!(fence_for("no ticks"), "```");
+        assert_eq!(fence_for("a ``` b"), "````");
+    }
+
+    #[test]
+    fn secret_values_only_ever_as_labels() {
+        let v = |s: &str| Value::String(s.into());
+        assert_eq!(
+            field_value(true, "value", &v("(from env GITHUB_TOKEN)")),
+            "(from env GITHUB_TOKEN)"
+        );
+        assert_eq!(
+            field_value(true, "value", &v("ghp_0123456789abcdef")),
+            "(redacted)"
+        );
+        assert_eq!(field_value(true, "value", &v("(ghp_0123\n)")), "(redacted)");
+        assert_eq!(field_value(false, "description", &v("a PAT")), "\"a PAT\"");
+        assert!(writes_value("(from env X)") && writes_value("(changed, from file /run/x)"));
+        assert!(writes_value("(cleared)") && !writes_value("(set)"));
+    }
+
+    /// Hundreds of objects: the comment stays within the limit, the summary
+    /// table survives, and the note says how many objects are missing and where
+    /// the full plan is.
+    #[test]
+    fn truncation_keeps_the_bound_and_the_summary() {
+        let mut network = String::new();
+        for i in 0..150 {
+            network.push_str(&format!(
+                "    - {{host: host{i:03}.example.com, port: 443, justification: feed {i}}}\n"
+            ));
+        }
+        let server = format!("{SERVER}{network}");
+        let mut owned: Vec<(String, String)> = vec![("github.yaml".into(), server)];
+        for i in 0..250 {
+            let mut code = format!("async def main(n: int):\n    \"\"\"Tool {i}.\"\"\"\n");
+            for j in 0..25 {
+                code.push_str(&format!("    n = n + {j}  # step {j} of tool {i}\n"));
+            }
+            code.push_str("    return n\n");
+            owned.push((
+                format!("t{i:03}.yaml"),
+                format!(
+                    "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: t{i:03}, server: github}}\nspec:\n  description: tool {i}\n  codeFile: t{i:03}.py\n"
+                ),
+            ));
+            owned.push((format!("t{i:03}.py"), code));
+        }
+        owned.push(("list_issues.yaml".into(), LIST_ISSUES.into()));
+        owned.push(("list_issues.py".into(), CODE.into()));
+        let files: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let p = plan(&build(&files), &ActualState::default());
+        let total = p.changes.len();
+        assert!(total > 400, "{total}");
+        let pins = BTreeSet::new();
+        for max in [GITHUB_COMMENT_LIMIT, 3_000] {
+            let mut c = ctx(&pins);
+            c.max_chars = max;
+            let out = render_within(&p, &c);
+            let limit = if max == GITHUB_COMMENT_LIMIT {
+                "GitHub's 65,536-character comment limit"
+            } else {
+                "the 3,000-character comment limit"
+            };
+            let note = format!("> ⚠️ Plan truncated to fit {limit}: ");
+            let at = out.find(&note).unwrap_or_else(|| panic!("no note:\n{out}"));
+            assert!(
+                out.contains("The full plan is in plan.json artifact."),
+                "{out}"
+            );
+            assert!(
+                out.contains(&format!("| to add | {total} | |"))
+                    && out.contains("| 🌐 new network hosts | 152 |"),
+                "the summary table survives: {out}"
+            );
+            // The count in the note is exactly the objects without details.
+            let shown = out.matches("<details><summary>").count()
+                - out.matches("<details><summary>Caches").count();
+            let missing: usize = out[at + note.len()..]
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no count in note:\n{}", &out[at..]));
+            assert_eq!(shown + missing, total, "{}", &out[at..]);
+            if std::env::var_os("MARKDOWN_DUMP").is_some() {
+                eprintln!("{out}");
+            }
+            if max == 3_000 {
+                assert!(
+                    out.contains("… and ") && out.contains("Long lists above are shortened."),
+                    "{out}"
+                );
+            } else {
+                assert!(
+                    shown > 0,
+                    "details of the first objects fit in 65,536 characters"
+                );
+                assert!(
+                    out.contains("host149.example.com"),
+                    "every host is listed when it fits"
+                );
+            }
+        }
+        // Tiny limits still hold.
+        let mut c = ctx(&pins);
+        c.max_chars = 100;
+        render_within(&p, &c);
+    }
+
+    #[test]
+    fn local_context_is_github_sized() {
+        let d = build(&basic_files());
+        let p = plan(&d, &ActualState::default());
+        let out = render_within(&p, &PrContext::local(&p.source));
+        assert!(
+            out.contains("- **Head:** <code>test-repo</code>\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("**Base:**") && !out.contains("**Source:**"),
+            "{out}"
+        );
+        assert!(
+            out.contains("- **Database:** planned against an empty MCPBox (no database given)"),
+            "{out}"
+        );
+        assert_eq!(thousands(65_536), "65,536");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 }

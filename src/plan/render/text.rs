@@ -121,6 +121,38 @@ fn capabilities(out: &mut String, plan: &Plan) {
                     None => "(placeholder, no value)".to_string(),
                 }
             )),
+            // A new or re-pointed source: the sandbox will call this URL, and send
+            // the named secret's value to it.
+            Some(Object::Source(s))
+                if c.action == Action::Create
+                    || c.fields.iter().any(|f| {
+                        matches!(
+                            f.field.as_str(),
+                            "url" | "auth_type" | "auth_secret" | "auth_header"
+                        )
+                    }) =>
+            {
+                let auth = match (&s.auth_secret, s.auth_type.label()) {
+                    (Some(secret), kind) => format!(" ({kind} auth, sends secret {secret})"),
+                    (None, kind) => format!(" ({kind} auth)"),
+                };
+                lines.push(format!("  + external {} → {}{auth}", s.key(), s.url));
+            }
+            Some(Object::Tunnel(t))
+                if t.active
+                    && (c.action == Action::Create
+                        || c.fields.iter().any(|f| f.field == "active")) =>
+            {
+                let url = t
+                    .public_url
+                    .as_deref()
+                    .map(|u| format!(" at {u}"))
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "  + tunnel   {} becomes the active configuration{url}",
+                    t.name
+                ));
+            }
             Some(Object::Tool(t)) => {
                 if let Some(tc) = &c.tool {
                     let becomes_runnable = tc.approval.status
@@ -179,6 +211,11 @@ fn change(out: &mut String, c: &Change) {
             }
         }
         Action::Delete => {
+            if let Some(Object::Tunnel(t)) = &c.before {
+                if t.active {
+                    let _ = writeln!(out, "      # deactivated first: activating another configuration leaves it inactive");
+                }
+            }
             if let Some(cascade) = &c.cascade {
                 let mut parts = Vec::new();
                 for (n, what) in [
@@ -199,7 +236,31 @@ fn change(out: &mut String, c: &Change) {
         }
         Action::Update | Action::Adopt => {
             let before = c.before.as_ref().and_then(|b| serde_json::to_value(b).ok());
+            if let (Some(Object::Tool(b)), Some(Object::Tool(a))) = (&c.before, &c.after) {
+                let moved = c.fields.iter().any(|f| {
+                    matches!(
+                        f.field.as_str(),
+                        "external_source" | "external_tool_name" | "tool_type"
+                    )
+                });
+                if moved && (passthrough(b).is_some() || passthrough(a).is_some()) {
+                    let show = |t: &crate::model::Tool| {
+                        passthrough(t).unwrap_or_else(|| "(python code)".into())
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      ~ passthrough          : {} -> {}",
+                        show(b),
+                        show(a)
+                    );
+                }
+            }
             for f in &c.fields {
+                if c.kind == Kind::Tool
+                    && matches!(f.field.as_str(), "external_source" | "external_tool_name")
+                {
+                    continue; // shown as the passthrough line above
+                }
                 if f.field == "python_code" {
                     let old = f.before.as_ref().and_then(Value::as_str).unwrap_or("");
                     let new = f.after.as_ref().and_then(Value::as_str).unwrap_or("");
@@ -246,11 +307,38 @@ fn change(out: &mut String, c: &Change) {
     let _ = writeln!(out, "    }}");
 }
 
+/// `passthrough → <source>/<externalToolName>` of a pass-through tool.
+fn passthrough(t: &crate::model::Tool) -> Option<String> {
+    (t.tool_type == crate::model::ToolType::McpPassthrough).then(|| {
+        format!(
+            "passthrough → {}/{}",
+            t.external_source.as_deref().unwrap_or("(no source)"),
+            t.external_tool_name.as_deref().unwrap_or("?")
+        )
+    })
+}
+
 fn all_fields(out: &mut String, sym: &str, obj: &Object) {
     let Ok(Value::Object(map)) = serde_json::to_value(obj) else {
         return;
     };
+    // A pass-through tool has no code: its target stands in for the code diff.
+    if let Object::Tool(t) = obj {
+        if let Some(line) = passthrough(t) {
+            let _ = writeln!(out, "      {sym} {line}");
+        }
+    }
+    let proxied =
+        matches!(obj, Object::Tool(t) if t.tool_type == crate::model::ToolType::McpPassthrough);
     for (k, v) in &map {
+        if proxied
+            && matches!(
+                k.as_str(),
+                "tool_type" | "external_source" | "external_tool_name"
+            )
+        {
+            continue;
+        }
         if matches!(k.as_str(), "kind" | "server" | "name" | "key")
             || v.is_null()
             || v.as_array().is_some_and(|a| a.is_empty())

@@ -1,0 +1,472 @@
+//! `export`: a database populated by apply and by MCPBox-shaped raw rows is
+//! exported, planned back as adoptions only, applied without changing an MCPBox
+//! row, and rebuilt on an empty database.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::Command;
+use mcpbox_gitops::export::{self, Options};
+use mcpbox_gitops::plan::Action;
+use mcpbox_gitops::source::{Entry, FileSet};
+use predicates::prelude::*;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::common;
+
+const REVIEWER: &str = "gitops@homelab.example";
+/// Tools MCPBox holds that a manifest cannot state (see `populate`).
+const UNEXPORTABLE_TOOLS: [&str; 2] = ["gh_draft", "search_code"];
+/// The setting stored encrypted (never exported).
+const ENCRYPTED_SETTING: &str = "module_approval_mode";
+
+const NOTES_SERVER: &str = "apiVersion: mcpbox/v1
+kind: Server
+metadata: {name: notes}
+spec:
+  description: Personal notes
+  defaultTimeoutMs: 45000
+  secrets:
+    - {name: NOTES_KEY, description: API key of the notes service}
+  network:
+    - {host: notes.example.com, justification: notes API}
+";
+
+const NOTES_TOOL: &str = "apiVersion: mcpbox/v1
+kind: Tool
+metadata: {name: jot, server: notes}
+spec:
+  description: Write a note
+  dependencies: [httpx]
+  inputSchema:
+    type: object
+    properties:
+      text: {type: string, description: what to write down}
+    required: [text]
+  code: |
+    async def main(text: str):
+        return {\"saved\": text}
+";
+
+const LLM_CODE: &str =
+    "async def main(city: str, days: int | None = None):\n    return {\"city\": city, \"days\": days}\n";
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("mcpbox-gitops").unwrap();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn homelab() -> FileSet {
+    FileSet::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab")).unwrap()
+}
+
+async fn id_of(pool: &PgPool, sql: &str) -> Uuid {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// Inserts a tool the way MCPBox's tool service writes one (version 1 included).
+async fn llm_tool(pool: &PgPool, server: Uuid, name: &str, status: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    let schema = mcpbox_gitops::python::input_schema(&mcpbox_gitops::python::validate(LLM_CODE));
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
+                            code_dependencies, current_version, approval_status, approval_requested_at, rejection_reason, publish_notes)
+         VALUES ($1, $2, $3, 'written by an LLM', $4, true, NULL, 'python_code', $5, NULL, 1, $6::approval_status,
+                 CASE WHEN $6 = 'draft' THEN NULL ELSE now() END,
+                 CASE WHEN $6 = 'rejected' THEN 'too broad' END,
+                 CASE WHEN $6 = 'draft' THEN NULL ELSE 'please review' END)",
+    )
+    .bind(id).bind(server).bind(name).bind(&schema).bind(LLM_CODE).bind(status)
+    .execute(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+         VALUES ($1, $2, 1, $3, 'written by an LLM', true, NULL, $4, $5, 'Initial version', 'manual')",
+    )
+    .bind(Uuid::new_v4()).bind(id).bind(name).bind(LLM_CODE).bind(&schema)
+    .execute(pool).await.unwrap();
+    id
+}
+
+/// A database as MCPBox could hold it, managed by nobody: homelab plus one more
+/// server applied, every ownership record forgotten, then rows MCPBox itself
+/// writes (LLM tools in every approval state, an admin's edit, requests, a
+/// secret value, settings) and rows no manifest can state.
+async fn populate(pool: &PgPool) {
+    common::migrate(pool).await;
+    let mut files = homelab();
+    files.insert("servers/notes/server.yaml", NOTES_SERVER);
+    files.insert("servers/notes/tools/jot.yaml", NOTES_TOOL);
+    common::apply(pool, &files).await;
+    sqlx::query("DELETE FROM mcpbox_gitops.ownership")
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let weather = id_of(pool, "SELECT id FROM servers WHERE name = 'weather'").await;
+    let github = id_of(pool, "SELECT id FROM servers WHERE name = 'github'").await;
+    let draft = llm_tool(pool, weather, "llm_draft", "draft").await;
+    llm_tool(pool, weather, "llm_pending", "pending_review").await;
+    llm_tool(pool, weather, "llm_rejected", "rejected").await;
+    // Created, then edited by an admin (enabled, timeout, dependencies), then approved.
+    let tuned = llm_tool(pool, weather, "tuned", "draft").await;
+    sqlx::query(
+        "UPDATE tools SET enabled = false, timeout_ms = 7000, code_dependencies = '{httpx,pyyaml}', current_version = 2,
+                approval_status = 'approved', approved_at = now(), approved_by = 'bob@example.com', updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(tuned).execute(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+         SELECT $1, id, 2, name, description, false, 7000, python_code, input_schema, 'Updated enabled status, timeout, and code_dependencies', 'manual'
+           FROM tools WHERE id = $2",
+    )
+    .bind(Uuid::new_v4()).bind(tuned).execute(pool).await.unwrap();
+    // Not exportable: a tool without timeout in a server whose default is not
+    // 30000, and a pass-through tool of an external source.
+    llm_tool(pool, github, "gh_draft", "draft").await;
+    let source = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO external_mcp_sources (id, server_id, name, url, auth_type, transport_type, status, tool_count)
+         VALUES ($1, $2, 'github-mcp', 'https://api.githubcopilot.com/mcp/', 'none', 'streamable_http', 'active', 1)",
+    )
+    .bind(source).bind(github).execute(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, tool_type, external_source_id, external_tool_name,
+                            current_version, approval_status)
+         VALUES ($1, $2, 'search_code', 'Search code', '{\"type\": \"object\", \"properties\": {}}', true, 'mcp_passthrough', $3,
+                 'search_code', 1, 'approved')",
+    )
+    .bind(Uuid::new_v4()).bind(github).bind(source).execute(pool).await.unwrap();
+    // An LLM's pending network request and an admin's rejected module request.
+    sqlx::query(
+        "INSERT INTO network_access_requests (id, tool_id, server_id, host, port, justification, requested_by, status)
+         VALUES ($1, $2, $3, 'llm.example.com', 443, 'the LLM wants it', NULL, 'pending')",
+    )
+    .bind(Uuid::new_v4()).bind(draft).bind(weather).execute(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
+         VALUES ($1, NULL, NULL, 'yaml', 'Manually added by admin', 'admin', 'rejected', now(), 'admin', 'not needed')",
+    )
+    .bind(Uuid::new_v4()).execute(pool).await.unwrap();
+    // A secret value (any bytes: it is never read here) and settings MCPBox writes.
+    sqlx::query("UPDATE server_secrets SET encrypted_value = '\\x00010203040506070809'::bytea, updated_at = now() WHERE key_name = 'GITHUB_TOKEN'")
+        .execute(pool).await.unwrap();
+    for (key, value, encrypted) in [
+        ("onboarding_completed", "true", false),
+        ("redact_secrets_in_output", "enabled", false),
+        (ENCRYPTED_SETTING, "c2VjcmV0IGNpcGhlcnRleHQ=", true),
+    ] {
+        let description = mcpbox_gitops::settings::known(key).map(|k| k.description);
+        sqlx::query("INSERT INTO settings (id, key, value, encrypted, description) VALUES ($1, $2, $3, $4, $5)")
+            .bind(Uuid::new_v4()).bind(key).bind(value).bind(encrypted).bind(description)
+            .execute(pool).await.unwrap();
+    }
+}
+
+/// A hash of every public table but `activity_logs` (audit rows are expected).
+async fn dump(pool: &PgPool) -> Vec<(String, String)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'activity_logs' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM public.\"{table}\" t");
+        out.push((
+            table,
+            sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
+        ));
+    }
+    out
+}
+
+/// The managed rows by natural key: ids, timestamps and foreign-key uuids left
+/// out, and what an export leaves to MCPBox by design (requests that are not
+/// approved, the tools and setting it cannot state, secret values, the approval
+/// details of tools that are not approved, version `change_source`).
+async fn rows(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
+    let skipped_tools: Vec<String> = UNEXPORTABLE_TOOLS.iter().map(|s| s.to_string()).collect();
+    let queries: [(&str, &str); 8] = [
+        ("servers", "SELECT name, description, status, allowed_hosts, default_timeout_ms FROM servers"),
+        ("tools", "SELECT s.name AS server, t.name, t.description, t.input_schema, t.enabled, t.timeout_ms, t.tool_type, t.python_code,
+                          t.code_dependencies, t.current_version, t.approval_status = 'approved' AS approved,
+                          CASE WHEN t.approval_status = 'approved' THEN t.approved_by END AS approved_by
+                     FROM tools t JOIN servers s ON s.id = t.server_id WHERE t.name <> ALL($1)"),
+        ("tool_versions", "SELECT s.name AS server, t.name AS tool, v.version_number, v.name, v.description, v.enabled, v.timeout_ms,
+                                  v.python_code, v.input_schema, v.change_summary
+                             FROM tool_versions v JOIN tools t ON t.id = v.tool_id JOIN servers s ON s.id = t.server_id
+                            WHERE t.name <> ALL($1)"),
+        ("server_secrets", "SELECT s.name AS server, x.key_name, x.description FROM server_secrets x JOIN servers s ON s.id = x.server_id"),
+        ("network_access_requests", "SELECT s.name AS server, t.name AS tool, n.host, n.port, n.justification, n.requested_by, n.status,
+                                            n.reviewed_by, n.rejection_reason, n.server_id IS NOT NULL AS has_server
+                                       FROM network_access_requests n JOIN servers s ON s.id = n.server_id LEFT JOIN tools t ON t.id = n.tool_id
+                                      WHERE n.status = 'approved'"),
+        ("module_requests", "SELECT m.module_name, m.justification, m.requested_by, m.status, m.reviewed_by, m.rejection_reason,
+                                    m.tool_id IS NULL AS admin, m.server_id IS NULL AS global
+                               FROM module_requests m WHERE m.status = 'approved'"),
+        ("settings", "SELECT key, value, encrypted, description FROM settings WHERE key <> 'module_approval_mode'"),
+        ("global_config", "SELECT config_key, allowed_modules FROM global_config"),
+    ];
+    let mut out = BTreeMap::new();
+    for (table, sql) in queries {
+        let wrapped = format!("SELECT row_to_json(x)::text FROM ({sql}) x ORDER BY 1");
+        let mut q = sqlx::query_scalar::<_, String>(&wrapped);
+        if sql.contains("$1") {
+            q = q.bind(&skipped_tools);
+        }
+        out.insert(table, q.fetch_all(pool).await.unwrap());
+    }
+    out
+}
+
+fn write(files: &FileSet, dir: &Path) {
+    for (rel, entry) in &files.files {
+        let Entry::Bytes(bytes) = entry else {
+            panic!("{rel}: {entry:?}")
+        };
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgPool) {
+    populate(&pool).await;
+    let actual = mcpbox_gitops::state::read::snapshot(&pool).await.unwrap();
+    let opts = Options {
+        reviewer: REVIEWER.into(),
+    };
+    let e = export::export(&actual, &opts).unwrap();
+
+    // What cannot be stated is skipped, loudly; values never leave MCPBox.
+    let skipped: Vec<&str> = e.skipped.iter().map(|s| s.object.as_str()).collect();
+    assert_eq!(
+        skipped,
+        [
+            "external MCP source(s) of server `github`",
+            "tool `github/gh_draft`",
+            "tool `github/search_code`",
+            "setting `module_approval_mode`"
+        ],
+        "{:#?}",
+        e.skipped
+    );
+    assert!(
+        e.skipped[2].reason.contains("pass-through"),
+        "{:?}",
+        e.skipped[2]
+    );
+    for (path, entry) in &e.files.files {
+        let Entry::Bytes(b) = entry else { continue };
+        let text = String::from_utf8_lossy(b);
+        assert!(
+            !text.contains("c2VjcmV0") && !text.contains("valueFrom"),
+            "{path}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(&e.files, dir.path());
+    let files = FileSet::from_dir(dir.path()).unwrap();
+    let weather = std::fs::read_to_string(dir.path().join("servers/weather/server.yaml")).unwrap();
+    assert!(
+        weather.contains(
+            "left to MCPBox: pending network request `weather/llm.example.com:443 via llm_draft`"
+        ),
+        "{weather}"
+    );
+    let tuned =
+        std::fs::read_to_string(dir.path().join("servers/weather/tools/tuned.yaml")).unwrap();
+    for want in ["timeoutMs: 7000", "enabled: false", "- httpx", "- pyyaml"] {
+        assert!(tuned.contains(want), "{want}: {tuned}");
+    }
+    let jot = std::fs::read_to_string(dir.path().join("servers/notes/tools/jot.yaml")).unwrap();
+    assert!(
+        jot.contains("inputSchema") && jot.contains("timeoutMs: 45000"),
+        "{jot}"
+    );
+    let pins = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
+    assert!(
+        pins.contains("weather/tuned") && pins.contains("approvedBy: bob@example.com"),
+        "{pins}"
+    );
+    assert!(
+        !pins.contains("llm_pending")
+            && !pins.contains("llm_draft")
+            && !pins.contains("llm_rejected"),
+        "{pins}"
+    );
+
+    // Plan: adoptions only.
+    let plan = common::plan(&pool, &files).await;
+    let s = plan.summary;
+    assert_eq!(
+        (s.add, s.change, s.destroy),
+        (0, 0, 0),
+        "{:#?}",
+        plan.changes
+    );
+    assert!(s.adopt > 40, "{s:?}");
+    assert_eq!(e.adoptions, s.adopt);
+    for c in &plan.changes {
+        assert_eq!(c.action, Action::Adopt, "{}", c.key);
+        assert!(c.fields.is_empty(), "{}: {:?}", c.key, c.fields);
+        if let Some(t) = &c.tool {
+            assert!(
+                t.approval.write.is_none() && t.versions.is_empty(),
+                "{}: {:?}",
+                c.key,
+                t
+            );
+        }
+    }
+    assert!(plan.caches.is_empty(), "{:?}", plan.caches);
+    let text = mcpbox_gitops::plan::render::text::render(&plan);
+    assert!(
+        text.contains("0 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+
+    // Apply takes ownership and changes no MCPBox row (audit rows aside).
+    let before = dump(&pool).await;
+    let logs_before: i64 = sqlx::query_scalar("SELECT count(*) FROM activity_logs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let desired = common::desired(&files);
+    let opts = mcpbox_gitops::apply::Options {
+        allow_destroy: false,
+        ..Default::default()
+    };
+    mcpbox_gitops::apply::execute(&pool, &desired, Some(&plan), &opts)
+        .await
+        .unwrap();
+    assert_eq!(dump(&pool).await, before);
+    let new_logs: Vec<String> = sqlx::query_scalar(
+        "SELECT log_type::text || ' ' || message FROM activity_logs ORDER BY created_at OFFSET $1",
+    )
+    .bind(logs_before)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !new_logs.is_empty() && new_logs.iter().all(|m| m.starts_with("audit gitops.apply")),
+        "{new_logs:?}"
+    );
+    let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM mcpbox_gitops.ownership")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(owned as usize, s.adopt);
+    let again = common::plan(&pool, &files).await;
+    assert!(!again.has_changes(), "{:#?}", again.changes);
+    assert!(again.bookkeeping.is_empty(), "{:#?}", again.bookkeeping);
+    assert!(mcpbox_gitops::plan::render::text::render(&again).contains("No changes."));
+
+    // An empty MCPBox rebuilt from the export holds the same rows. (The name is
+    // new: sqlx's test database names already use PostgreSQL's 63 characters.)
+    let fresh_name = format!("mcpbox_export_fresh_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE \"{fresh_name}\""))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let url = common::url(&pool).replace(&format!("/{name}"), &format!("/{fresh_name}"));
+    let fresh = PgPool::connect(&url).await.unwrap();
+    common::migrate(&fresh).await;
+    let applied = mcpbox_gitops::apply::execute(&fresh, &desired, None, &opts).await;
+    let have = rows(&fresh).await;
+    // Tools that are not approved are submitted for review, as MCPBox's request-publish.
+    let statuses: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, approval_status::text FROM tools WHERE approval_status <> 'approved' ORDER BY name",
+    )
+    .fetch_all(&fresh)
+    .await
+    .unwrap();
+    let values: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM server_secrets WHERE encrypted_value IS NOT NULL")
+            .fetch_one(&fresh)
+            .await
+            .unwrap();
+    let replanned = common::plan(&fresh, &files).await;
+    fresh.close().await;
+    // FORCE: a closed connection's server process may still be exiting.
+    sqlx::query(&format!(
+        "DROP DATABASE IF EXISTS \"{fresh_name}\" WITH (FORCE)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (plan, _) = applied.unwrap();
+    assert_eq!(plan.summary.add, s.adopt, "every adopted object is created");
+    assert!(!replanned.has_changes(), "{:#?}", replanned.changes);
+    assert_eq!(values, 0, "no secret value leaves MCPBox");
+    assert!(statuses.iter().any(|(n, _)| n == "llm_draft"));
+    assert!(
+        statuses.iter().all(|(_, s)| s == "pending_review"),
+        "{statuses:?}"
+    );
+    let want = rows(&pool).await;
+    for (table, rows) in &want {
+        assert!(!rows.is_empty(), "{table} is empty");
+        assert_eq!(rows, &have[table], "{table} differs");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn cli_refuses_a_non_empty_directory_without_force(pool: PgPool) {
+    common::migrate(&pool).await;
+    common::apply(&pool, &homelab()).await;
+    let url = common::url(&pool);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    bin()
+        .args(["export", "--out"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("is not empty (notes.txt)")
+                .and(predicate::str::contains("--force")),
+        );
+    assert!(
+        !dir.path().join("servers").exists(),
+        "nothing is written when refused"
+    );
+    bin()
+        .args(["export", "--force", "--out"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "4 server(s), 12 tool(s) (6 pinned)",
+        ))
+        .stderr(predicate::str::contains(
+            "notes.txt was not written by this export",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+    std::fs::remove_file(dir.path().join("notes.txt")).unwrap();
+    // The database is managed already: the export plans as no change at all.
+    bin()
+        .args(["plan", "--detailed-exitcode"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+}
