@@ -5,6 +5,7 @@
 //! `DELETE … = ANY`): a handful of statements per kind, never one per row. The
 //! rows themselves are computed in `apply::rows` and `plan::diff`.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -135,23 +136,7 @@ pub async fn execute(
     shown: Option<&Plan>,
     opts: &Options,
 ) -> Result<(Plan, Report), Error> {
-    let mut conn = pool.acquire().await.map_err(|source| state::Error::Query {
-        context: "connect",
-        source,
-    })?;
-    lock(&mut conn, opts.lock_timeout).await?;
-    let result = locked(&mut conn, desired, shown, opts).await;
-    // Always release the session lock; if that fails, drop the connection so the
-    // server releases it.
-    if sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(APPLY_LOCK)
-        .execute(&mut *conn)
-        .await
-        .is_err()
-    {
-        let _ = conn.detach().close().await;
-    }
-    result
+    run(pool, Work::Desired { desired, shown }, opts).await
 }
 
 /// Applies a saved plan exactly as it was made (`apply --plan`). Refused, with
@@ -168,12 +153,33 @@ pub async fn execute_saved(
     saved
         .check_version()
         .map_err(|e| Error::PlanStale(e.to_string()))?;
+    run(pool, Work::Saved { saved, values }, opts).await
+}
+
+/// What to apply.
+enum Work<'a> {
+    /// The desired state, re-diffed inside the lock; it must give the plan shown.
+    Desired {
+        desired: &'a DesiredState,
+        shown: Option<&'a Plan>,
+    },
+    /// A saved plan, checked row by row against what it read.
+    Saved {
+        saved: &'a SavedPlan,
+        values: &'a crate::values::Resolved,
+    },
+}
+
+/// Takes the session lock, applies, and always releases the lock.
+async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Report), Error> {
     let mut conn = pool.acquire().await.map_err(|source| state::Error::Query {
         context: "connect",
         source,
     })?;
     lock(&mut conn, opts.lock_timeout).await?;
-    let result = locked_saved(&mut conn, saved, values, opts).await;
+    let result = locked(&mut conn, &work, opts).await;
+    // Always release the session lock; if that fails, drop the connection so the
+    // server releases it.
     if sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(APPLY_LOCK)
         .execute(&mut *conn)
@@ -183,46 +189,6 @@ pub async fn execute_saved(
         let _ = conn.detach().close().await;
     }
     result
-}
-
-async fn locked_saved(
-    conn: &mut PgConnection,
-    saved: &SavedPlan,
-    values: &crate::values::Resolved,
-    opts: &Options,
-) -> Result<(Plan, Report), Error> {
-    let mut tx = conn.begin().await.map_err(w("beginning the transaction"))?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .execute(&mut *tx)
-        .await
-        .map_err(w("beginning the transaction"))?;
-    let actual = state::read::read(&mut tx).await?;
-    let moved = saved.moved(&actual);
-    if !moved.is_empty() {
-        return Err(Error::Moved(moved));
-    }
-    let plan = &saved.plan;
-    if let Some(why) = plan.refusal(
-        opts.allow_destroy,
-        saved.max_delete_percent,
-        saved.desired_empty,
-    ) {
-        return Err(Error::Refused(why));
-    }
-    let inputs = Inputs {
-        source: &plan.source,
-        reviewer: &saved.reviewer,
-        values,
-    };
-    let report = write_all(&mut tx, &inputs, &actual, plan, Utc::now()).await?;
-    tx.commit().await.map_err(w("committing"))?;
-    info!(
-        add = plan.summary.add,
-        change = plan.summary.change,
-        destroy = plan.summary.destroy,
-        "applied a saved plan"
-    );
-    Ok((plan.clone(), report))
 }
 
 async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
@@ -248,8 +214,7 @@ async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
 
 async fn locked(
     conn: &mut PgConnection,
-    desired: &DesiredState,
-    shown: Option<&Plan>,
+    work: &Work<'_>,
     opts: &Options,
 ) -> Result<(Plan, Report), Error> {
     let mut tx = conn.begin().await.map_err(w("beginning the transaction"))?;
@@ -258,28 +223,42 @@ async fn locked(
         .await
         .map_err(w("beginning the transaction"))?;
     let actual = state::read::read(&mut tx).await?;
-    let plan = diff::diff(desired, &actual)?;
-    if let Some(shown) = shown {
-        if comparable(shown) != comparable(&plan) {
-            return Err(Error::PlanStale(
-                "the plan computed now differs from the one shown".into(),
-            ));
+    let (plan, max_delete_percent, desired_empty, inputs) = match work {
+        Work::Desired { desired, shown } => {
+            let plan = diff::diff(desired, &actual)?;
+            if let Some(shown) = shown {
+                if comparable(shown) != comparable(&plan) {
+                    return Err(Error::PlanStale(
+                        "the plan computed now differs from the one shown".into(),
+                    ));
+                }
+            }
+            let inputs = Inputs {
+                source: &desired.source,
+                reviewer: &desired.policy.reviewer,
+                values: &desired.values,
+            };
+            let pct = desired.policy.deletion_guard.max_delete_percent;
+            (Cow::Owned(plan), pct, desired.is_empty(), inputs)
         }
-    }
-    if let Some(why) = plan.refusal(
-        opts.allow_destroy,
-        desired.policy.deletion_guard.max_delete_percent,
-        desired.is_empty(),
-    ) {
+        Work::Saved { saved, values } => {
+            let moved = saved.moved(&actual);
+            if !moved.is_empty() {
+                return Err(Error::Moved(moved));
+            }
+            let inputs = Inputs {
+                source: &saved.plan.source,
+                reviewer: &saved.reviewer,
+                values,
+            };
+            let pct = saved.max_delete_percent;
+            (Cow::Borrowed(&saved.plan), pct, saved.desired_empty, inputs)
+        }
+    };
+    if let Some(why) = plan.refusal(opts.allow_destroy, max_delete_percent, desired_empty) {
         return Err(Error::Refused(why));
     }
-    let now = Utc::now();
-    let inputs = Inputs {
-        source: &desired.source,
-        reviewer: &desired.policy.reviewer,
-        values: &desired.values,
-    };
-    let report = write_all(&mut tx, &inputs, &actual, &plan, now).await?;
+    let report = write_all(&mut tx, &inputs, &actual, &plan, Utc::now()).await?;
     tx.commit().await.map_err(w("committing"))?;
     info!(
         add = plan.summary.add,
@@ -288,7 +267,7 @@ async fn locked(
         adopt = plan.summary.adopt,
         "applied"
     );
-    Ok((plan, report))
+    Ok((plan.into_owned(), report))
 }
 
 /// What the writer needs besides the plan: from the desired state, or from a
