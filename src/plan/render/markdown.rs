@@ -255,6 +255,8 @@ struct Capabilities {
     modules: Vec<String>,
     secrets: Vec<String>,
     values: Vec<String>,
+    sources: Vec<String>,
+    tunnels: Vec<String>,
 }
 
 fn capabilities(plan: &Plan) -> Capabilities {
@@ -297,6 +299,45 @@ fn capabilities(plan: &Plan) -> Capabilities {
                     caps.values
                         .push(format!("{} {}", code(&c.key), html(&label)));
                 }
+            }
+            Some(obj @ (Object::Setting(_) | Object::Tunnel(_))) => {
+                if let Some(label) = value_label(obj).filter(|l| writes_value(l)) {
+                    let what = format!("{} {}", c.kind.as_str(), c.key);
+                    caps.values
+                        .push(format!("{} {}", code(&what), html(&label)));
+                }
+                if let Object::Tunnel(t) = obj {
+                    let activates =
+                        c.action == Action::Create || c.fields.iter().any(|f| f.field == "active");
+                    if t.active && activates {
+                        let url = t.public_url.as_deref().map(|u| format!(" at {}", code(u)));
+                        caps.tunnels
+                            .push(format!("{}{}", code(&t.name), url.unwrap_or_default()));
+                    }
+                }
+            }
+            // A new or re-pointed source: the sandbox will call this URL and send
+            // the named secret's value to it.
+            Some(Object::Source(src))
+                if c.action == Action::Create
+                    || c.fields.iter().any(|f| {
+                        matches!(
+                            f.field.as_str(),
+                            "url" | "auth_type" | "auth_secret" | "auth_header"
+                        )
+                    }) =>
+            {
+                let sends = src
+                    .auth_secret
+                    .as_deref()
+                    .map(|s| format!(", sends secret {}", code(s)))
+                    .unwrap_or_default();
+                caps.sources.push(format!(
+                    "{} → {} ({} auth{sends})",
+                    code(&c.key),
+                    code(&src.url),
+                    html(src.auth_type.label())
+                ));
             }
             Some(Object::Tool(t)) => {
                 let Some(tc) = &c.tool else { continue };
@@ -363,6 +404,13 @@ fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, lists: &mut Lis
         ("🔑 new secret placeholders", &caps.secrets),
         ("🔐 secret values written", &caps.values),
     ]);
+    // Only plans that touch external sources or tunnels have these rows.
+    if !caps.sources.is_empty() {
+        rows.push(("🔌 external MCP servers called", &caps.sources));
+    }
+    if !caps.tunnels.is_empty() {
+        rows.push(("🚇 tunnel becoming active", &caps.tunnels));
+    }
     for (what, items) in rows {
         let _ = writeln!(out, "| {what} | {} | {} |", items.len(), lists.cell(items));
     }
@@ -545,6 +593,16 @@ fn body(c: &Change, ctx: &PrContext) -> String {
     if let Some(r) = &c.reason {
         let _ = writeln!(out, "> {}\n", html(r));
     }
+    if let Some(Object::Tool(t)) = c.after.as_ref().or(c.before.as_ref()) {
+        if t.tool_type == crate::model::ToolType::McpPassthrough {
+            let target = format!(
+                "{}/{}",
+                t.external_source.as_deref().unwrap_or("(no source)"),
+                t.external_tool_name.as_deref().unwrap_or("?")
+            );
+            let _ = writeln!(out, "**passthrough** → {}\n", code(&target));
+        }
+    }
     if let Some(tc) = &c.tool {
         let _ = writeln!(out, "**approval:** {}\n", html(&tc.approval.reason));
         if pin_in_range(c, ctx) {
@@ -582,7 +640,7 @@ fn body(c: &Change, ctx: &PrContext) -> String {
             }
         }
         Action::Update | Action::Adopt => {
-            let secret = c.kind == Kind::Secret;
+            let secret = matches!(c.kind, Kind::Secret | Kind::Tunnel);
             let mut code = String::new();
             for f in &c.fields {
                 if f.field == "python_code" {
@@ -647,7 +705,7 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
     let Ok(Value::Object(map)) = serde_json::to_value(obj) else {
         return;
     };
-    let secret = obj.kind() == Kind::Secret;
+    let secret = matches!(obj.kind(), Kind::Secret | Kind::Tunnel);
     let mut code_lines = String::new();
     for (k, v) in &map {
         if matches!(k.as_str(), "kind" | "server" | "name" | "key")
@@ -676,7 +734,7 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
 /// A field's value on one line; a secret's `value` only ever as its label.
 fn field_value(secret: bool, field: &str, v: &Value) -> String {
     match v {
-        Value::String(s) if secret && field == "value" => label_only(s),
+        Value::String(s) if secret && (field == "value" || field == "token") => label_only(s),
         Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
         other => other.to_string(),
     }
@@ -733,6 +791,13 @@ fn approval_words(tc: &ToolChange) -> String {
 fn value_label(obj: &Object) -> Option<String> {
     match obj {
         Object::Secret(s) => s.value.as_deref().map(label_only),
+        Object::Tunnel(t) => t.token.as_deref().map(label_only),
+        // A plain setting's value is not secret; an encrypted one is a label.
+        Object::Setting(s) => s
+            .value
+            .as_deref()
+            .filter(|v| v.starts_with('('))
+            .map(label_only),
         _ => None,
     }
 }
@@ -1481,6 +1546,40 @@ spec:
         );
         assert_eq!(fence_for("no ticks"), "```");
         assert_eq!(fence_for("a ``` b"), "````");
+    }
+
+    #[test]
+    fn sources_tunnels_and_passthrough_are_capabilities() {
+        let server = "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: github}\nspec:\n  secrets:\n    - name: GITHUB_TOKEN\n      valueFrom: {env: GH}\n";
+        let source = "apiVersion: mcpbox/v1\nkind: ExternalSource\nmetadata: {name: copilot, server: github}\nspec:\n  url: https://api.githubcopilot.com/mcp/\n  auth: {type: bearer, secret: GITHUB_TOKEN}\n";
+        let tool = "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: search_code, server: github}\nspec:\n  type: mcp_passthrough\n  externalSource: copilot\n  externalToolName: search_code\n";
+        let tunnel = "apiVersion: mcpbox/v1\nkind: TunnelConfiguration\nmetadata: {name: home}\nspec:\n  publicUrl: mcp.example.com\n  active: true\n  token: {valueFrom: {env: TUNNEL_TOKEN}}\n";
+        let d = build(&[
+            ("s.yaml", server),
+            ("src.yaml", source),
+            ("t.yaml", tool),
+            ("tun.yaml", tunnel),
+        ]);
+        let p = plan(&d, &ActualState::default());
+        let out = render_within(&p, &PrContext::local("test"));
+        assert!(
+            out.contains("| 🔌 external MCP servers called | 1 | <code>github/copilot</code> → <code>https://api.githubcopilot.com/mcp/</code> (bearer auth, sends secret <code>GITHUB_TOKEN</code>) |"),
+            "{out}"
+        );
+        assert!(out.contains("| 🚇 tunnel becoming active | 1 | <code>home</code> at <code>https://mcp.example.com</code> |"), "{out}");
+        assert!(
+            out.contains("**passthrough** → <code>copilot/search_code</code>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<code>tunnel home</code> (from env TUNNEL_TOKEN)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<code>github/GITHUB_TOKEN</code> (from env GH)"),
+            "{out}"
+        );
+        assert!(!out.contains("(redacted)"), "{out}");
     }
 
     #[test]
