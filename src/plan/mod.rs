@@ -210,6 +210,21 @@ pub struct Summary {
     pub destroy: usize,
 }
 
+impl Summary {
+    /// `N to add, N to change, N to destroy`, led by `N to adopt, ` when any.
+    pub fn tally(&self) -> String {
+        let adopt = if self.adopt > 0 {
+            format!("{} to adopt, ", self.adopt)
+        } else {
+            String::new()
+        };
+        format!(
+            "{adopt}{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.destroy
+        )
+    }
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {

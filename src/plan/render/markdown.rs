@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use serde_json::Value;
-use similar::TextDiff;
 
 use super::super::{Action, Cascade, Change, Plan, ToolChange};
 use crate::model::{Kind, Object};
@@ -215,16 +214,7 @@ fn heading(out: &mut String, plan: &Plan, ctx: &PrContext) {
     let s = &plan.summary;
     if plan.has_changes() {
         let warn = if s.destroy > 0 { "⚠️ " } else { "" };
-        let adopt = if s.adopt > 0 {
-            format!("{} to adopt, ", s.adopt)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "### {warn}mcpbox-gitops plan: {adopt}{} to add, {} to change, {} to destroy\n",
-            s.add, s.change, s.destroy
-        );
+        let _ = writeln!(out, "### {warn}mcpbox-gitops plan: {}\n", s.tally());
     } else {
         let _ = writeln!(out, "### mcpbox-gitops plan: No changes\n");
         let _ = writeln!(out, "MCPBox matches the manifests.\n");
@@ -742,11 +732,7 @@ fn field_value(secret: bool, field: &str, v: &Value) -> String {
 
 /// Changed hunks only, with 3 lines of context: never the whole file.
 fn code_diff(out: &mut String, old: &str, new: &str) {
-    let diff = TextDiff::from_lines(old, new);
-    let unified = diff.unified_diff().context_radius(3).to_string();
-    for line in unified.lines() {
-        let _ = writeln!(out, "{line}");
-    }
+    super::code_diff(out, old, new, "");
 }
 
 /// A code fence longer than any run of backticks in the content.

@@ -20,3 +20,14 @@ pub enum Format {
     /// A pull-request comment (GitHub-flavoured markdown).
     Markdown,
 }
+
+/// A unified diff of two texts: changed hunks only, with 3 lines of context
+/// (never a whole file), each line after `indent`.
+pub(crate) fn code_diff(out: &mut String, old: &str, new: &str, indent: &str) {
+    use std::fmt::Write;
+    let diff = similar::TextDiff::from_lines(old, new);
+    let unified = diff.unified_diff().context_radius(3).to_string();
+    for line in unified.lines() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+}

@@ -6,7 +6,6 @@
 use std::fmt::Write;
 
 use serde_json::Value;
-use similar::TextDiff;
 
 use super::super::{Action, Change, Plan};
 use crate::model::{Kind, Object};
@@ -66,17 +65,7 @@ pub fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(out);
     notes(&mut out, plan);
-    let s = &plan.summary;
-    let adopt = if s.adopt > 0 {
-        format!("{} to adopt, ", s.adopt)
-    } else {
-        String::new()
-    };
-    let _ = writeln!(
-        out,
-        "Plan: {adopt}{} to add, {} to change, {} to destroy.",
-        s.add, s.change, s.destroy
-    );
+    let _ = writeln!(out, "Plan: {}.", plan.summary.tally());
     out
 }
 
@@ -356,9 +345,5 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
 }
 
 fn code_diff(out: &mut String, old: &str, new: &str) {
-    let diff = TextDiff::from_lines(old, new);
-    let unified = diff.unified_diff().context_radius(3).to_string();
-    for line in unified.lines() {
-        let _ = writeln!(out, "          {line}");
-    }
+    super::code_diff(out, old, new, "          ");
 }
