@@ -236,23 +236,59 @@ async fn no_command_prints_a_secret_value(pool: PgPool) {
     );
     std::fs::write(dir.path().join("github.yaml"), with_file).unwrap();
     let path = dir.path().to_str().unwrap();
-    let commands: Vec<Vec<&str>> = vec![
-        vec!["validate", path],
-        vec!["validate", path, "--format", "json"],
-        vec!["plan", path],
-        vec!["plan", path, "--format", "json"],
-        vec!["apply", path, "--auto-approve"],
-        vec!["plan", path, "--format", "json"],
-        vec!["apply", path, "--auto-approve"],
-        vec!["db", "check"],
-        vec!["approve", "github/none", "--by", "a@b.c", "--path", path],
+    let out_dir = tempfile::tempdir().unwrap();
+    let saved = out_dir.path().join("plan.json");
+    let saved_s = saved.to_str().unwrap();
+    let export = out_dir.path().join("export");
+    let export_s = export.to_str().unwrap();
+    // (expected exit code, command)
+    let commands: Vec<(i32, Vec<&str>)> = vec![
+        (0, vec!["validate", path]),
+        (0, vec!["validate", path, "--format", "json"]),
+        (0, vec!["plan", path]),
+        (0, vec!["plan", path, "--format", "json"]),
+        (0, vec!["plan", path, "--format", "markdown"]),
+        (0, vec!["plan", path, "--out", saved_s]),
+        (0, vec!["apply", "--plan", saved_s, "--auto-approve"]),
+        (0, vec!["plan", path, "--format", "json"]),
+        (0, vec!["apply", path, "--auto-approve"]),
+        (0, vec!["plan", path, "--format", "markdown"]),
+        (0, vec!["export", "--out", export_s]),
+        (0, vec!["db", "check"]),
+        (
+            1,
+            vec!["approve", "github/none", "--by", "a@b.c", "--path", path],
+        ),
     ];
-    let mut ran = 0;
-    for args in &commands {
-        run(bin(&url, VALUE), args);
-        ran += 1;
+    for (want, args) in &commands {
+        let (code, text) = run(bin(&url, VALUE), args);
+        assert_eq!(code, *want, "{args:?}: {text}");
     }
-    assert_eq!(ran, commands.len());
+    // Files the commands wrote hold no value either.
+    let mut written = vec![std::fs::read_to_string(&saved).unwrap()];
+    let mut stack = vec![export.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                written.push(std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    assert!(
+        written.len() > 2,
+        "the saved plan and the export were written"
+    );
+    for text in &written {
+        for secret in [VALUE, VALUE2, KEY] {
+            assert!(
+                !text.contains(secret),
+                "a written file leaked a secret:\n{text}"
+            );
+        }
+    }
     // The file's value was stored (so the commands really handled it).
     let bytes: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT encrypted_value FROM server_secrets WHERE key_name = 'PLACEHOLDER'",
