@@ -20,6 +20,8 @@ pub struct DocIndex {
     /// Keys given twice in one mapping: (path of the key, offset of the second
     /// occurrence, offset of the first).
     pub duplicate_keys: Vec<(String, usize, usize)>,
+    /// Paths whose value is a block collection starting below its key.
+    blocks: std::collections::BTreeSet<String>,
     /// Offset of the first alias (`*name`) of the document.
     pub first_alias: Option<usize>,
     /// Offset of the first node nested deeper than [`MAX_DEPTH`].
@@ -39,11 +41,17 @@ impl DocIndex {
 
     /// Offset of the value at `path`, or of its nearest ancestor that is indexed,
     /// or of the document start.
+    /// A block collection (a value on the lines below its key) is located at its
+    /// key: the parser marks such a collection where its first entry's `:` is,
+    /// which reads as a random column.
     pub fn value_or_ancestor(&self, path: &str) -> usize {
         let mut p = path.to_string();
         loop {
-            if let Some(off) = self.value(&p) {
-                return off;
+            if let Some(&(key, value)) = self.entries.get(&p) {
+                return match key {
+                    Some(k) if self.blocks.contains(&p) => k,
+                    _ => value,
+                };
             }
             match parent(&p) {
                 Some(up) => p = up,
@@ -146,7 +154,14 @@ impl Indexer<'_> {
     }
 
     fn record(&mut self, path: String, key: Option<usize>, value: usize) {
+        let text = self.text;
         if let Some(doc) = self.docs.last_mut() {
+            let below = key
+                .and_then(|k| text.get(k.min(value)..value))
+                .is_some_and(|between| between.contains('\n'));
+            if below {
+                doc.blocks.insert(path.clone());
+            }
             doc.entries.entry(path).or_insert((key, value));
         }
     }
