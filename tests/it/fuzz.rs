@@ -206,7 +206,9 @@ proptest! {
 
     #[test]
     fn random_yaml_trees_never_panic(
-        kind in prop::sample::select(vec!["Server", "Tool", "Modules", "Settings", "Nope"]),
+        kind in prop::sample::select(vec![
+            "Server", "Tool", "Modules", "Settings", "ExternalSource", "TunnelConfiguration", "Nope",
+        ]),
         metadata in yaml_value(),
         spec in yaml_value(),
     ) {
