@@ -12,11 +12,13 @@
 //!
 //! ```text
 //! source ──→ manifest (load, validate) ──→ desired ─┐
-//!                                                   ├─→ plan::diff ──→ Plan ──→ plan::render (text | json)
-//! PostgreSQL ──→ state (read) ──→ ActualState ──────┘                   └────→ apply (one transaction)
+//!                                                   ├─→ plan::diff ──→ Plan ──→ plan::render (text | json | markdown)
+//! PostgreSQL ──→ state (read) ──→ ActualState ──────┘                   ├────→ plan::saved (plan --out)
+//!                                                                       └────→ apply (one transaction)
 //! ```
 //!
-//! - [`source`] (edge): a directory → in-memory `FileSet`.
+//! - [`source`] (edge): a directory or a git commit (local or a cached remote) →
+//!   in-memory `FileSet`.
 //! - [`manifest`] (core): YAML documents with positions, kinds, diagnostics, validation.
 //! - [`python`] (core): MCPBox's Python rules (syntax, `async def main`, `input_schema`).
 //! - [`desired`] (core): the normalised desired state.
@@ -25,8 +27,11 @@
 //! - [`rules`] (core): MCPBox's approval, version and sync rules as pure functions.
 //! - [`approvals`], [`policy`], [`settings`] (core): repository files and setting tables.
 //! - [`crypto`] (core): MCPBox's AES-256-GCM secret encryption, key and AAD.
+//! - [`values`] (core, reading at the edge): `valueFrom` sources, the values read
+//!   for one run, and the labels plans show instead of them.
 //! - [`state`] (edge): the actual state read from PostgreSQL; migrations.
-//! - [`plan`] (core): the diff engine, the `Plan` type and its renderers.
+//! - [`plan`] (core): the diff engine, the `Plan` type, saved plans and the
+//!   renderers.
 //! - [`apply`] (edge): executes a plan in one transaction.
 //! - [`cli`] (edge): one file per subcommand.
 
