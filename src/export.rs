@@ -1,18 +1,50 @@
 //! Export: MCPBox's database as a manifest repository, the inverse of `desired`.
 //!
 //! [`export`] turns an [`ActualState`] into a [`FileSet`] laid out as
-//! `servers/<server>/server.yaml`, `servers/<server>/tools/<tool>.yaml` with the
-//! `.py` next to it, `platform/modules.yaml`, `platform/settings.yaml`,
-//! `approvals.yaml` and `mcpbox-gitops.yaml`, and says what it left out and why.
-//! Every export is checked before it is returned: it must load and validate, and
-//! planning it against the same state must propose adoptions only (an object that
-//! would not is dropped with a warning). Pure: reading the database and writing the
-//! files live in `cli::export`.
+//! `servers/<server>/server.yaml`, `servers/<server>/sources/<source>.yaml`,
+//! `servers/<server>/tools/<tool>.yaml` (with the `.py` of a Python tool next to
+//! it), `platform/modules.yaml`, `platform/settings.yaml`,
+//! `platform/tunnels/<tunnel>.yaml`, `approvals.yaml` and `mcpbox-gitops.yaml`, and
+//! says what it left out and why. Every export is checked before it is returned: it
+//! must load and validate, and planning it against the same state must propose
+//! adoptions only (an object that would not is dropped with a warning). Pure:
+//! reading the database and writing the files live in `cli::export`.
+//!
+//! # Values that stay encrypted
+//!
+//! A tunnel token or an encrypted setting is never read, decrypted or written
+//! out: it is exported as `valueFrom: {env: MCPBOX_TUNNEL_TOKEN_<NAME>}` or
+//! `{env: MCPBOX_SETTING_<KEY>}` (listed in [`Export::env`] and in the file's
+//! header). A plan without `MCPBOX_ENCRYPTION_KEY` does not read values and takes
+//! a stored one as current, so it shows adoptions only; with the key, plan and
+//! apply read every variable (an unset one is an error naming it) and compare it
+//! with the stored value by decrypting. Secret values are not exported at all:
+//! secrets are names only, their values stay MCPBox's.
+//!
+//! # What cannot be expressed
+//!
+//! Skipped with a warning (and a header comment): servers whose name is not a
+//! manifest server name (with everything under them); secrets with names MCPBox's
+//! admin API refuses; Python tools MCPBox would refuse, or without a timeout in a
+//! server whose default is not 30000 ms; external sources using OAuth (their tokens
+//! come from MCPBox's OAuth flow), sharing a name within their server, or whose
+//! auth is inconsistent (a `bearer`/`header` source without a secret or naming a
+//! secret that is not exported, a secret or header where the type uses none);
+//! pass-through tools whose source is one of those or was deleted
+//! (`external_source_id` NULL), or whose description or input_schema is NULL where
+//! a manifest would give them one; tunnel configurations without a token, with a
+//! name that is not 1–255 characters or not unique, and every active one when
+//! MCPBox holds more than one; settings MCPBox does not read, NULL, or with
+//! values it would refuse; anything whose text looks like a credential. Left to
+//! MCPBox by design: requests that are not approved, tools' module requests,
+//! secret values, tools' approval state when not approved, and discovery results
+//! (`discovered_tools_cache`, `tool_count`, status `error`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::SecondsFormat;
 use serde::Serialize;
+use serde_json::{json, Value as Json};
 use serde_yaml::Value as Yaml;
 use uuid::Uuid;
 
@@ -20,7 +52,8 @@ use crate::approvals::{self, Pin, Pins};
 use crate::desired::{self, DEFAULT_SERVER_TIMEOUT_MS};
 use crate::manifest::kinds::{
     Doc, Metadata, ModuleEntry, ModulesSpec, NetworkEntry, SecretEntry, ServerScopedMetadata,
-    ServerSpec, SettingsSpec, ToolSpec, ToolType, API_VERSION,
+    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, ToolSpec, ToolType,
+    TunnelSpec, TunnelToken, ValueFrom, API_VERSION,
 };
 use crate::manifest::load::{APPROVALS_FILE, POLICY_FILE};
 use crate::manifest::locate::MAX_DEPTH;
@@ -28,17 +61,28 @@ use crate::manifest::secrets;
 use crate::manifest::validate::{
     host_problem, is_module_name, is_secret_name, is_snake_name, limits,
 };
-use crate::model::{network_key, Kind, Network, Server, Tool};
+use crate::model::{
+    network_key, AuthType, Kind, Network, Server, Source, SourceStatus, Tool, Transport, Tunnel,
+};
 use crate::plan::{diff, Action, Change, Plan};
 use crate::policy::{ApprovalMode, Policy};
 use crate::rules::approval::Status;
+use crate::rules::passthrough::sanitize;
 use crate::source::{Entry, FileSet, MAX_FILE_BYTES, MAX_TOTAL_BYTES};
-use crate::state::{ActualState, ToolRow};
+use crate::state::{ActualState, SourceRow, ToolRow, TunnelRow};
 
 /// Where the global modules go.
 pub const MODULES_FILE: &str = "platform/modules.yaml";
 /// Where the settings go.
 pub const SETTINGS_FILE: &str = "platform/settings.yaml";
+/// The folder of the tunnel configurations, one file each.
+pub const TUNNELS_DIR: &str = "platform/tunnels";
+/// Prefix of the variable a tunnel token is read from (then the name in upper
+/// snake case).
+pub const TUNNEL_TOKEN_ENV: &str = "MCPBOX_TUNNEL_TOKEN_";
+/// Prefix of the variable an encrypted setting is read from (then the key in
+/// upper case).
+pub const SETTING_ENV: &str = "MCPBOX_SETTING_";
 
 /// How to export.
 #[derive(Debug, Clone)]
@@ -67,12 +111,21 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A value the export names by environment variable instead of exporting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvValue {
+    /// The variable `valueFrom: {env: …}` names.
+    pub var: String,
+    /// What it holds, e.g. "token of tunnel configuration `prod`".
+    pub object: String,
+}
+
 /// How much was exported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Server documents.
     pub servers: usize,
-    /// Tool documents.
+    /// Tool documents (Python and pass-through).
     pub tools: usize,
     /// Tools pinned in `approvals.yaml`.
     pub pinned: usize,
@@ -82,8 +135,12 @@ pub struct Counts {
     pub network: usize,
     /// Global modules.
     pub modules: usize,
-    /// Settings.
+    /// Settings (plain and encrypted).
     pub settings: usize,
+    /// ExternalSource documents.
+    pub sources: usize,
+    /// TunnelConfiguration documents.
+    pub tunnels: usize,
 }
 
 /// An exported repository.
@@ -96,6 +153,9 @@ pub struct Export {
     /// Rows left to MCPBox by design (requests that are not approved, …) and what
     /// the first apply will still do (caches that are stale in MCPBox).
     pub notes: Vec<String>,
+    /// Variables the files read values from, sorted by variable: apply needs
+    /// `MCPBOX_ENCRYPTION_KEY` and each of them set to the value MCPBox holds.
+    pub env: Vec<EnvValue>,
     /// What was exported.
     pub counts: Counts,
     /// Adoptions a plan of the export against the same database proposes.
@@ -148,21 +208,55 @@ struct ServerOut {
     notes: Vec<String>,
 }
 
+/// Which optional fields a tool's manifest states, because leaving them out
+/// would give another value.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// `description` is written. Always for a Python tool; for a pass-through
+    /// tool only when set (absent means "the discovered one").
+    description: bool,
+    /// `inputSchema` is written: the stored schema is not the one a plan derives
+    /// without it.
+    schema: bool,
+}
+
 struct ToolOut {
     obj: Tool,
     status: Status,
-    /// The stored input_schema differs from the one derived from `main`.
-    explicit_schema: bool,
+    shape: Shape,
     pin: Option<Pin>,
+}
+
+struct SourceOut {
+    obj: Source,
+    /// Header lines of its file: MCPBox's runtime state the file leaves out.
+    notes: Vec<String>,
+}
+
+struct TunnelOut {
+    obj: Tunnel,
+    /// The variable its token is read from at apply time.
+    env: String,
+}
+
+/// A setting's exported value.
+enum SettingOut {
+    /// The stored text.
+    Plain(String),
+    /// Stored encrypted: read from this variable at apply time.
+    Env(String),
 }
 
 /// What goes into the export (and header lines saying what does not).
 #[derive(Default)]
 struct Selection {
     servers: BTreeMap<String, ServerOut>,
+    /// By (server, source name).
+    sources: BTreeMap<(String, String), SourceOut>,
     tools: BTreeMap<(String, String), ToolOut>,
     modules: BTreeMap<String, String>,
-    settings: BTreeMap<String, String>,
+    settings: BTreeMap<String, SettingOut>,
+    tunnels: BTreeMap<String, TunnelOut>,
     module_notes: Vec<String>,
     setting_notes: Vec<String>,
     root_notes: Vec<String>,
@@ -185,10 +279,12 @@ enum At<'a> {
 enum Item {
     Server(String),
     Secret(String, String),
+    Source(String, String),
     Tool(String, String),
     Network(String, NetKey),
     Module(String),
     Setting(String),
+    Tunnel(String),
 }
 
 impl Selection {
@@ -219,9 +315,11 @@ impl Selection {
             .values()
             .map(|s| 1 + s.secrets.len() + s.network.len())
             .sum::<usize>()
+            + self.sources.len()
             + self.tools.len()
             + self.modules.len()
             + self.settings.len()
+            + self.tunnels.len()
     }
 
     /// Removes an object that failed the check, with what hangs off it.
@@ -230,8 +328,9 @@ impl Selection {
             Item::Server(s) => {
                 if self.servers.remove(s).is_some() {
                     self.tools.retain(|(server, _), _| server != s);
+                    self.sources.retain(|(server, _), _| server != s);
                     let why = format!(
-                        "{reason} (its tools, secrets and network entries stay unmanaged too)"
+                        "{reason} (its tools, sources, secrets and network entries stay unmanaged too)"
                     );
                     self.skip(At::Root, format!("server `{s}`"), why);
                 }
@@ -263,6 +362,40 @@ impl Selection {
                         format!("secret `{s}/{n}`"),
                         reason.to_string(),
                     );
+                    // A source naming it would no longer validate.
+                    let gone: Vec<Item> = self
+                        .sources
+                        .iter()
+                        .filter(|((server, _), o)| {
+                            server == s && o.obj.auth_secret.as_deref() == Some(n)
+                        })
+                        .map(|((server, name), _)| Item::Source(server.clone(), name.clone()))
+                        .collect();
+                    for item in gone {
+                        self.drop_item(&item, "its auth secret is not exported");
+                    }
+                }
+            }
+            Item::Source(s, n) => {
+                if self.sources.remove(&(s.clone(), n.clone())).is_some() {
+                    self.skip(
+                        At::Server(s),
+                        format!("external source `{s}/{}`", shown(n)),
+                        reason.to_string(),
+                    );
+                    let gone: Vec<Item> = self
+                        .tools
+                        .iter()
+                        .filter(|((server, _), t)| {
+                            server == s
+                                && t.obj.tool_type == ToolType::McpPassthrough
+                                && t.obj.external_source.as_deref() == Some(n)
+                        })
+                        .map(|((server, name), _)| Item::Tool(server.clone(), name.clone()))
+                        .collect();
+                    for item in gone {
+                        self.drop_item(&item, "its external source is not exported");
+                    }
                 }
             }
             Item::Network(s, k) => {
@@ -290,6 +423,12 @@ impl Selection {
                     self.skip(At::Settings, format!("setting `{k}`"), reason.to_string());
                 }
             }
+            Item::Tunnel(n) => {
+                if self.tunnels.remove(n).is_some() {
+                    let object = format!("tunnel configuration `{}`", shown(n));
+                    self.skip(At::Root, object, reason.to_string());
+                }
+            }
         }
     }
 
@@ -307,6 +446,10 @@ impl Selection {
                 out.push(((Kind::Network, key), Item::Network(s.clone(), k.clone())));
             }
         }
+        for (s, n) in self.sources.keys() {
+            let item = Item::Source(s.clone(), n.clone());
+            out.push(((Kind::Source, format!("{s}/{n}")), item));
+        }
         for (s, t) in self.tools.keys() {
             let item = Item::Tool(s.clone(), t.clone());
             out.push(((Kind::Tool, format!("{s}/{t}")), item));
@@ -316,6 +459,9 @@ impl Selection {
         }
         for k in self.settings.keys() {
             out.push(((Kind::Setting, k.clone()), Item::Setting(k.clone())));
+        }
+        for n in self.tunnels.keys() {
+            out.push(((Kind::Tunnel, n.clone()), Item::Tunnel(n.clone())));
         }
         out
     }
@@ -332,6 +478,27 @@ impl Selection {
     fn keys(&self) -> BTreeSet<(Kind, String)> {
         self.items().into_iter().map(|(key, _)| key).collect()
     }
+
+    /// The variables values are read from, with what they hold.
+    fn env(&self) -> Vec<EnvValue> {
+        let mut out: Vec<EnvValue> = self
+            .tunnels
+            .values()
+            .map(|t| EnvValue {
+                var: t.env.clone(),
+                object: format!("token of tunnel configuration `{}`", shown(&t.obj.name)),
+            })
+            .chain(self.settings.iter().filter_map(|(k, v)| match v {
+                SettingOut::Env(var) => Some(EnvValue {
+                    var: var.clone(),
+                    object: format!("value of encrypted setting `{k}`"),
+                }),
+                SettingOut::Plain(_) => None,
+            }))
+            .collect();
+        out.sort_by(|a, b| a.var.cmp(&b.var));
+        out
+    }
 }
 
 /// Exports `actual` as a manifest repository.
@@ -347,9 +514,9 @@ pub fn export(actual: &ActualState, opts: &Options) -> Result<Export, Error> {
 fn settle(mut sel: Selection, actual: &ActualState, opts: &Options) -> Result<Export, Error> {
     // Each failed round drops at least one object, so this ends.
     for _ in 0..=sel.len() + 1 {
-        let files = render(&sel, actual, opts)?;
-        match check(&files, actual, &sel)? {
-            Checked::Adoptable(plan) => return Ok(finish(sel, files, &plan)),
+        let rendered = render(&sel, actual, opts)?;
+        match check(&rendered, actual, &sel)? {
+            Checked::Adoptable(plan) => return Ok(finish(sel, rendered.files, &plan)),
             Checked::Drop(items) => {
                 for (item, why) in items {
                     sel.drop_item(&item, &format!("unexpected: {why}"));
@@ -365,11 +532,13 @@ fn select(actual: &ActualState, opts: &Options) -> Result<Selection, Error> {
     let mut sel = Selection::default();
     let exported = select_servers(actual, &mut sel)?;
     select_secrets(actual, &exported, &mut sel);
-    select_tools(actual, &exported, opts, &mut sel);
+    let sources = select_sources(actual, &exported, &mut sel);
+    select_tools(actual, &exported, &sources, opts, &mut sel);
     let owned_ids: HashSet<Uuid> = actual.ownership.values().map(|o| o.row_id).collect();
     select_network(actual, &exported, &owned_ids, &mut sel);
     select_modules(actual, &owned_ids, &mut sel);
     select_settings(actual, &mut sel);
+    select_tunnels(actual, &mut sel);
     Ok(sel)
 }
 
@@ -397,7 +566,9 @@ fn select_servers(
     for row in servers {
         let object = format!("server `{}`", shown(&row.obj.name));
         if let Some(why) = server_problem(&row.obj) {
-            let why = format!("{why} (its tools, secrets and network entries stay unmanaged too)");
+            let why = format!(
+                "{why} (its tools, sources, secrets and network entries stay unmanaged too)"
+            );
             sel.skip(At::Root, object, why);
             continue;
         }
@@ -409,11 +580,6 @@ fn select_servers(
             notes: Vec::new(),
         };
         sel.servers.insert(row.obj.name.clone(), out);
-        if row.cascade.sources > 0 {
-            let object = format!("external MCP source(s) of server `{}`", row.obj.name);
-            let why = format!("{} source(s): this version cannot manage external sources yet (their pass-through tools are skipped too)", row.cascade.sources);
-            sel.skip(At::Server(&row.obj.name), object, why);
-        }
     }
     Ok(exported)
 }
@@ -447,9 +613,71 @@ fn select_secrets(actual: &ActualState, exported: &HashMap<Uuid, String>, sel: &
     }
 }
 
+/// External sources that can be manifests, by row id (pass-through tools
+/// resolve their source through it). Runs after `select_secrets`: a source's
+/// auth secret must be an exported secret of its server.
+fn select_sources<'a>(
+    actual: &'a ActualState,
+    exported: &HashMap<Uuid, String>,
+    sel: &mut Selection,
+) -> HashMap<Uuid, &'a SourceRow> {
+    // MCPBox's source names are not unique; a manifest's are, per server, and
+    // planning a name two unowned rows share is refused as ambiguous.
+    let mut count: HashMap<(Uuid, &str), usize> = HashMap::new();
+    for s in &actual.sources {
+        *count.entry((s.server_id, s.obj.name.as_str())).or_default() += 1;
+    }
+    let mut rows: Vec<_> = actual.sources.iter().collect();
+    rows.sort_by(|a, b| {
+        (&a.obj.server, &a.obj.name, a.id).cmp(&(&b.obj.server, &b.obj.name, b.id))
+    });
+    let mut out = HashMap::new();
+    for row in rows {
+        let Some(server) = exported.get(&row.server_id) else {
+            continue;
+        };
+        let object = format!("external source `{server}/{}`", shown(&row.obj.name));
+        let same_name = count
+            .get(&(row.server_id, row.obj.name.as_str()))
+            .copied()
+            .unwrap_or(1);
+        let why = if same_name > 1 {
+            Some(format!("{same_name} external sources of server `{server}` have this name, and a manifest names each source once per server; rename the others in MCPBox and export again"))
+        } else {
+            let secrets = sel.servers.get(server).map(|o| &o.secrets);
+            source_problem(&row.obj, |name| {
+                secrets.is_some_and(|s| s.contains_key(name))
+            })
+        };
+        if let Some(why) = why {
+            let why = format!("{why} (its pass-through tools stay unmanaged too)");
+            sel.skip(At::Server(server), object, why);
+            continue;
+        }
+        let mut notes = Vec::new();
+        if row.status == "error" {
+            notes.push("status in MCPBox: error (its last discovery failed); a manifest's `active` counts it as such, and apply leaves MCPBox's error alone".to_string());
+        }
+        if row.discovered_tools_cache.is_some() {
+            notes.push("its discovered tools (discovered_tools_cache, tool_count) are MCPBox's: a rebuilt MCPBox discovers them again".to_string());
+        }
+        let key = (server.clone(), row.obj.name.clone());
+        sel.sources.insert(
+            key,
+            SourceOut {
+                obj: row.obj.clone(),
+                notes,
+            },
+        );
+        out.insert(row.id, row);
+    }
+    out
+}
+
 fn select_tools(
     actual: &ActualState,
     exported: &HashMap<Uuid, String>,
+    sources: &HashMap<Uuid, &SourceRow>,
     opts: &Options,
     sel: &mut Selection,
 ) {
@@ -464,16 +692,20 @@ fn select_tools(
             .get(server)
             .map_or(DEFAULT_SERVER_TIMEOUT_MS, |s| s.obj.default_timeout_ms);
         let object = format!("tool `{server}/{}`", shown(&t.obj.name));
-        match tool_problem(&t.obj, default_timeout) {
+        let shape = match t.obj.tool_type {
+            ToolType::PythonCode => python_problem(&t.obj, default_timeout),
+            ToolType::McpPassthrough => passthrough_problem(t, sources, default_timeout),
+        };
+        match shape {
             Err(why) => sel.skip(At::Server(server), object, why),
-            Ok(derived) => {
+            Ok(shape) => {
                 let key = t.obj.key();
                 let pin = (t.approval_status == Status::Approved)
                     .then(|| pin_for(t, &key, opts, &mut sel.notes));
                 let out = ToolOut {
                     obj: t.obj.clone(),
                     status: t.approval_status,
-                    explicit_schema: t.obj.input_schema != derived,
+                    shape,
                     pin,
                 };
                 sel.tools.insert((server.clone(), t.obj.name.clone()), out);
@@ -568,28 +800,102 @@ fn select_modules(actual: &ActualState, owned_ids: &HashSet<Uuid>, sel: &mut Sel
     }
 }
 
-/// Known, plain, valid settings.
+/// Known settings: plain ones with valid values as they are, encrypted ones as
+/// `valueFrom` an environment variable (their values never leave MCPBox).
 fn select_settings(actual: &ActualState, sel: &mut Selection) {
     let mut rows: Vec<_> = actual.settings.iter().collect();
     rows.sort_by(|a, b| a.obj.key.cmp(&b.obj.key));
     for s in rows {
-        let object = format!("setting `{}`", shown(&s.obj.key));
-        let why = match &s.obj.value {
-            _ if s.encrypted => {
-                Some("it is stored encrypted, and values never go in git".to_string())
+        let key = &s.obj.key;
+        let object = format!("setting `{}`", shown(key));
+        if s.encrypted {
+            // `state::read` gives an encrypted row's ciphertext, and the label
+            // `(encrypted)` as its value, only when the column is not NULL.
+            let why = if crate::settings::known(key).is_none() {
+                Some("it is stored encrypted under a key MCPBox does not read, and a manifest sets only the settings MCPBox reads".to_string())
+            } else if s.ciphertext.is_none() {
+                Some(
+                    "it is stored encrypted with a NULL value, which a manifest cannot state"
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                sel.skip(At::Settings, object, why);
+                continue;
             }
+            let var = format!("{SETTING_ENV}{}", upper_snake(key));
+            sel.setting_notes.push(format!("`{key}` is stored encrypted in MCPBox and its value is never exported: before `apply`, set MCPBOX_ENCRYPTION_KEY and {var} to its value (apply checks it and rewrites the row only if it differs); a `plan` without MCPBOX_ENCRYPTION_KEY leaves the stored value alone"));
+            sel.settings.insert(key.clone(), SettingOut::Env(var));
+            continue;
+        }
+        let why = match &s.obj.value {
             None => Some("its value is NULL, which a manifest cannot state".to_string()),
             Some(v) if !secrets::scan(v).is_empty() => {
                 Some("its value looks like a credential".to_string())
             }
-            Some(v) => crate::settings::check(&s.obj.key, v).err(),
+            Some(v) => crate::settings::check(key, v).err(),
         };
         match (why, &s.obj.value) {
             (None, Some(v)) => {
-                sel.settings.insert(s.obj.key.clone(), v.clone());
+                sel.settings
+                    .insert(key.clone(), SettingOut::Plain(v.clone()));
             }
             (why, _) => sel.skip(At::Settings, object, why.unwrap_or_default()),
         }
+    }
+}
+
+/// Tunnel configurations with a token and a usable, unique name; when MCPBox
+/// holds more than one active configuration (it allows one), none of the active
+/// ones: declaring one active and the others not would deactivate the others.
+fn select_tunnels(actual: &ActualState, sel: &mut Selection) {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for t in &actual.tunnels {
+        *count.entry(t.obj.name.as_str()).or_default() += 1;
+    }
+    let mut rows: Vec<_> = actual.tunnels.iter().collect();
+    rows.sort_by(|a, b| (&a.obj.name, a.id).cmp(&(&b.obj.name, b.id)));
+    let mut ok: Vec<&TunnelRow> = Vec::new();
+    for row in rows {
+        let object = format!("tunnel configuration `{}`", shown(&row.obj.name));
+        let same_name = count.get(row.obj.name.as_str()).copied().unwrap_or(1);
+        let why = if same_name > 1 {
+            Some(format!("{same_name} tunnel configurations have this name, and a manifest names each one once; rename the others in MCPBox and export again"))
+        } else {
+            tunnel_problem(row)
+        };
+        match why {
+            Some(why) => sel.skip(At::Root, object, why),
+            None => ok.push(row),
+        }
+    }
+    let active: Vec<String> = ok
+        .iter()
+        .filter(|t| t.obj.active)
+        .map(|t| format!("`{}`", shown(&t.obj.name)))
+        .collect();
+    if active.len() > 1 {
+        let why = format!("MCPBox holds {} active tunnel configurations ({}) and allows one; a manifest may declare only one active, and declaring the others inactive would deactivate them, so activate the right one in MCPBox and export again", active.len(), active.join(", "));
+        for row in ok.iter().filter(|t| t.obj.active) {
+            let object = format!("tunnel configuration `{}`", shown(&row.obj.name));
+            sel.skip(At::Root, object, why.clone());
+        }
+        ok.retain(|t| !t.obj.active);
+    }
+    // Names map to variables in order; a clash (`prod`, `Prod`) gets a suffix.
+    let mut used: HashSet<String> = HashSet::new();
+    for row in ok {
+        let env = unique(
+            &mut used,
+            format!("{TUNNEL_TOKEN_ENV}{}", upper_snake(&row.obj.name)),
+        );
+        let out = TunnelOut {
+            obj: row.obj.clone(),
+            env,
+        };
+        sel.tunnels.insert(row.obj.name.clone(), out);
     }
 }
 
@@ -668,6 +974,38 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// `s` in upper snake case for a variable name: ASCII letters and digits kept
+/// (upper-cased), every run of anything else one `_`, none at either end;
+/// `UNNAMED` when nothing is left. `Wizard: home` → `WIZARD_HOME`.
+fn upper_snake(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_uppercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_end_matches('_');
+    if trimmed.is_empty() {
+        "UNNAMED".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// `want`, or `want_2`, `want_3`… when taken; records the one returned.
+fn unique(used: &mut HashSet<String>, want: String) -> String {
+    let mut name = want.clone();
+    let mut n = 2;
+    while used.contains(&name) {
+        name = format!("{want}_{n}");
+        n += 1;
+    }
+    used.insert(name.clone());
+    name
+}
+
 fn credential_in(what: &str, text: Option<&str>) -> Option<String> {
     let f = secrets::scan(text?).into_iter().next()?;
     Some(format!(
@@ -699,6 +1037,28 @@ fn name_problem(name: &str) -> Option<&'static str> {
     }
 }
 
+/// Why a free-form MCPBox name (sources, tunnels) cannot be a manifest name, as
+/// `validate` checks it: 1 to 255 characters, not only white space.
+fn free_name_problem(name: &str) -> Option<String> {
+    let n = name.chars().count();
+    if n == 0 || n > limits::NAME || name.trim().is_empty() {
+        return Some(format!(
+            "its name must be 1 to 255 characters, not only white space (it is {n})"
+        ));
+    }
+    (!secrets::scan(name).is_empty()).then(|| "its name looks like a credential".to_string())
+}
+
+/// Whether `name` is an HTTP header field name (RFC 9110 `token`), as
+/// `validate` requires of `auth.header`.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= limits::NAME
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(ch))
+}
+
 fn server_problem(s: &Server) -> Option<String> {
     let d = s.description.as_deref();
     name_problem(&s.name)
@@ -717,6 +1077,69 @@ fn secret_problem(name: &str, description: Option<&str>) -> Option<String> {
     }
     too_long("description", description, limits::DESCRIPTION)
         .or_else(|| credential_in("description", description))
+}
+
+/// Why an external source cannot be a manifest (MCPBOX.md §6.1 as `validate`
+/// narrows it). `exported_secret` says whether a secret of its server is exported.
+fn source_problem(s: &Source, exported_secret: impl Fn(&str) -> bool) -> Option<String> {
+    if s.auth_type == AuthType::Oauth {
+        return Some("it authenticates with OAuth, whose tokens come from MCPBox's OAuth flow and cannot be managed from git".into());
+    }
+    if let Some(why) = free_name_problem(&s.name) {
+        return Some(why);
+    }
+    let url = s.url.as_str();
+    if url.trim().is_empty() {
+        return Some("its url is empty".into());
+    }
+    if let Some(why) =
+        too_long("url", Some(url), limits::URL).or_else(|| credential_in("url", Some(url)))
+    {
+        return Some(why);
+    }
+    let label = s.auth_type.label();
+    match (&s.auth_type, &s.auth_secret) {
+        (AuthType::None, Some(_)) => {
+            return Some("its auth type is `none` but it names an auth secret, which a manifest cannot state".into());
+        }
+        (AuthType::Bearer | AuthType::Header, None) => {
+            return Some(format!("its auth type is `{label}` without an auth secret (MCPBox then sends no header), and a manifest must name one"));
+        }
+        (AuthType::Bearer | AuthType::Header, Some(secret)) if !exported_secret(secret) => {
+            return Some(format!(
+                "its auth secret `{}` is not an exported secret of its server",
+                shown(secret)
+            ));
+        }
+        _ => {}
+    }
+    match &s.auth_header {
+        Some(_) if s.auth_type != AuthType::Header => Some(format!(
+            "it has an auth header name but auth type `{label}`, which a manifest cannot state"
+        )),
+        Some(h) if !is_header_name(h) => Some(format!(
+            "its auth header `{}` is not an HTTP header name",
+            shown(h)
+        )),
+        _ => None,
+    }
+}
+
+fn tunnel_problem(t: &TunnelRow) -> Option<String> {
+    if let Some(why) = free_name_problem(&t.obj.name) {
+        return Some(why);
+    }
+    if t.ciphertext.is_none() {
+        return Some(
+            "it has no token, and a manifest must give one (MCPBox requires a token)".into(),
+        );
+    }
+    let d = t.obj.description.as_deref();
+    let url = t.obj.public_url.as_deref();
+    too_long("description", d, limits::DESCRIPTION)
+        .or_else(|| credential_in("description", d))
+        .or_else(|| too_long("public URL", url, limits::PUBLIC_URL))
+        .or_else(|| credential_in("public URL", url))
 }
 
 fn network_problem(n: &Network) -> Option<String> {
@@ -742,15 +1165,13 @@ fn module_problem(name: &str, justification: &str) -> Option<String> {
     credential_in("justification", Some(justification))
 }
 
-/// Why a tool cannot be a manifest, or the input_schema its code derives.
-fn tool_problem(t: &Tool, server_timeout: i32) -> Result<serde_json::Value, String> {
-    let fail = |why: Option<String>| why.map_or(Ok(()), Err);
-    if t.tool_type == ToolType::McpPassthrough {
-        return Err(
-            "pass-through tools (and their external sources) cannot be managed by this version yet"
-                .into(),
-        );
-    }
+fn fail(why: Option<String>) -> Result<(), String> {
+    why.map_or(Ok(()), Err)
+}
+
+/// What any tool needs to be a manifest: a name, a description and a timeout a
+/// manifest can state.
+fn tool_common_problem(t: &Tool, server_timeout: i32) -> Result<(), String> {
     if !is_snake_name(&t.name) || t.name.len() > limits::NAME {
         return Err("its name does not match ^[a-z][a-z0-9_]*$".into());
     }
@@ -758,14 +1179,34 @@ fn tool_problem(t: &Tool, server_timeout: i32) -> Result<serde_json::Value, Stri
     fail(too_long("description", d, limits::DESCRIPTION))?;
     fail(credential_in("description", d))?;
     match t.timeout_ms {
-        Some(ms) => fail(timeout_problem("timeout", ms))?,
+        Some(ms) => fail(timeout_problem("timeout", ms)),
         // desired.rs writes an explicit server default into every tool without
         // timeoutMs (MCPBox's sandbox ignores server defaults): NULL has no manifest.
-        None if server_timeout != DEFAULT_SERVER_TIMEOUT_MS => {
-            return Err(format!("its timeout_ms is NULL while its server's default is {server_timeout} ms, and a manifest tool without timeoutMs gets that default written; set the tool's timeout in MCPBox (or the server's default to 30000) and export again"));
-        }
-        None => {}
+        None if server_timeout != DEFAULT_SERVER_TIMEOUT_MS => Err(format!("its timeout_ms is NULL while its server's default is {server_timeout} ms, and a manifest tool without timeoutMs gets that default written; set the tool's timeout in MCPBox (or the server's default to 30000) and export again")),
+        None => Ok(()),
     }
+}
+
+/// Why an explicit `inputSchema` cannot be written.
+fn schema_problem(schema: &Json) -> Result<(), String> {
+    if !schema.is_object() {
+        return Err("its input_schema is not a JSON object, which a manifest cannot state".into());
+    }
+    // root mapping, spec and inputSchema itself are the first levels.
+    if depth(schema) + 2 >= MAX_DEPTH {
+        return Err("its input_schema is nested too deeply for a manifest".into());
+    }
+    let mut texts = Vec::new();
+    strings(schema, &mut texts);
+    for s in texts {
+        fail(credential_in("input_schema", Some(s)))?;
+    }
+    Ok(())
+}
+
+/// Why a Python tool cannot be a manifest, or what its manifest states.
+fn python_problem(t: &Tool, server_timeout: i32) -> Result<Shape, String> {
+    tool_common_problem(t, server_timeout)?;
     if t.dependencies.len() > limits::DEPENDENCIES {
         return Err(format!(
             "it has {} dependencies, more than MCPBox's {}",
@@ -798,39 +1239,96 @@ fn tool_problem(t: &Tool, server_timeout: i32) -> Result<serde_json::Value, Stri
     if !v.has_main {
         return Err("its code has no `async def main(...)`".into());
     }
-    let derived = crate::python::input_schema(&v);
-    if t.input_schema != derived {
-        if !t.input_schema.is_object() {
-            return Err(
-                "its input_schema is not a JSON object, which a manifest cannot state".into(),
-            );
-        }
-        // root mapping, spec and inputSchema itself are the first levels.
-        if depth(&t.input_schema) + 2 >= MAX_DEPTH {
-            return Err("its input_schema is nested too deeply for a manifest".into());
-        }
-        let mut texts = Vec::new();
-        strings(&t.input_schema, &mut texts);
-        for s in texts {
-            fail(credential_in("input_schema", Some(s)))?;
-        }
+    let schema = t.input_schema != crate::python::input_schema(&v);
+    if schema {
+        schema_problem(&t.input_schema)?;
     }
-    Ok(derived)
+    Ok(Shape {
+        description: true,
+        schema,
+    })
 }
 
-fn depth(v: &serde_json::Value) -> usize {
+/// Why a pass-through tool cannot be a manifest, or what its manifest states.
+///
+/// Without `description`/`inputSchema`, a plan takes the ones its source
+/// discovered (MCPBOX.md §4.4), else the row's own; a new row without discovery
+/// gets no description and an empty schema. A field is left out only when every
+/// database derives the stored value from that: this one, and one rebuilt from
+/// the export (whose source has not discovered anything yet). So a description
+/// is always written when set, and a schema unless it is the empty one on both.
+fn passthrough_problem(
+    row: &ToolRow,
+    sources: &HashMap<Uuid, &SourceRow>,
+    server_timeout: i32,
+) -> Result<Shape, String> {
+    let t = &row.obj;
+    tool_common_problem(t, server_timeout)?;
+    let Some(source_id) = row.external_source_id else {
+        return Err("its external source was deleted in MCPBox (external_source_id is NULL): it cannot run, and a manifest must name a source; delete the tool in MCPBox or import it again from a source".into());
+    };
+    let Some(source) = sources.get(&source_id) else {
+        return Err("its external source is not exported".into());
+    };
+    if source.server_id != row.server_id {
+        return Err(
+            "its external source belongs to another server, which a manifest cannot state".into(),
+        );
+    }
+    if t.python_code.is_some() || !t.dependencies.is_empty() {
+        return Err("it has python_code or code_dependencies, which a pass-through tool's manifest cannot state".into());
+    }
+    let Some(external) = t.external_tool_name.as_deref() else {
+        return Err("its external_tool_name is NULL".into());
+    };
+    let n = external.chars().count();
+    if n == 0 || n > limits::NAME {
+        return Err(format!(
+            "its external_tool_name must be 1 to 255 characters (it is {n})"
+        ));
+    }
+    fail(credential_in("external tool name", Some(external)))?;
+    let found = source.discovered(external);
+    let discovered_description = found
+        .and_then(|f| f.get("description"))
+        .and_then(Json::as_str);
+    if t.description.is_none() && discovered_description.is_some() {
+        return Err("its description is NULL while its source's discovery lists one, and a manifest without a description takes that one".into());
+    }
+    if t.input_schema.is_null() {
+        return Err("its input_schema is NULL, which a manifest cannot state (without inputSchema a plan takes the discovered or an empty schema)".into());
+    }
+    // MCPBox's schema of a tool nothing describes (see `plan::diff::sources`).
+    let empty = json!({"type": "object", "properties": {}});
+    let discovered_schema = found.map(|f| {
+        f.get("input_schema")
+            .filter(|s| !s.is_null())
+            .cloned()
+            .unwrap_or_else(|| json!({}))
+    });
+    let schema = t.input_schema != empty || discovered_schema.is_some_and(|s| s != empty);
+    if schema {
+        schema_problem(&t.input_schema)?;
+    }
+    Ok(Shape {
+        description: t.description.is_some(),
+        schema,
+    })
+}
+
+fn depth(v: &Json) -> usize {
     match v {
-        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Json::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Json::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
         _ => 0,
     }
 }
 
-fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+fn strings<'a>(v: &'a Json, out: &mut Vec<&'a str>) {
     match v {
-        serde_json::Value::String(s) => out.push(s),
-        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        serde_json::Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+        Json::String(s) => out.push(s),
+        Json::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Json::Object(m) => m.values().for_each(|x| strings(x, out)),
         _ => {}
     }
 }
@@ -843,18 +1341,20 @@ fn tool_path(server: &str, tool: &str, ext: &str) -> String {
     format!("servers/{server}/tools/{tool}.{ext}")
 }
 
-/// The tool a file of the export belongs to.
-fn tool_of_path(path: &str) -> Option<Item> {
-    let rest = path.strip_prefix("servers/")?;
-    let (server, file) = rest.split_once("/tools/")?;
-    let tool = file
-        .strip_suffix(".yaml")
-        .or_else(|| file.strip_suffix(".py"))?;
-    Some(Item::Tool(server.to_string(), tool.to_string()))
-}
-
 fn yaml_error(what: &str, e: &serde_yaml::Error) -> Error {
     Error::NotLoadable(format!("cannot write {what} as YAML: {e}"))
+}
+
+/// Removes `null` values from mappings, at every level.
+fn strip_nulls(v: &mut Yaml) {
+    match v {
+        Yaml::Mapping(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Yaml::Sequence(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// A kind's document as YAML, through its serde type. Absent optional fields are
@@ -868,13 +1368,9 @@ fn yaml<T: Serialize>(what: &str, doc: &T) -> Result<String, Error> {
                 && v.as_sequence().is_some_and(|s| s.is_empty());
             !v.is_null() && !empty_list
         });
-        for list in ["secrets", "network", "modules"] {
-            if let Some(Yaml::Sequence(items)) = spec.get_mut(list) {
-                for item in items {
-                    if let Yaml::Mapping(entry) = item {
-                        entry.retain(|_, v| !v.is_null());
-                    }
-                }
+        for (k, v) in spec.iter_mut() {
+            if k.as_str() != Some("inputSchema") {
+                strip_nulls(v);
             }
         }
     }
@@ -894,7 +1390,7 @@ fn with_header(lines: &[String], body: &str) -> String {
 
 /// A secret entry, built from a mapping rather than a struct literal so that
 /// optional fields the kind gains later (a value source) stay absent: an export
-/// never carries a value, nor says where one comes from.
+/// never carries a secret's value, nor says where one comes from.
 fn secret_entry(name: &str, description: Option<&str>) -> Result<SecretEntry, Error> {
     let mut m = serde_yaml::Mapping::new();
     m.insert("name".into(), name.into());
@@ -904,9 +1400,25 @@ fn secret_entry(name: &str, description: Option<&str>) -> Result<SecretEntry, Er
     serde_yaml::from_value(Yaml::Mapping(m)).map_err(|e| yaml_error("a secret entry", &e))
 }
 
+/// `valueFrom: {env: var}`.
+fn from_env(var: &str) -> ValueFrom {
+    ValueFrom {
+        env: Some(var.to_string()),
+        file: None,
+    }
+}
+
+/// The files of a selection, and which exported object each per-object file
+/// belongs to (to drop the object when its file fails the check).
+struct Rendered {
+    files: FileSet,
+    owners: BTreeMap<String, Item>,
+}
+
 /// The files of a selection.
-fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<FileSet, Error> {
+fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<Rendered, Error> {
     let mut files = FileSet::empty("export");
+    let mut owners: BTreeMap<String, Item> = BTreeMap::new();
     for (name, s) in &sel.servers {
         let mut spec = ServerSpec {
             description: s.obj.description.clone(),
@@ -936,15 +1448,55 @@ fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<FileS
         files.insert(path, text);
     }
 
+    // Source names are free-form: files are named after MCPBox's sanitised form,
+    // numbered on a clash within the server.
+    let mut used: HashSet<String> = HashSet::new();
+    for ((server, name), s) in &sel.sources {
+        let stem = format!("{}/sources/{}", server_dir(server), sanitize(name));
+        let path = format!("{}.yaml", unique(&mut used, stem));
+        let auth = (s.obj.auth_type != AuthType::None).then(|| SourceAuth {
+            auth_type: s.obj.auth_type,
+            secret: s.obj.auth_secret.clone(),
+            header: s.obj.auth_header.clone(),
+        });
+        let doc = Doc {
+            api_version: API_VERSION.into(),
+            kind: "ExternalSource".into(),
+            metadata: SourceMetadata {
+                name: name.clone(),
+                server: server.clone(),
+            },
+            spec: SourceSpec {
+                url: s.obj.url.clone(),
+                transport: (s.obj.transport != Transport::StreamableHttp)
+                    .then_some(s.obj.transport),
+                auth,
+                status: (s.obj.status != SourceStatus::Active).then_some(s.obj.status),
+            },
+        };
+        let text = with_header(&s.notes, &yaml(&path, &doc)?);
+        files.insert(path.clone(), text);
+        owners.insert(path, Item::Source(server.clone(), name.clone()));
+    }
+
     let mut pins = Pins::new();
     for ((server, name), t) in &sel.tools {
+        let item = Item::Tool(server.clone(), name.clone());
+        let passthrough = t.obj.tool_type == ToolType::McpPassthrough;
         let spec = ToolSpec {
-            description: t.obj.description.clone(),
+            tool_type: passthrough.then_some(ToolType::McpPassthrough),
+            description: t
+                .shape
+                .description
+                .then(|| t.obj.description.clone())
+                .flatten(),
             timeout_ms: t.obj.timeout_ms.map(i64::from),
             enabled: (!t.obj.enabled).then_some(false),
-            code_file: Some(format!("{name}.py")),
+            code_file: (!passthrough).then(|| format!("{name}.py")),
             dependencies: (!t.obj.dependencies.is_empty()).then(|| t.obj.dependencies.clone()),
-            input_schema: t.explicit_schema.then(|| t.obj.input_schema.clone()),
+            input_schema: t.shape.schema.then(|| t.obj.input_schema.clone()),
+            external_source: t.obj.external_source.clone().filter(|_| passthrough),
+            external_tool_name: t.obj.external_tool_name.clone().filter(|_| passthrough),
             ..Default::default()
         };
         let doc = Doc {
@@ -960,14 +1512,29 @@ fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<FileS
             Some(_) => "approved in MCPBox: pinned in approvals.yaml at its current content".to_string(),
             None => format!("approval state in MCPBox: {}; exported without a pin, so that state stays MCPBox's (approve in MCPBox, or pin with `mcpbox-gitops approve`)", t.status.label()),
         }];
-        if t.explicit_schema {
+        if passthrough {
+            let fields = match (t.shape.description, t.shape.schema) {
+                (true, true) => Some("description and inputSchema are MCPBox's stored values (a rebuilt MCPBox has not discovered anything yet); leave them out"),
+                (true, false) => Some("description is MCPBox's stored value (a rebuilt MCPBox has not discovered anything yet); leave it out"),
+                (false, true) => Some("inputSchema is MCPBox's stored value (a rebuilt MCPBox has not discovered anything yet); leave it out"),
+                (false, false) => None,
+            };
+            if let Some(fields) = fields {
+                notes.push(format!("{fields} to take what the source discovers"));
+            }
+        } else if t.shape.schema {
             notes.push("inputSchema is MCPBox's stored schema, which differs from the one derived from `async def main`".into());
         }
         let path = tool_path(server, name, "yaml");
         let text = with_header(&notes, &yaml(&path, &doc)?);
-        files.insert(path, text);
-        let code = t.obj.python_code.clone().unwrap_or_default();
-        files.insert(tool_path(server, name, "py"), code);
+        files.insert(path.clone(), text);
+        owners.insert(path, item.clone());
+        if !passthrough {
+            let code = t.obj.python_code.clone().unwrap_or_default();
+            let py = tool_path(server, name, "py");
+            files.insert(py.clone(), code);
+            owners.insert(py, item);
+        }
         if let Some(pin) = &t.pin {
             pins.insert(pin.tool.clone(), pin.clone());
         }
@@ -994,11 +1561,20 @@ fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<FileS
     }
 
     if !sel.settings.is_empty() || !sel.setting_notes.is_empty() {
-        let spec: SettingsSpec = sel
-            .settings
-            .iter()
-            .map(|(k, v)| (k.clone(), Yaml::String(v.clone())))
-            .collect();
+        let mut spec = SettingsSpec::new();
+        for (k, v) in &sel.settings {
+            let value = match v {
+                SettingOut::Plain(text) => Yaml::String(text.clone()),
+                SettingOut::Env(var) => {
+                    let mut m = serde_yaml::Mapping::new();
+                    let from = serde_yaml::to_value(from_env(var))
+                        .map_err(|e| yaml_error(SETTINGS_FILE, &e))?;
+                    m.insert("valueFrom".into(), from);
+                    Yaml::Mapping(m)
+                }
+            };
+            spec.insert(k.clone(), value);
+        }
         let doc = Doc {
             api_version: API_VERSION.into(),
             kind: "Settings".into(),
@@ -1009,6 +1585,29 @@ fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<FileS
         };
         let text = with_header(&sel.setting_notes, &yaml(SETTINGS_FILE, &doc)?);
         files.insert(SETTINGS_FILE, text);
+    }
+
+    let mut used: HashSet<String> = HashSet::new();
+    for (name, t) in &sel.tunnels {
+        let stem = format!("{TUNNELS_DIR}/{}", sanitize(name));
+        let path = format!("{}.yaml", unique(&mut used, stem));
+        let doc = Doc {
+            api_version: API_VERSION.into(),
+            kind: "TunnelConfiguration".into(),
+            metadata: Metadata { name: name.clone() },
+            spec: TunnelSpec {
+                description: t.obj.description.clone(),
+                public_url: t.obj.public_url.clone(),
+                token: TunnelToken {
+                    value_from: from_env(&t.env),
+                },
+                active: t.obj.active.then_some(true),
+            },
+        };
+        let notes = [format!("token: MCPBox stores it encrypted and the export never reads it; before `apply`, set MCPBOX_ENCRYPTION_KEY and {} to this configuration's cloudflared tunnel token (apply rewrites it only if it differs from the stored one); a `plan` without MCPBOX_ENCRYPTION_KEY leaves the stored token alone", t.env)];
+        let text = with_header(&notes, &yaml(&path, &doc)?);
+        files.insert(path.clone(), text);
+        owners.insert(path, Item::Tunnel(name.clone()));
     }
 
     let approvals_notes = ["approved tools are pinned at their current content hash; tools in draft, pending_review or rejected have no pin and keep MCPBox's state".to_string()];
@@ -1037,7 +1636,7 @@ fn render(sel: &Selection, actual: &ActualState, opts: &Options) -> Result<FileS
     notes.extend(sel.root_notes.iter().cloned());
     let body = serde_yaml::to_string(&policy).map_err(|e| yaml_error(POLICY_FILE, &e))?;
     files.insert(POLICY_FILE, with_header(&notes, &body));
-    Ok(files)
+    Ok(Rendered { files, owners })
 }
 
 enum Checked {
@@ -1046,7 +1645,10 @@ enum Checked {
 }
 
 /// Loads, validates and plans the files against the state they came from.
-fn check(files: &FileSet, actual: &ActualState, sel: &Selection) -> Result<Checked, Error> {
+/// Values are not read (no key): a stored tunnel token or encrypted setting
+/// counts as current, as in a `plan` without `MCPBOX_ENCRYPTION_KEY`.
+fn check(rendered: &Rendered, actual: &ActualState, sel: &Selection) -> Result<Checked, Error> {
+    let Rendered { files, owners } = rendered;
     let mut drop = Vec::new();
     let mut total = 0u64;
     for (path, entry) in &files.files {
@@ -1054,8 +1656,11 @@ fn check(files: &FileSet, actual: &ActualState, sel: &Selection) -> Result<Check
         let size = bytes.len() as u64;
         total += size;
         if size > MAX_FILE_BYTES {
-            match tool_of_path(path) {
-                Some(item) => drop.push((item, "its manifest is larger than 1 MiB".to_string())),
+            match owners.get(path) {
+                Some(item) => drop.push((
+                    item.clone(),
+                    "its manifest is larger than 1 MiB".to_string(),
+                )),
                 None => {
                     return Err(Error::TooLarge {
                         size,
@@ -1079,9 +1684,9 @@ fn check(files: &FileSet, actual: &ActualState, sel: &Selection) -> Result<Check
         Err(diags) => {
             let mut fatal = Vec::new();
             for d in diags {
-                match tool_of_path(&d.file) {
+                match owners.get(&d.file) {
                     Some(item) => drop.push((
-                        item,
+                        item.clone(),
                         format!("its manifest does not validate: {}", d.message),
                     )),
                     None => fatal.push(d.to_string()),
@@ -1168,8 +1773,11 @@ fn finish(sel: Selection, files: FileSet, plan: &Plan) -> Export {
         network: sel.servers.values().map(|s| s.network.len()).sum(),
         modules: sel.modules.len(),
         settings: sel.settings.len(),
+        sources: sel.sources.len(),
+        tunnels: sel.tunnels.len(),
     };
     Export {
+        env: sel.env(),
         files,
         skipped: sel.skipped,
         notes,
@@ -1182,10 +1790,12 @@ fn finish(sel: Selection, files: FileSet, plan: &Plan) -> Export {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::{self, Aad, Key};
     use crate::state::{ModuleRow, NetworkRow, Owned, SecretRow, ServerRow, SettingRow};
-    use serde_json::json;
+    use crate::values::{Resolved, ValueSource};
 
     const TOKEN: &str = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
+    const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)
@@ -1280,11 +1890,28 @@ mod tests {
         .unwrap()
     }
 
-    fn setting(n: u128, key: &str, value: &str, encrypted: bool) -> SettingRow {
+    fn setting(n: u128, key: &str, value: &str) -> SettingRow {
         serde_json::from_value(json!({
-            "id": id(n), "encrypted": encrypted, "obj": {"key": key, "value": value},
+            "id": id(n), "encrypted": false, "obj": {"key": key, "value": value},
         }))
         .unwrap()
+    }
+
+    fn key() -> Key {
+        Key::parse(KEY).unwrap()
+    }
+
+    /// An encrypted setting as `state::read` gives it: the label as its value and
+    /// the ciphertext aside.
+    fn encrypted_setting(n: u128, key_name: &str, plaintext: &str) -> SettingRow {
+        let mut row: SettingRow = serde_json::from_value(json!({
+            "id": id(n), "encrypted": true,
+            "obj": {"key": key_name, "value": crate::values::ENCRYPTED},
+        }))
+        .unwrap();
+        row.ciphertext =
+            Some(crypto::encrypt_b64(&key(), plaintext, &Aad::setting(key_name)).unwrap());
+        row
     }
 
     /// Every kind, every approval state, and the cases that cannot be exported.
@@ -1345,11 +1972,116 @@ mod tests {
             module(42, "requests", Some(id(11)), "approved"),
         ];
         state.settings = vec![
-            setting(50, "tool_approval_mode", "require_approval", false),
-            setting(51, "log_retention_days", "thirty", false),
-            setting(52, "mcp_rate_limit_rpm", "c2VjcmV0", true),
+            setting(50, "tool_approval_mode", "require_approval"),
+            setting(51, "log_retention_days", "thirty"),
+            encrypted_setting(52, "mcp_rate_limit_rpm", "600"),
         ];
         state
+    }
+
+    fn source(n: u128, server: &ServerRow, name: &str, auth: (&str, Option<&str>)) -> SourceRow {
+        serde_json::from_value(json!({
+            "id": id(n), "server_id": server.id,
+            "obj": {"server": server.obj.name, "name": name, "url": "https://mcp.example.com/mcp",
+                    "transport": "streamable_http", "auth_type": auth.0, "auth_secret": auth.1,
+                    "auth_header": null, "status": "active"},
+            "status": "active", "discovered_tools_cache": null,
+        }))
+        .unwrap()
+    }
+
+    fn passthrough(
+        n: u128,
+        server: &ServerRow,
+        name: &str,
+        source: &SourceRow,
+        external: &str,
+        status: Status,
+    ) -> ToolRow {
+        let mut t = tool(n, server, name, "", status);
+        t.obj.tool_type = ToolType::McpPassthrough;
+        t.obj.python_code = None;
+        t.obj.description = None;
+        t.obj.input_schema = json!({"type": "object", "properties": {}});
+        t.obj.external_source = Some(source.obj.name.clone());
+        t.obj.external_tool_name = Some(external.into());
+        t.external_source_id = Some(source.id);
+        t
+    }
+
+    fn tunnel(n: u128, name: &str, active: bool, token: Option<&str>) -> TunnelRow {
+        TunnelRow {
+            id: id(n),
+            obj: Tunnel {
+                name: name.into(),
+                description: Some(format!("{name} tunnel")),
+                public_url: Some(format!("https://{}.example.com", sanitize(name))),
+                active,
+                token: token.map(|_| crate::values::ENCRYPTED.to_string()),
+            },
+            ciphertext: token
+                .map(|t| crypto::encrypt_b64(&key(), t, &Aad::tunnel_token()).unwrap()),
+        }
+    }
+
+    /// `state()` plus external sources, pass-through tools and tunnels, with the
+    /// cases that cannot be exported.
+    fn sourced() -> ActualState {
+        let mut state = state();
+        let svc = state.servers[0].clone();
+        let mut gh = source(60, &svc, "GitHub MCP", ("bearer", Some("API_TOKEN")));
+        gh.status = "error".into();
+        gh.obj.transport = Transport::Sse;
+        gh.discovered_tools_cache = Some(json!([
+            {"name": "search_code", "description": "Search code", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}},
+            {"name": "bare", "description": null, "input_schema": null},
+        ]));
+        let mut plain = source(61, &svc, "plain", ("none", None));
+        plain.obj.status = SourceStatus::Disabled;
+        plain.status = "disabled".into();
+        let oauth = source(62, &svc, "oauth", ("oauth", None));
+        let twin_a = source(63, &svc, "twin", ("none", None));
+        let twin_b = source(64, &svc, "twin", ("none", None));
+        let lower = source(65, &svc, "lower", ("bearer", Some("lower")));
+
+        let mut search = passthrough(70, &svc, "search", &gh, "search_code", Status::Approved);
+        search.obj.description = Some("Search code".into());
+        search.obj.input_schema = gh.discovered("search_code").unwrap()["input_schema"].clone();
+        search.approved_by = Some("carol@example.com".into());
+        let mut bare = passthrough(71, &svc, "bare", &gh, "bare", Status::Draft);
+        bare.obj.input_schema = json!({});
+        let mut undiscovered = passthrough(72, &svc, "undiscovered", &plain, "x", Status::Draft);
+        undiscovered.obj.enabled = false;
+        let via_oauth = passthrough(73, &svc, "via_oauth", &oauth, "x", Status::Draft);
+        let mut no_schema = passthrough(74, &svc, "no_schema", &gh, "search_code", Status::Draft);
+        no_schema.obj.description = Some("Search code".into());
+        no_schema.obj.input_schema = serde_json::Value::Null;
+        let via_twin = passthrough(75, &svc, "via_twin", &twin_a, "x", Status::Draft);
+
+        state.sources = vec![gh, plain, oauth, twin_a, twin_b, lower];
+        state
+            .tools
+            .extend([search, bare, undiscovered, via_oauth, no_schema, via_twin]);
+        state.tunnels = vec![
+            tunnel(80, "prod", true, Some("prod-token-0123456789")),
+            tunnel(81, "PROD", false, Some("other-token-0123456789")),
+            tunnel(82, "Wizard: home", false, Some("home-token-0123456789")),
+            tunnel(83, "   ", false, Some("blank-token-0123456789")),
+            tunnel(84, "tokenless", false, None),
+        ];
+        state
+    }
+
+    /// The plaintext behind each variable of `sourced()`'s export.
+    fn plaintext(var: &str) -> Option<&'static str> {
+        Some(match var {
+            // `PROD` sorts before `prod`, so it takes the plain name.
+            "MCPBOX_TUNNEL_TOKEN_PROD" => "other-token-0123456789",
+            "MCPBOX_TUNNEL_TOKEN_PROD_2" => "prod-token-0123456789",
+            "MCPBOX_TUNNEL_TOKEN_WIZARD_HOME" => "home-token-0123456789",
+            "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM" => "600",
+            _ => return None,
+        })
     }
 
     fn text<'a>(e: &'a Export, path: &str) -> &'a str {
@@ -1374,15 +2106,15 @@ mod tests {
             (plan.summary.add, plan.summary.change, plan.summary.destroy),
             (0, 0, 0)
         );
-        // svc, API_TOKEN, ok, draft, rejected, 2 network entries, ipaddress, 1 setting.
+        // svc, API_TOKEN, ok, draft, rejected, 2 network entries, ipaddress, 2 settings.
         assert_eq!(
             plan.summary.adopt,
-            9,
+            10,
             "{:#?}",
             plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>()
         );
         assert!(plan.caches.is_empty(), "{:?}", plan.caches);
-        assert_eq!(e.adoptions, 9);
+        assert_eq!(e.adoptions, 10);
         assert_eq!(
             e.counts,
             Counts {
@@ -1392,7 +2124,9 @@ mod tests {
                 secrets: 1,
                 network: 2,
                 modules: 1,
-                settings: 1
+                settings: 2,
+                sources: 0,
+                tunnels: 0,
             }
         );
 
@@ -1442,7 +2176,31 @@ mod tests {
         assert_eq!(pins["svc/ok"].approved_by, "alice@example.com");
         assert_eq!(desired.policy.approval.mode, ApprovalMode::Pinned);
         assert!(desired.policy.prune);
-        assert!(text(&e, SETTINGS_FILE).contains("tool_approval_mode: require_approval"));
+        let settings = text(&e, SETTINGS_FILE);
+        assert!(
+            settings.contains("tool_approval_mode: require_approval"),
+            "{settings}"
+        );
+        // The encrypted setting is read from a variable, named in the header.
+        assert!(
+            settings.contains(
+                "mcp_rate_limit_rpm:\n    valueFrom:\n      env: MCPBOX_SETTING_MCP_RATE_LIMIT_RPM\n"
+            ) && settings.contains("# `mcp_rate_limit_rpm` is stored encrypted"),
+            "{settings}"
+        );
+        assert_eq!(
+            e.env,
+            [EnvValue {
+                var: "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM".into(),
+                object: "value of encrypted setting `mcp_rate_limit_rpm`".into()
+            }]
+        );
+        assert_eq!(
+            desired.value_sources.get("mcp_rate_limit_rpm"),
+            Some(&ValueSource::Env(
+                "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM".into()
+            ))
+        );
         assert!(text(&e, MODULES_FILE).contains("name: ipaddress"));
 
         let skipped: Vec<&str> = e.skipped.iter().map(|s| s.object.as_str()).collect();
@@ -1454,11 +2212,20 @@ mod tests {
             "tool `svc/leaky`",
             "network entry `svc/proxy.example.com:443 via proxy`",
             "setting `log_retention_days`",
-            "setting `mcp_rate_limit_rpm`",
         ] {
             assert!(skipped.contains(&want), "{want} not in {skipped:#?}");
         }
-        assert_eq!(skipped.len(), 8, "{skipped:#?}");
+        assert_eq!(skipped.len(), 7, "{skipped:#?}");
+        let proxy = e
+            .skipped
+            .iter()
+            .find(|s| s.object.contains("proxy"))
+            .unwrap();
+        assert!(
+            proxy.reason.contains("external_source_id is NULL"),
+            "{}",
+            proxy.reason
+        );
         let leaky = e
             .skipped
             .iter()
@@ -1468,8 +2235,9 @@ mod tests {
         for (path, entry) in &e.files.files {
             let Entry::Bytes(b) = entry else { continue };
             let t = String::from_utf8_lossy(b);
+            let ciphertext = actual.settings[2].ciphertext.as_deref().unwrap();
             assert!(
-                !t.contains(TOKEN) && !t.contains("c2VjcmV0"),
+                !t.contains(TOKEN) && !t.contains(ciphertext) && !t.contains("(encrypted)"),
                 "{path} leaks a value"
             );
         }
@@ -1557,8 +2325,8 @@ mod tests {
         );
         assert!(!e.files.files.contains_key("servers/svc/tools/ok.py"));
         assert_eq!(
-            e.adoptions, 6,
-            "svc, draft, rejected, one host, a module, a setting"
+            e.adoptions, 7,
+            "svc, draft, rejected, one host, a module, two settings"
         );
     }
 
@@ -1567,7 +2335,7 @@ mod tests {
         let mut actual = state();
         actual.servers[0].allowed_hosts = vec!["stale.example.com".into()];
         let e = export(&actual, &Options::default()).unwrap();
-        assert_eq!((e.stale_caches, e.adoptions), (1, 9));
+        assert_eq!((e.stale_caches, e.adoptions), (1, 10));
         assert!(
             e.notes
                 .iter()
@@ -1588,5 +2356,336 @@ mod tests {
         let pins = approvals::parse(APPROVALS_FILE, text(&e, APPROVALS_FILE)).unwrap();
         assert_eq!(pins["svc/ok"].approved_by, "gitops@example.com");
         assert!(text(&e, POLICY_FILE).contains("reviewer: gitops@example.com"));
+    }
+
+    fn skip_reason<'a>(e: &'a Export, object: &str) -> &'a str {
+        e.skipped
+            .iter()
+            .find(|s| s.object == object)
+            .map(|s| s.reason.as_str())
+            .unwrap_or_else(|| panic!("{object} not in {:#?}", e.skipped))
+    }
+
+    #[test]
+    fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
+        let actual = sourced();
+        let e = export(&actual, &Options::default()).unwrap();
+        let mut desired = desired::build(&e.files).unwrap();
+        let plan = diff::diff(&desired, &actual).unwrap();
+        assert!(
+            plan.changes.iter().all(adoption_only),
+            "{:#?}",
+            plan.changes
+        );
+        assert_eq!(
+            (plan.summary.add, plan.summary.change, plan.summary.destroy),
+            (0, 0, 0)
+        );
+        let new_kinds: BTreeSet<(Kind, &str)> = plan
+            .changes
+            .iter()
+            .filter(|c| match &c.after {
+                Some(crate::model::Object::Tool(t)) => t.tool_type == ToolType::McpPassthrough,
+                _ => matches!(c.kind, Kind::Source | Kind::Tunnel),
+            })
+            .map(|c| (c.kind, c.key.as_str()))
+            .collect();
+        let want: BTreeSet<(Kind, &str)> = [
+            (Kind::Source, "svc/GitHub MCP"),
+            (Kind::Source, "svc/plain"),
+            (Kind::Tool, "svc/search"),
+            (Kind::Tool, "svc/bare"),
+            (Kind::Tool, "svc/undiscovered"),
+            (Kind::Tunnel, "PROD"),
+            (Kind::Tunnel, "prod"),
+            (Kind::Tunnel, "Wizard: home"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(new_kinds, want);
+        assert_eq!((e.counts.sources, e.counts.tunnels), (2, 3));
+
+        for (object, why) in [
+            ("external source `svc/oauth`", "OAuth"),
+            (
+                "external source `svc/twin`",
+                "2 external sources of server `svc`",
+            ),
+            (
+                "external source `svc/lower`",
+                "`lower` is not an exported secret",
+            ),
+            (
+                "tool `svc/via_oauth`",
+                "its external source is not exported",
+            ),
+            ("tool `svc/via_twin`", "its external source is not exported"),
+            ("tool `svc/no_schema`", "input_schema is NULL"),
+            ("tunnel configuration `   `", "1 to 255 characters"),
+            ("tunnel configuration `tokenless`", "no token"),
+        ] {
+            let reason = skip_reason(&e, object);
+            assert!(reason.contains(why), "{object}: {reason}");
+        }
+        let twins = e
+            .skipped
+            .iter()
+            .filter(|s| s.object == "external source `svc/twin`")
+            .count();
+        assert_eq!(twins, 2, "both rows of an ambiguous name are skipped");
+
+        let gh = text(&e, "servers/svc/sources/github_mcp.yaml");
+        for want in [
+            "name: GitHub MCP",
+            "server: svc",
+            "transport: sse",
+            "type: bearer",
+            "secret: API_TOKEN",
+            "# status in MCPBox: error",
+        ] {
+            assert!(gh.contains(want), "{want}: {gh}");
+        }
+        assert!(!gh.contains("status:") && !gh.contains("null"), "{gh}");
+        let plain = text(&e, "servers/svc/sources/plain.yaml");
+        assert!(
+            plain.contains("status: disabled") && !plain.contains("auth"),
+            "{plain}"
+        );
+
+        // Discovered values are written (a rebuilt MCPBox has no discovery yet);
+        // MCPBox's own defaults are not.
+        let search = text(&e, "servers/svc/tools/search.yaml");
+        for want in [
+            "type: mcp_passthrough",
+            "externalSource: GitHub MCP",
+            "externalToolName: search_code",
+            "description: Search code",
+            "inputSchema:",
+        ] {
+            assert!(search.contains(want), "{want}: {search}");
+        }
+        assert!(!search.contains("codeFile"), "{search}");
+        assert!(!e.files.files.contains_key("servers/svc/tools/search.py"));
+        let bare = text(&e, "servers/svc/tools/bare.yaml");
+        assert!(
+            bare.contains("inputSchema: {}") && !bare.contains("description:"),
+            "{bare}"
+        );
+        let undiscovered = text(&e, "servers/svc/tools/undiscovered.yaml");
+        assert!(
+            undiscovered.contains("enabled: false")
+                && !undiscovered.contains("inputSchema")
+                && !undiscovered.contains("description"),
+            "{undiscovered}"
+        );
+        let pins = approvals::parse(APPROVALS_FILE, text(&e, APPROVALS_FILE)).unwrap();
+        assert_eq!(pins["svc/search"].approved_by, "carol@example.com");
+        assert!(!pins.contains_key("svc/bare"));
+
+        let prod = text(&e, "platform/tunnels/prod_2.yaml");
+        for want in [
+            "name: prod\n",
+            "active: true",
+            "publicUrl: https://prod.example.com",
+            "token:\n    valueFrom:\n      env: MCPBOX_TUNNEL_TOKEN_PROD_2\n",
+            "# token: MCPBox stores it encrypted",
+            "set MCPBOX_ENCRYPTION_KEY and MCPBOX_TUNNEL_TOKEN_PROD_2",
+        ] {
+            assert!(prod.contains(want), "{want}: {prod}");
+        }
+        let home = text(&e, "platform/tunnels/wizard_home.yaml");
+        assert!(
+            home.contains("name: 'Wizard: home'") && !home.contains("active"),
+            "{home}"
+        );
+        let vars: Vec<&str> = e.env.iter().map(|v| v.var.as_str()).collect();
+        assert_eq!(
+            vars,
+            [
+                "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM",
+                "MCPBOX_TUNNEL_TOKEN_PROD",
+                "MCPBOX_TUNNEL_TOKEN_PROD_2",
+                "MCPBOX_TUNNEL_TOKEN_WIZARD_HOME"
+            ]
+        );
+        for (path, entry) in &e.files.files {
+            let Entry::Bytes(b) = entry else { continue };
+            let t = String::from_utf8_lossy(b);
+            for row in &actual.tunnels {
+                let leaked = row.ciphertext.as_deref().is_some_and(|c| t.contains(c));
+                assert!(
+                    !leaked && !t.contains("-token-0123456789"),
+                    "{path} leaks a token"
+                );
+            }
+        }
+
+        // With the key and the right values, the stored ones compare equal…
+        let env = |var: &str| plaintext(var).map(Into::into);
+        desired.values =
+            Resolved::read(&desired.value_sources, Some(Key::parse(KEY)), false, &env).unwrap();
+        let plan = diff::diff(&desired, &actual).unwrap();
+        assert!(
+            plan.changes.iter().all(adoption_only),
+            "{:#?}",
+            plan.changes
+        );
+        // …another value is a change of that token alone…
+        let other = |var: &str| match var {
+            "MCPBOX_TUNNEL_TOKEN_WIZARD_HOME" => Some("another-token-0123456789".into()),
+            _ => plaintext(var).map(Into::into),
+        };
+        desired.values =
+            Resolved::read(&desired.value_sources, Some(Key::parse(KEY)), false, &other).unwrap();
+        let plan = diff::diff(&desired, &actual).unwrap();
+        let changed: Vec<(&str, Vec<&str>)> = plan
+            .changes
+            .iter()
+            .filter(|c| !adoption_only(c))
+            .map(|c| {
+                (
+                    c.key.as_str(),
+                    c.fields.iter().map(|f| f.field.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(changed, [("Wizard: home", vec!["token"])]);
+        // …and an unset variable is an error naming it.
+        let unset = |var: &str| match var {
+            "MCPBOX_TUNNEL_TOKEN_PROD_2" => None,
+            _ => plaintext(var).map(Into::into),
+        };
+        let err = Resolved::read(&desired.value_sources, Some(Key::parse(KEY)), false, &unset)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`MCPBOX_TUNNEL_TOKEN_PROD_2` is not set") && err.contains("tunnel:prod"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_active_tunnels_are_both_left_out() {
+        let mut actual = sourced();
+        actual.tunnels[2].obj.active = true;
+        let e = export(&actual, &Options::default()).unwrap();
+        for object in [
+            "tunnel configuration `prod`",
+            "tunnel configuration `Wizard: home`",
+        ] {
+            let reason = skip_reason(&e, object);
+            assert!(
+                reason.contains("2 active tunnel configurations (`Wizard: home`, `prod`)"),
+                "{reason}"
+            );
+        }
+        let tunnels: Vec<&String> = e
+            .files
+            .files
+            .keys()
+            .filter(|p| p.starts_with(TUNNELS_DIR))
+            .collect();
+        assert_eq!(tunnels, ["platform/tunnels/prod.yaml"]);
+        assert!(text(&e, "platform/tunnels/prod.yaml").contains("name: PROD"));
+        let plan = diff::diff(&desired::build(&e.files).unwrap(), &actual).unwrap();
+        assert!(
+            plan.changes.iter().all(adoption_only),
+            "{:#?}",
+            plan.changes
+        );
+        assert!(
+            e.notes
+                .iter()
+                .any(|n| n.contains("plan: MCPBox holds 2 active tunnel configurations")),
+            "{:?}",
+            e.notes
+        );
+        assert!(
+            text(&e, POLICY_FILE).contains("# not exported: tunnel configuration `prod`"),
+            "the reason is in a header too"
+        );
+    }
+
+    #[test]
+    fn a_dropped_secret_takes_its_source_and_their_tools() {
+        let actual = sourced();
+        let opts = Options::default();
+        let mut sel = select(&actual, &opts).unwrap();
+        // Past the pre-checks: a secret that a plan would change.
+        let svc = sel.servers.get_mut("svc").unwrap();
+        svc.secrets
+            .insert("API_TOKEN".into(), Some("another".into()));
+        let e = settle(sel, &actual, &opts).unwrap();
+        assert!(skip_reason(&e, "secret `svc/API_TOKEN`").contains("adopt and change"));
+        assert_eq!(
+            skip_reason(&e, "external source `svc/GitHub MCP`"),
+            "its auth secret is not exported"
+        );
+        for tool in ["tool `svc/search`", "tool `svc/bare`"] {
+            assert_eq!(skip_reason(&e, tool), "its external source is not exported");
+        }
+        assert!(!e
+            .files
+            .files
+            .contains_key("servers/svc/sources/github_mcp.yaml"));
+        assert!(e
+            .files
+            .files
+            .contains_key("servers/svc/tools/undiscovered.yaml"));
+    }
+
+    #[test]
+    fn source_auth_a_manifest_cannot_state_is_named() {
+        let svc = server(1, "svc", 30000);
+        let problem = |auth: (&str, Option<&str>), header: Option<&str>| {
+            let mut s = source(1, &svc, "s", auth).obj;
+            s.auth_header = header.map(str::to_string);
+            source_problem(&s, |name| name == "TOKEN")
+        };
+        assert_eq!(problem(("header", Some("TOKEN")), Some("X-Api-Key")), None);
+        assert_eq!(problem(("bearer", Some("TOKEN")), None), None);
+        for (auth, header, want) in [
+            (
+                ("none", Some("TOKEN")),
+                None,
+                "`none` but it names an auth secret",
+            ),
+            (("header", None), None, "`header` without an auth secret"),
+            (
+                ("bearer", Some("OTHER")),
+                None,
+                "`OTHER` is not an exported secret",
+            ),
+            (
+                ("bearer", Some("TOKEN")),
+                Some("X-Key"),
+                "auth header name but auth type `bearer`",
+            ),
+            (
+                ("header", Some("TOKEN")),
+                Some("X Key"),
+                "`X Key` is not an HTTP header name",
+            ),
+        ] {
+            let why = problem(auth, header).unwrap_or_default();
+            assert!(why.contains(want), "{auth:?} {header:?}: {why}");
+        }
+        let mut s = source(1, &svc, "s", ("none", None)).obj;
+        s.url = "https://bob:hunter2@mcp.example.com".into();
+        assert!(source_problem(&s, |_| true)
+            .unwrap_or_default()
+            .contains("password inside a URL"));
+    }
+
+    #[test]
+    fn variable_names_are_upper_snake_and_unique() {
+        assert_eq!(upper_snake("Wizard: home"), "WIZARD_HOME");
+        assert_eq!(upper_snake("  a--b.c "), "A_B_C");
+        assert_eq!(upper_snake("module_approval_mode"), "MODULE_APPROVAL_MODE");
+        assert_eq!(upper_snake("☃"), "UNNAMED");
+        let mut used = HashSet::new();
+        assert_eq!(unique(&mut used, "X".into()), "X");
+        assert_eq!(unique(&mut used, "X".into()), "X_2");
+        assert_eq!(unique(&mut used, "X".into()), "X_3");
     }
 }

@@ -1,8 +1,11 @@
 //! `mcpbox-gitops export --out DIR`: write MCPBox's database as a manifest
 //! repository that `plan` then shows as adoptions only.
 //!
-//! This file connects, reads one snapshot, and writes the files; deciding what goes
-//! into them (and what cannot) lives in `crate::export`.
+//! This file connects, reads one snapshot, writes the files, and tells the user
+//! what was left out and which variables `apply` will need (tunnel tokens and
+//! encrypted settings are exported as `valueFrom: {env: …}`); deciding what goes
+//! into the files (and what cannot) lives in `crate::export`. The export never
+//! reads `MCPBOX_ENCRYPTION_KEY` and never decrypts anything.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -128,7 +131,7 @@ fn strays(out: &Path, written: &FileSet) -> Vec<String> {
 fn summary(out: &Path, e: &Export) -> String {
     let c = &e.counts;
     let mut s = format!(
-        "Exported MCPBox to {}: {} server(s), {} tool(s) ({} pinned), {} secret placeholder(s), {} network entr{}, {} module(s), {} setting(s).\n",
+        "Exported MCPBox to {}: {} server(s), {} tool(s) ({} pinned), {} secret placeholder(s), {} network entr{}, {} module(s), {} setting(s), {} external source(s), {} tunnel configuration(s).\n",
         out.display(),
         c.servers,
         c.tools,
@@ -138,12 +141,23 @@ fn summary(out: &Path, e: &Export) -> String {
         if c.network == 1 { "y" } else { "ies" },
         c.modules,
         c.settings,
+        c.sources,
+        c.tunnels,
     );
     if !e.skipped.is_empty() {
         s.push_str(&format!(
             "{} object(s) were not exported (see the warnings above); they stay unmanaged in MCPBox.\n",
             e.skipped.len()
         ));
+    }
+    if !e.env.is_empty() {
+        s.push_str(&format!(
+            "{} value(s) stay encrypted in MCPBox and are read from environment variables: `plan` without MCPBOX_ENCRYPTION_KEY leaves them alone; `apply` (and `plan` with the key) needs MCPBOX_ENCRYPTION_KEY and each of these set to the value MCPBox holds:\n",
+            e.env.len()
+        ));
+        for v in &e.env {
+            s.push_str(&format!("  {}  {}\n", v.var, v.object));
+        }
     }
     if e.stale_caches > 0 {
         s.push_str(&format!(

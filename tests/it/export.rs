@@ -1,15 +1,19 @@
 //! `export`: a database populated by apply and by MCPBox-shaped raw rows is
-//! exported, planned back as adoptions only, applied without changing an MCPBox
-//! row, and rebuilt on an empty database.
+//! exported, planned back as adoptions only (without the encryption key, and
+//! with it and the variables the export names), applied without changing an
+//! MCPBox row, and rebuilt on an empty database, encrypted values included.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use assert_cmd::Command;
+use mcpbox_gitops::crypto::{self, Aad, Key};
 use mcpbox_gitops::export::{self, Options};
 use mcpbox_gitops::plan::Action;
 use mcpbox_gitops::source::{Entry, FileSet};
+use mcpbox_gitops::values::{Resolved, ValueSource};
 use predicates::prelude::*;
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -17,9 +21,27 @@ use crate::common;
 
 const REVIEWER: &str = "gitops@homelab.example";
 /// Tools MCPBox holds that a manifest cannot state (see `populate`).
-const UNEXPORTABLE_TOOLS: [&str; 2] = ["gh_draft", "search_code"];
-/// The setting stored encrypted (never exported).
-const ENCRYPTED_SETTING: &str = "module_approval_mode";
+const UNEXPORTABLE_TOOLS: [&str; 3] = ["gh_draft", "search_code", "gone_search"];
+/// MCPBox's `MCPBOX_ENCRYPTION_KEY` in these tests.
+const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The setting stored encrypted, and its plaintext.
+const ENCRYPTED_SETTING: (&str, &str) = ("module_approval_mode", "auto_approve");
+/// The tunnel configurations (name, token, active); the first is MCPBox's
+/// active one.
+const TUNNELS: [(&str, &str, bool); 2] = [
+    ("prod", "eyJhIjoicHJvZCJ9-prod-token-0123456789", true),
+    (
+        "Wizard: homelab",
+        "eyJhIjoiaG9tZSJ9-wizard-token-0123456789",
+        false,
+    ),
+];
+/// The variables the export names for them, with the plaintext each must hold.
+const VARIABLES: [(&str, &str); 3] = [
+    ("MCPBOX_SETTING_MODULE_APPROVAL_MODE", ENCRYPTED_SETTING.1),
+    ("MCPBOX_TUNNEL_TOKEN_PROD", TUNNELS[0].1),
+    ("MCPBOX_TUNNEL_TOKEN_WIZARD_HOMELAB", TUNNELS[1].1),
+];
 
 const NOTES_SERVER: &str = "apiVersion: mcpbox/v1
 kind: Server
@@ -60,6 +82,18 @@ fn bin() -> Command {
     cmd
 }
 
+fn key() -> Key {
+    Key::parse(KEY).unwrap()
+}
+
+/// The plaintext the export's variable `var` must hold.
+fn variable(var: &str) -> Option<std::ffi::OsString> {
+    VARIABLES
+        .iter()
+        .find(|(v, _)| *v == var)
+        .map(|(_, plain)| (*plain).into())
+}
+
 fn homelab() -> FileSet {
     FileSet::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab")).unwrap()
 }
@@ -94,7 +128,9 @@ async fn llm_tool(pool: &PgPool, server: Uuid, name: &str, status: &str) -> Uuid
 /// A database as MCPBox could hold it, managed by nobody: homelab plus one more
 /// server applied, every ownership record forgotten, then rows MCPBox itself
 /// writes (LLM tools in every approval state, an admin's edit, requests, a
-/// secret value, settings) and rows no manifest can state.
+/// secret value, settings, external sources and their imported pass-through
+/// tools, tunnel configurations, an encrypted setting) and rows no manifest can
+/// state.
 async fn populate(pool: &PgPool) {
     common::migrate(pool).await;
     let mut files = homelab();
@@ -152,18 +188,90 @@ async fn populate(pool: &PgPool) {
          VALUES ($1, NULL, NULL, 'yaml', 'Manually added by admin', 'admin', 'rejected', now(), 'admin', 'not needed')",
     )
     .bind(Uuid::new_v4()).execute(pool).await.unwrap();
-    // A secret value (any bytes: it is never read here) and settings MCPBox writes.
+    // A secret value (any bytes: it is never read here) and settings MCPBox writes,
+    // one of them encrypted as MCPBox encrypts settings.
     sqlx::query("UPDATE server_secrets SET encrypted_value = '\\x00010203040506070809'::bytea, updated_at = now() WHERE key_name = 'GITHUB_TOKEN'")
         .execute(pool).await.unwrap();
+    let (encrypted_key, plain) = ENCRYPTED_SETTING;
+    let ciphertext = crypto::encrypt_b64(&key(), plain, &Aad::setting(encrypted_key)).unwrap();
     for (key, value, encrypted) in [
         ("onboarding_completed", "true", false),
         ("redact_secrets_in_output", "enabled", false),
-        (ENCRYPTED_SETTING, "c2VjcmV0IGNpcGhlcnRleHQ=", true),
+        (encrypted_key, ciphertext.as_str(), true),
     ] {
         let description = mcpbox_gitops::settings::known(key).map(|k| k.description);
         sqlx::query("INSERT INTO settings (id, key, value, encrypted, description) VALUES ($1, $2, $3, $4, $5)")
             .bind(Uuid::new_v4()).bind(key).bind(value).bind(encrypted).bind(description)
             .execute(pool).await.unwrap();
+    }
+    sources_and_tunnels(pool).await;
+}
+
+/// External sources and pass-through tools as MCPBox's source service, its
+/// discovery and its import write them (MCPBOX.md §4.4, §6.1), and tunnel
+/// configurations as its tunnel service does (§6.4), tokens encrypted.
+async fn sources_and_tunnels(pool: &PgPool) {
+    let ha = id_of(pool, "SELECT id FROM servers WHERE name = 'home_assistant'").await;
+    let ops = id_of(pool, "SELECT id FROM servers WHERE name = 'homelab_ops'").await;
+    // Bearer auth with a secret of its server; never discovered.
+    let ha_source = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO external_mcp_sources (id, server_id, name, url, auth_type, auth_secret_name, transport_type, status, tool_count)
+         VALUES ($1, $2, 'Home Assistant MCP', 'http://homeassistant.local:8123/mcp_server/sse', 'bearer', 'HA_TOKEN', 'sse', 'active', 0)",
+    )
+    .bind(ha_source).bind(ha).execute(pool).await.unwrap();
+    // Discovered once (the cache), then a discovery failed (status `error`).
+    let cache = json!([
+        {"name": "dns_stats", "description": "Pi-hole DNS statistics",
+         "input_schema": {"type": "object", "properties": {"hours": {"type": "integer"}}, "required": ["hours"]}},
+        {"name": "noop", "description": null, "input_schema": null},
+    ]);
+    let feeds = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO external_mcp_sources (id, server_id, name, url, auth_type, transport_type, status, tool_count,
+                                           last_discovered_at, discovered_tools_cache)
+         VALUES ($1, $2, 'feeds', 'https://feeds.example.com/mcp', 'none', 'streamable_http', 'error', 2, now(), $3)",
+    )
+    .bind(feeds).bind(ops).bind(&cache).execute(pool).await.unwrap();
+    // Imported from the cache, then approved by an admin.
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, tool_type, external_source_id, external_tool_name,
+                            current_version, approval_status, approved_at, approved_by)
+         VALUES ($1, $2, 'feeds_dns_stats', $3, $4, true, 'mcp_passthrough', $5, 'dns_stats', 1, 'approved', now(), 'carol@example.com')",
+    )
+    .bind(Uuid::new_v4()).bind(ops).bind(cache[0]["description"].as_str()).bind(&cache[0]["input_schema"]).bind(feeds)
+    .execute(pool).await.unwrap();
+    // Imported by the LLM (draft) while its source still listed it.
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, tool_type, external_source_id, external_tool_name,
+                            current_version, approval_status)
+         VALUES ($1, $2, 'home_assistant_mcp_get_state', 'Read an entity''s state', $3, true, 'mcp_passthrough', $4, 'get_state', 1, 'draft')",
+    )
+    .bind(Uuid::new_v4()).bind(ha).bind(json!({"type": "object", "properties": {"entity_id": {"type": "string"}}}))
+    .bind(ha_source).execute(pool).await.unwrap();
+    // Its source was deleted since: ON DELETE SET NULL left it behind, broken.
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, tool_type, external_source_id, external_tool_name,
+                            current_version, approval_status)
+         VALUES ($1, $2, 'gone_search', 'Search', '{\"type\": \"object\", \"properties\": {}}', true, 'mcp_passthrough', NULL, 'search', 1, 'draft')",
+    )
+    .bind(Uuid::new_v4()).bind(ha).execute(pool).await.unwrap();
+    for (i, (name, token, active)) in TUNNELS.into_iter().enumerate() {
+        let token = crypto::encrypt_b64(&key(), token, &Aad::tunnel_token()).unwrap();
+        let (description, url) = if i == 0 {
+            (
+                Some("Cloudflare tunnel of the homelab"),
+                Some("https://mcp.homelab.example"),
+            )
+        } else {
+            (None, None)
+        };
+        sqlx::query(
+            "INSERT INTO tunnel_configurations (id, name, description, tunnel_token, public_url, is_active)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(Uuid::new_v4()).bind(name).bind(description).bind(token).bind(url).bind(active)
+        .execute(pool).await.unwrap();
     }
 }
 
@@ -189,16 +297,19 @@ async fn dump(pool: &PgPool) -> Vec<(String, String)> {
 
 /// The managed rows by natural key: ids, timestamps and foreign-key uuids left
 /// out, and what an export leaves to MCPBox by design (requests that are not
-/// approved, the tools and setting it cannot state, secret values, the approval
-/// details of tools that are not approved, version `change_source`).
+/// approved, the tools it cannot state, secret values, the approval details of
+/// tools that are not approved, version `change_source`, sources' discovery).
+/// Encrypted values are compared decrypted, by `decrypted`.
 async fn rows(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
     let skipped_tools: Vec<String> = UNEXPORTABLE_TOOLS.iter().map(|s| s.to_string()).collect();
-    let queries: [(&str, &str); 8] = [
+    let queries: [(&str, &str); 10] = [
         ("servers", "SELECT name, description, status, allowed_hosts, default_timeout_ms FROM servers"),
         ("tools", "SELECT s.name AS server, t.name, t.description, t.input_schema, t.enabled, t.timeout_ms, t.tool_type, t.python_code,
                           t.code_dependencies, t.current_version, t.approval_status = 'approved' AS approved,
-                          CASE WHEN t.approval_status = 'approved' THEN t.approved_by END AS approved_by
-                     FROM tools t JOIN servers s ON s.id = t.server_id WHERE t.name <> ALL($1)"),
+                          CASE WHEN t.approval_status = 'approved' THEN t.approved_by END AS approved_by,
+                          es.name AS source, t.external_tool_name
+                     FROM tools t JOIN servers s ON s.id = t.server_id LEFT JOIN external_mcp_sources es ON es.id = t.external_source_id
+                    WHERE t.name <> ALL($1)"),
         ("tool_versions", "SELECT s.name AS server, t.name AS tool, v.version_number, v.name, v.description, v.enabled, v.timeout_ms,
                                   v.python_code, v.input_schema, v.change_summary
                              FROM tool_versions v JOIN tools t ON t.id = v.tool_id JOIN servers s ON s.id = t.server_id
@@ -211,8 +322,16 @@ async fn rows(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
         ("module_requests", "SELECT m.module_name, m.justification, m.requested_by, m.status, m.reviewed_by, m.rejection_reason,
                                     m.tool_id IS NULL AS admin, m.server_id IS NULL AS global
                                FROM module_requests m WHERE m.status = 'approved'"),
-        ("settings", "SELECT key, value, encrypted, description FROM settings WHERE key <> 'module_approval_mode'"),
+        // An encrypted value differs by its random IV: compared decrypted, aside.
+        ("settings", "SELECT key, CASE WHEN encrypted THEN NULL ELSE value END AS value, encrypted, description FROM settings"),
         ("global_config", "SELECT config_key, allowed_modules FROM global_config"),
+        // Discovery (cache, tool_count, the `error` of a failed one) is MCPBox's.
+        ("external_mcp_sources", "SELECT s.name AS server, e.name, e.url, e.auth_type, e.auth_secret_name, e.auth_header_name, e.transport_type,
+                                         CASE WHEN e.status = 'error' THEN 'active' ELSE e.status::text END AS status,
+                                         e.oauth_tokens_encrypted IS NULL AS no_oauth
+                                    FROM external_mcp_sources e JOIN servers s ON s.id = e.server_id"),
+        // Tokens differ by their random IV: compared decrypted, aside.
+        ("tunnel_configurations", "SELECT name, description, public_url, is_active, tunnel_token IS NOT NULL AS has_token FROM tunnel_configurations"),
     ];
     let mut out = BTreeMap::new();
     for (table, sql) in queries {
@@ -224,6 +343,31 @@ async fn rows(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
         out.insert(table, q.fetch_all(pool).await.unwrap());
     }
     out
+}
+
+/// The plaintexts of the encrypted columns: tunnel tokens by name, then the
+/// encrypted settings by key.
+async fn decrypted(pool: &PgPool) -> Vec<(String, String)> {
+    let tunnels: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, tunnel_token FROM tunnel_configurations WHERE tunnel_token IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let settings: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, value FROM settings WHERE encrypted ORDER BY key")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let tunnels = tunnels.into_iter().map(|(name, token)| {
+        let plain = crypto::decrypt_b64(&key(), &token, &Aad::tunnel_token()).unwrap();
+        (format!("tunnel {name}"), plain.expose().to_string())
+    });
+    let settings = settings.into_iter().map(|(k, value)| {
+        let plain = crypto::decrypt_b64(&key(), &value, &Aad::setting(&k)).unwrap();
+        (format!("setting {k}"), plain.expose().to_string())
+    });
+    tunnels.chain(settings).collect()
 }
 
 fn write(files: &FileSet, dir: &Path) {
@@ -251,26 +395,70 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
     assert_eq!(
         skipped,
         [
-            "external MCP source(s) of server `github`",
             "tool `github/gh_draft`",
             "tool `github/search_code`",
-            "setting `module_approval_mode`"
+            "tool `home_assistant/gone_search`",
         ],
         "{:#?}",
         e.skipped
     );
     assert!(
-        e.skipped[2].reason.contains("pass-through"),
+        e.skipped[1].reason.contains("timeout_ms is NULL"),
+        "{:?}",
+        e.skipped[1]
+    );
+    assert!(
+        e.skipped[2]
+            .reason
+            .contains("external source was deleted in MCPBox (external_source_id is NULL)"),
         "{:?}",
         e.skipped[2]
     );
+    let (c, rows_before) = (e.counts, rows(&pool).await);
+    assert_eq!((c.sources, c.tunnels), (3, 2), "{c:?}");
+    assert_eq!(
+        rows_before["external_mcp_sources"].len(),
+        3,
+        "every source is exported"
+    );
+    // Encrypted values are named by variable, never carried.
+    let vars: Vec<(&str, &str)> = e
+        .env
+        .iter()
+        .map(|v| (v.var.as_str(), v.object.as_str()))
+        .collect();
+    assert_eq!(
+        vars,
+        [
+            (
+                VARIABLES[0].0,
+                "value of encrypted setting `module_approval_mode`"
+            ),
+            (VARIABLES[1].0, "token of tunnel configuration `prod`"),
+            (
+                VARIABLES[2].0,
+                "token of tunnel configuration `Wizard: homelab`"
+            ),
+        ]
+    );
+    let stored = decrypted(&pool).await;
+    let ciphertexts: Vec<String> = sqlx::query_scalar(
+        "SELECT tunnel_token FROM tunnel_configurations UNION ALL SELECT value FROM settings WHERE encrypted",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     for (path, entry) in &e.files.files {
         let Entry::Bytes(b) = entry else { continue };
         let text = String::from_utf8_lossy(b);
-        assert!(
-            !text.contains("c2VjcmV0") && !text.contains("valueFrom"),
-            "{path}"
-        );
+        let leaked = stored
+            .iter()
+            .any(|(_, plain)| text.contains(plain.as_str()))
+            || ciphertexts.iter().any(|c| text.contains(c.as_str()));
+        assert!(!leaked, "{path} holds an encrypted value");
+        let may_read_values =
+            path == export::SETTINGS_FILE || path.starts_with(export::TUNNELS_DIR);
+        assert_eq!(text.contains("valueFrom"), may_read_values, "{path}");
     }
     let dir = tempfile::tempdir().unwrap();
     write(&e.files, dir.path());
@@ -292,16 +480,125 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
         jot.contains("inputSchema") && jot.contains("timeoutMs: 45000"),
         "{jot}"
     );
-    let pins = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
+    let read = |rel: &str| std::fs::read_to_string(dir.path().join(rel)).unwrap();
+    let ha = read("servers/home_assistant/sources/home_assistant_mcp.yaml");
+    for want in [
+        "name: Home Assistant MCP",
+        "transport: sse",
+        "type: bearer",
+        "secret: HA_TOKEN",
+    ] {
+        assert!(ha.contains(want), "{want}: {ha}");
+    }
+    let feeds = read("servers/homelab_ops/sources/feeds.yaml");
+    assert!(
+        feeds.contains("# status in MCPBox: error") && !feeds.contains("status: "),
+        "{feeds}"
+    );
+    // Discovered description and schema are written: a rebuilt MCPBox has no
+    // discovery to take them from.
+    let dns = read("servers/homelab_ops/tools/feeds_dns_stats.yaml");
+    for want in [
+        "type: mcp_passthrough",
+        "externalSource: feeds",
+        "externalToolName: dns_stats",
+        "description: Pi-hole DNS statistics",
+        "inputSchema:",
+    ] {
+        assert!(dns.contains(want), "{want}: {dns}");
+    }
+    let prod = read("platform/tunnels/prod.yaml");
+    for want in [
+        "active: true",
+        "publicUrl: https://mcp.homelab.example",
+        "env: MCPBOX_TUNNEL_TOKEN_PROD\n",
+        "set MCPBOX_ENCRYPTION_KEY and MCPBOX_TUNNEL_TOKEN_PROD to",
+    ] {
+        assert!(prod.contains(want), "{want}: {prod}");
+    }
+    let settings = read(export::SETTINGS_FILE);
+    assert!(
+        settings.contains("env: MCPBOX_SETTING_MODULE_APPROVAL_MODE")
+            && settings.contains("# `module_approval_mode` is stored encrypted"),
+        "{settings}"
+    );
+    let pins = read("approvals.yaml");
     assert!(
         pins.contains("weather/tuned") && pins.contains("approvedBy: bob@example.com"),
         "{pins}"
     );
     assert!(
+        pins.contains("homelab_ops/feeds_dns_stats") && pins.contains("carol@example.com"),
+        "{pins}"
+    );
+    assert!(
         !pins.contains("llm_pending")
             && !pins.contains("llm_draft")
-            && !pins.contains("llm_rejected"),
+            && !pins.contains("llm_rejected")
+            && !pins.contains("get_state"),
         "{pins}"
+    );
+
+    // The CLI's plan: without the key the stored values stand; with the key it
+    // needs every variable (an unset one is named) and compares by decrypting.
+    let url = common::url(&pool);
+    let cli_plan = |key: Option<&str>, vars: &[(&str, &str)]| {
+        let mut cmd = bin();
+        cmd.args(["plan", "--detailed-exitcode"])
+            .arg(dir.path())
+            .env("DATABASE_URL", &url)
+            .env_remove(crypto::ENV_VAR);
+        for (var, _) in VARIABLES {
+            cmd.env_remove(var);
+        }
+        if let Some(k) = key {
+            cmd.env(crypto::ENV_VAR, k);
+        }
+        for (var, value) in vars {
+            cmd.env(var, value);
+        }
+        cmd.assert()
+    };
+    let adoptions_only = predicate::str::contains("0 to add, 0 to change, 0 to destroy.");
+    cli_plan(None, &[])
+        .code(2)
+        .stdout(adoptions_only.clone().and(predicate::str::contains(
+            "3 value(s) from valueFrom were not read or compared",
+        )));
+    cli_plan(Some(KEY), &VARIABLES[..1]).code(1).stderr(
+        // miette wraps the message: its parts are checked one by one.
+        predicate::str::contains("tunnel:Wizard: homelab: environment variable")
+            .and(predicate::str::contains(
+                "`MCPBOX_TUNNEL_TOKEN_WIZARD_HOMELAB` is not set",
+            ))
+            .and(predicate::str::contains(TUNNELS[1].1).not()),
+    );
+    cli_plan(Some(KEY), &VARIABLES)
+        .code(2)
+        .stdout(adoptions_only);
+
+    // The CLI writes the same files, warns about what it left out, and lists the
+    // variables apply will need.
+    let cli_dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["export", "--reviewer", REVIEWER, "--out"])
+        .arg(cli_dir.path())
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("3 external source(s), 2 tunnel configuration(s).")
+                .and(predicate::str::contains("3 value(s) stay encrypted in MCPBox"))
+                .and(predicate::str::contains(
+                    "  MCPBOX_TUNNEL_TOKEN_WIZARD_HOMELAB  token of tunnel configuration `Wizard: homelab`\n",
+                )),
+        )
+        .stderr(predicate::str::contains(
+            "warning: not exported: tool `home_assistant/gone_search`: its external source was deleted",
+        ));
+    assert_eq!(
+        FileSet::from_dir(cli_dir.path()).unwrap().files,
+        files.files
     );
 
     // Plan: adoptions only.
@@ -336,6 +633,14 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
 
     // Apply takes ownership and changes no MCPBox row (audit rows aside).
     let before = dump(&pool).await;
+    for table in ["external_mcp_sources", "tunnel_configurations", "settings"] {
+        assert!(
+            before
+                .iter()
+                .any(|(t, rows)| t == table && !rows.is_empty()),
+            "{table} is not compared"
+        );
+    }
     let logs_before: i64 = sqlx::query_scalar("SELECT count(*) FROM activity_logs")
         .fetch_one(&pool)
         .await
@@ -384,8 +689,33 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
     let url = common::url(&pool).replace(&format!("/{name}"), &format!("/{fresh_name}"));
     let fresh = PgPool::connect(&url).await.unwrap();
     common::migrate(&fresh).await;
-    let applied = mcpbox_gitops::apply::execute(&fresh, &desired, None, &opts).await;
+    // Values are read as apply reads them: the key, and each variable the export
+    // named set to MCPBox's plaintext. A wrong mapping shows as a wrong token below.
+    let mut with_values = desired.clone();
+    let chosen: Vec<(&str, &ValueSource)> = desired
+        .value_sources
+        .iter()
+        .map(|(object, source)| (object.as_str(), source))
+        .collect();
+    let env = |var: &str| ValueSource::Env(var.to_string());
+    assert_eq!(
+        chosen,
+        [
+            ("module_approval_mode", &env(VARIABLES[0].0)),
+            ("tunnel:Wizard: homelab", &env(VARIABLES[2].0)),
+            ("tunnel:prod", &env(VARIABLES[1].0)),
+        ]
+    );
+    with_values.values = Resolved::read(
+        &desired.value_sources,
+        Some(Key::parse(KEY)),
+        false,
+        &variable,
+    )
+    .unwrap();
+    let applied = mcpbox_gitops::apply::execute(&fresh, &with_values, None, &opts).await;
     let have = rows(&fresh).await;
+    let fresh_values = decrypted(&fresh).await;
     // Tools that are not approved are submitted for review, as MCPBox's request-publish.
     let statuses: Vec<(String, String)> = sqlx::query_as(
         "SELECT name, approval_status::text FROM tools WHERE approval_status <> 'approved' ORDER BY name",
@@ -417,10 +747,29 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
         "{statuses:?}"
     );
     let want = rows(&pool).await;
+    assert_eq!(want, rows_before, "apply changed no compared row");
     for (table, rows) in &want {
         assert!(!rows.is_empty(), "{table} is empty");
         assert_eq!(rows, &have[table], "{table} differs");
     }
+    assert_eq!(
+        stored,
+        [
+            (
+                "tunnel Wizard: homelab".to_string(),
+                TUNNELS[1].1.to_string()
+            ),
+            ("tunnel prod".to_string(), TUNNELS[0].1.to_string()),
+            (
+                "setting module_approval_mode".to_string(),
+                ENCRYPTED_SETTING.1.to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        fresh_values, stored,
+        "the rebuilt values decrypt to MCPBox's"
+    );
 }
 
 #[sqlx::test(migrations = false)]
