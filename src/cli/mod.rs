@@ -152,8 +152,8 @@ pub struct SourceArgs {
     /// For a URL the default is the remote's default branch.
     #[arg(long, value_name = "REF")]
     pub git: Option<String>,
-    /// Only read manifests under this folder of the repository.
-    #[arg(long = "subdir", value_name = "SUBDIR")]
+    /// Only read manifests under this folder of the repository (also `--path`).
+    #[arg(long = "subdir", visible_alias = "path", value_name = "SUBDIR")]
     pub subdir: Option<String>,
     /// Where remote repositories are mirrored between runs (default: the user's
     /// cache directory).

@@ -1659,6 +1659,7 @@ spec:
                     out.contains("… and ") && out.contains("Long lists above are shortened."),
                     "{out}"
                 );
+                insta::assert_snapshot!("truncated", out);
             } else {
                 assert!(
                     shown > 0,
