@@ -543,8 +543,10 @@ fn free_name(c: &mut Checker<'_>, doc: &Loaded, name: &str, what: &str) {
     }
 }
 
-/// Whether `name` is an HTTP header field name (RFC 9110 `token`).
-fn is_header_name(name: &str) -> bool {
+/// Whether `name` is an HTTP header field name (RFC 9110 `token`) of at most
+/// 255 characters, as an ExternalSource's `auth.header` must be. `export` checks
+/// MCPBox's header names with it too.
+pub fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name.chars().count() <= limits::NAME
         && name
