@@ -51,8 +51,15 @@ async fn main() {
         .await
         .expect("migrate");
     println!(
-        "{:>8} {:>8} {:>12} {:>12} {:>12} {:>14}",
-        "servers", "objects", "apply grow", "plan no-op", "apply 1 tool", "plan 1 change"
+        "{:>8} {:>8} {:>12} {:>12} {:>12} {:>14} {:>12} {:>14}",
+        "servers",
+        "objects",
+        "apply grow",
+        "plan no-op",
+        "apply 1 tool",
+        "plan 1 change",
+        "md (all)",
+        "saved check"
     );
     for servers in [10usize, 50, 200] {
         // Grow the database to `servers` servers.
@@ -82,18 +89,47 @@ async fn main() {
         let plan = mcpbox_gitops::plan::diff::diff(&changed, &actual).expect("diff");
         let plan_one = t.elapsed();
         assert_eq!(plan.summary.change, 1);
+        // The PR comment of the whole repository as a create plan (every object,
+        // cut to GitHub's limit), and the saved plan's per-row check.
+        let create = mcpbox_gitops::plan::diff::diff(
+            &desired,
+            &mcpbox_gitops::state::ActualState::default(),
+        )
+        .expect("diff");
+        let t = Instant::now();
+        let md = mcpbox_gitops::plan::render::markdown::render(
+            &create,
+            &mcpbox_gitops::plan::render::markdown::PrContext::local(&create.source),
+        );
+        let markdown = t.elapsed();
+        assert!(md.contains("s0/t0") && md.chars().count() <= 65_536);
+        let t = Instant::now();
+        let saved = mcpbox_gitops::plan::saved::SavedPlan {
+            saved_format: mcpbox_gitops::plan::saved::SAVED_FORMAT,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            plan: plan.clone(),
+            reviewer: "bench".into(),
+            max_delete_percent: 50,
+            desired_empty: false,
+            value_sources: Default::default(),
+            rows: mcpbox_gitops::plan::saved::rows(&actual),
+        };
+        assert!(saved.moved(&actual).is_empty());
+        let saved_check = t.elapsed();
         let t = Instant::now();
         mcpbox_gitops::apply::execute(&pool, &changed, None, &opts)
             .await
             .expect("apply");
         let apply_one = t.elapsed();
         println!(
-            "{servers:>8} {:>8} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>12.1}ms",
+            "{servers:>8} {:>8} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>12.1}ms {:>10.1}ms {:>12.1}ms",
             desired.len(),
             apply_all.as_secs_f64() * 1000.0,
             plan_noop.as_secs_f64() * 1000.0,
             apply_one.as_secs_f64() * 1000.0,
-            plan_one.as_secs_f64() * 1000.0
+            plan_one.as_secs_f64() * 1000.0,
+            markdown.as_secs_f64() * 1000.0,
+            saved_check.as_secs_f64() * 1000.0
         );
     }
     pool.close().await;
