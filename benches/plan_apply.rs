@@ -112,7 +112,8 @@ async fn main() {
             max_delete_percent: 50,
             desired_empty: false,
             value_sources: Default::default(),
-            rows: mcpbox_gitops::plan::saved::rows(&actual),
+            rows: mcpbox_gitops::plan::saved::rows(&actual, &plan),
+            known: mcpbox_gitops::plan::saved::known(&actual),
         };
         assert!(saved.moved(&actual).is_empty());
         let saved_check = t.elapsed();

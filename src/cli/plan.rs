@@ -131,7 +131,8 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             max_delete_percent: desired.policy.deletion_guard.max_delete_percent,
             desired_empty: desired.is_empty(),
             value_sources: desired.value_sources.clone(),
-            rows: crate::plan::saved::rows(&actual),
+            rows: crate::plan::saved::rows(&actual, &plan),
+            known: crate::plan::saved::known(&actual),
         };
         let json = serde_json::to_string_pretty(&saved)
             .map_err(|e| Error::Other(format!("cannot encode the plan: {e}")))?;

@@ -38,8 +38,11 @@ pub struct SavedPlan {
     pub desired_empty: bool,
     /// Where secret and setting values come from (never the values).
     pub value_sources: BTreeMap<String, ValueSource>,
-    /// Every row the plan read: `table:row id` → object name and fingerprint.
+    /// Every row the plan depends on: `table:row id` → object name and
+    /// fingerprint (see [`rows`]).
     pub rows: BTreeMap<String, RowPrint>,
+    /// Every row read (`table:row id`), to tell rows that appeared since.
+    pub known: std::collections::BTreeSet<String>,
 }
 
 /// One row as the plan saw it.
@@ -75,58 +78,79 @@ fn hash(json: String) -> String {
     hex::encode(Sha256::digest(json.as_bytes()))
 }
 
-/// Fingerprints of every row of `actual`, by `table:row id`. Counts that move
-/// whenever MCPBox runs a tool or logs (execution and activity logs) are left out.
-pub fn rows(actual: &ActualState) -> BTreeMap<String, RowPrint> {
-    let mut out = BTreeMap::new();
-    let mut add = |table: &str, id: uuid::Uuid, object: String, json: String| {
-        out.insert(
-            format!("{table}:{id}"),
-            RowPrint {
-                object,
-                hash: hash(json),
-            },
-        );
-    };
+/// One row read, with what it belongs to.
+struct Row {
+    key: String,
+    print: RowPrint,
+    /// The server it belongs to; None for global rows (settings, modules,
+    /// tunnels, the module cache, ownership).
+    server: Option<uuid::Uuid>,
+}
+
+/// Fingerprints every row of `actual`. Counts that move whenever MCPBox runs a
+/// tool or logs (execution and activity logs) and a server's running status are
+/// left out.
+fn all_rows(actual: &ActualState) -> Vec<Row> {
+    let mut out = Vec::new();
+    let mut add =
+        |table: &str, id: uuid::Uuid, object: String, server: Option<uuid::Uuid>, json: String| {
+            out.push(Row {
+                key: format!("{table}:{id}"),
+                print: RowPrint {
+                    object,
+                    hash: hash(json),
+                },
+                server,
+            });
+        };
     let server_name = |id: uuid::Uuid| {
         actual
             .server(id)
             .map(|s| s.obj.name.clone())
             .unwrap_or_else(|| id.to_string())
     };
+    fn json<T: serde::Serialize>(v: &T) -> String {
+        // Plain data types: serialising cannot fail.
+        serde_json::to_string(v).unwrap_or_default()
+    }
     for s in &actual.servers {
-        // Not `status`: MCPBox starts and stops servers on its own.
+        let row = (&s.obj, &s.allowed_hosts);
         add(
             "servers",
             s.id,
             format!("server {}", s.obj.name),
-            serde_json::to_string(&(&s.obj, &s.allowed_hosts)).unwrap_or_default(),
+            Some(s.id),
+            json(&row),
         );
     }
     for t in &actual.tools {
         let mut row = t.clone();
         row.cascade.execution_logs = 0;
-        add(
-            "tools",
-            t.id,
-            format!("tool {}/{}", server_name(t.server_id), t.obj.name),
-            serde_json::to_string(&row).unwrap_or_default(),
-        );
+        let object = format!("tool {}/{}", server_name(t.server_id), t.obj.name);
+        add("tools", t.id, object, Some(t.server_id), json(&row));
     }
     for s in &actual.secrets {
+        let object = format!("secret {}/{}", server_name(s.server_id), s.obj.name);
+        add("server_secrets", s.id, object, Some(s.server_id), json(s));
+    }
+    for s in &actual.sources {
+        let object = format!("source {}/{}", server_name(s.server_id), s.obj.name);
         add(
-            "server_secrets",
+            "external_mcp_sources",
             s.id,
-            format!("secret {}/{}", server_name(s.server_id), s.obj.name),
-            serde_json::to_string(s).unwrap_or_default(),
+            object,
+            Some(s.server_id),
+            json(s),
         );
     }
     for n in &actual.network {
+        let object = format!("network {}", n.obj.key());
         add(
             "network_access_requests",
             n.id,
-            format!("network {}", n.obj.key()),
-            serde_json::to_string(n).unwrap_or_default(),
+            object,
+            Some(n.server_id),
+            json(n),
         );
     }
     for m in &actual.modules {
@@ -134,7 +158,8 @@ pub fn rows(actual: &ActualState) -> BTreeMap<String, RowPrint> {
             "module_requests",
             m.id,
             format!("module {}", m.obj.name),
-            serde_json::to_string(m).unwrap_or_default(),
+            None,
+            json(m),
         );
     }
     for s in &actual.settings {
@@ -142,24 +167,59 @@ pub fn rows(actual: &ActualState) -> BTreeMap<String, RowPrint> {
             "settings",
             s.id,
             format!("setting {}", s.obj.key),
-            serde_json::to_string(s).unwrap_or_default(),
+            None,
+            json(s),
+        );
+    }
+    for t in &actual.tunnels {
+        add(
+            "tunnel_configurations",
+            t.id,
+            format!("tunnel {}", t.obj.name),
+            None,
+            json(t),
         );
     }
     add(
         "global_config",
         uuid::Uuid::nil(),
         "global_config allowed_modules".into(),
-        serde_json::to_string(&actual.allowed_modules).unwrap_or_default(),
+        None,
+        json(&actual.allowed_modules),
     );
     for ((kind, key), o) in &actual.ownership {
-        add(
-            "ownership",
-            o.row_id,
-            format!("ownership of {} {key}", kind.as_str()),
-            serde_json::to_string(o).unwrap_or_default(),
-        );
+        let object = format!("ownership of {} {key}", kind.as_str());
+        add("ownership", o.row_id, object, None, json(o));
     }
     out
+}
+
+/// The rows a plan depends on, by `table:row id`: every row of each server the
+/// plan touches (its objects, requests and the host cache MCPBox recomputes from
+/// all of them), the global rows (settings decide approval, tunnels activation,
+/// modules the module cache, ownership what we manage), and nothing of servers
+/// the plan leaves alone — an LLM editing a tool elsewhere does not stale it.
+pub fn rows(actual: &ActualState, plan: &Plan) -> BTreeMap<String, RowPrint> {
+    let mut servers: std::collections::BTreeSet<uuid::Uuid> = std::collections::BTreeSet::new();
+    for c in &plan.changes {
+        servers.extend(c.server_id);
+        if c.kind == super::super::model::Kind::Server {
+            servers.extend(c.row_id);
+        }
+    }
+    for c in &plan.caches {
+        servers.extend(c.server_id);
+    }
+    all_rows(actual)
+        .into_iter()
+        .filter(|r| r.server.is_none_or(|s| servers.contains(&s)))
+        .map(|r| (r.key, r.print))
+        .collect()
+}
+
+/// Every row key read (`table:row id`), for telling rows that appeared since.
+pub fn known(actual: &ActualState) -> std::collections::BTreeSet<String> {
+    all_rows(actual).into_iter().map(|r| r.key).collect()
 }
 
 impl SavedPlan {
@@ -183,10 +243,12 @@ impl SavedPlan {
     /// The objects that moved since the plan was made: rows it read that
     /// changed or vanished, and objects it creates that now exist.
     pub fn moved(&self, now: &ActualState) -> Vec<String> {
-        let current = rows(now);
+        let current = all_rows(now);
+        let by_key: BTreeMap<&str, &RowPrint> =
+            current.iter().map(|r| (r.key.as_str(), &r.print)).collect();
         let mut moved: Vec<String> = Vec::new();
         for (id, was) in &self.rows {
-            match current.get(id) {
+            match by_key.get(id.as_str()) {
                 Some(is) if is.hash == was.hash => {}
                 Some(_) => moved.push(format!("{} (changed)", was.object)),
                 None => moved.push(format!("{} (deleted)", was.object)),
@@ -194,15 +256,15 @@ impl SavedPlan {
         }
         // A create must still find nothing in its place: a row that appeared
         // since would be adopted or collide.
-        let now_names: std::collections::BTreeSet<&str> = current
+        let appeared: std::collections::BTreeSet<&str> = current
             .iter()
-            .filter(|(id, _)| !self.rows.contains_key(*id))
-            .map(|(_, r)| r.object.as_str())
+            .filter(|r| !self.known.contains(&r.key))
+            .map(|r| r.print.object.as_str())
             .collect();
         for c in &self.plan.changes {
             if c.action == Action::Create {
                 let object = format!("{} {}", c.kind.as_str(), c.key);
-                if now_names.contains(object.as_str()) {
+                if appeared.contains(object.as_str()) {
                     moved.push(format!("{object} (created in MCPBox since)"));
                 }
             }
@@ -210,5 +272,103 @@ impl SavedPlan {
         moved.sort();
         moved.dedup();
         moved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Object, Tunnel};
+    use crate::plan::{Change, Summary};
+    use crate::state::TunnelRow;
+
+    fn tunnel(name: &str, active: bool) -> TunnelRow {
+        TunnelRow {
+            id: uuid::Uuid::new_v4(),
+            obj: Tunnel {
+                name: name.into(),
+                description: None,
+                public_url: None,
+                active,
+                token: None,
+            },
+            ciphertext: None,
+        }
+    }
+
+    fn saved(plan: Plan, actual: &ActualState) -> SavedPlan {
+        SavedPlan {
+            saved_format: SAVED_FORMAT,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            rows: rows(actual, &plan),
+            known: known(actual),
+            plan,
+            reviewer: "r".into(),
+            max_delete_percent: 50,
+            desired_empty: false,
+            value_sources: BTreeMap::new(),
+        }
+    }
+
+    fn change(action: Action, key: &str, after: Option<Object>) -> Change {
+        Change {
+            action,
+            kind: Kind::Tunnel,
+            key: key.into(),
+            row_id: None,
+            server_id: None,
+            tool_id: None,
+            before: None,
+            after,
+            fields: Vec::new(),
+            tool: None,
+            cascade: None,
+            reason: None,
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            tool_version: String::new(),
+            source: "t".into(),
+            revision: None,
+            against_database: true,
+            desired_fingerprint: String::new(),
+            actual_fingerprint: String::new(),
+            changes,
+            caches: Vec::new(),
+            bookkeeping: Vec::new(),
+            kept: Vec::new(),
+            notes: Vec::new(),
+            summary: Summary::default(),
+            owned: 0,
+        }
+    }
+
+    #[test]
+    fn tunnels_are_global_rows_and_creates_must_find_nothing() {
+        let mut actual = ActualState {
+            connected: true,
+            ..Default::default()
+        };
+        actual.tunnels = vec![tunnel("a", true), tunnel("b", false)];
+        let p = plan(vec![change(Action::Delete, "a", None)]);
+        let s = saved(p, &actual);
+        assert!(s.moved(&actual).is_empty());
+        // MCPBox switched the active tunnel after the plan was made.
+        let mut now = actual.clone();
+        now.tunnels[0].obj.active = false;
+        now.tunnels[1].obj.active = true;
+        assert_eq!(
+            s.moved(&now),
+            vec!["tunnel a (changed)", "tunnel b (changed)"]
+        );
+        // A plan creating `c` is stale once a `c` appeared in MCPBox.
+        let c = Object::Tunnel(tunnel("c", false).obj);
+        let s = saved(plan(vec![change(Action::Create, "c", Some(c))]), &actual);
+        let mut now = actual.clone();
+        now.tunnels.push(tunnel("c", false));
+        assert_eq!(s.moved(&now), vec!["tunnel c (created in MCPBox since)"]);
     }
 }

@@ -343,7 +343,33 @@ async fn saved_plans_apply_exactly_and_go_stale_per_object(pool: PgPool) {
             .unwrap();
     assert_eq!(before, after, "nothing was applied");
 
-    // A change elsewhere does not stale it: a new plan, then an unrelated row.
+    // A change elsewhere does not stale it: another server is applied, the plan
+    // touches github only, then the other server's tool drifts and a row
+    // appears in a global table.
+    write(
+        d,
+        &[
+            (
+                "other.yaml",
+                "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: other}\nspec: {}\n---\napiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: ping, server: other}\nspec:\n  code: |\n    async def main():\n        return 'pong'\n",
+            ),
+        ],
+    );
+    commit(d, "another server");
+    let (code, out, err) =
+        run(bin(Some(&url))
+            .arg("apply")
+            .arg(d)
+            .args(["--git", "HEAD", "--auto-approve"]));
+    assert_eq!(code, 0, "{out}{err}");
+    write(
+        d,
+        &[(
+            "list_issues.yaml",
+            &TOOL.replace("List issues", "List the issues"),
+        )],
+    );
+    commit(d, "describe again");
     let (code, out, err) = run(bin(Some(&url))
         .arg("plan")
         .arg(d)
@@ -354,6 +380,12 @@ async fn saved_plans_apply_exactly_and_go_stale_per_object(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
+    sqlx::query(
+        "UPDATE tools SET python_code = 'async def main():\n    return 1\n' WHERE name = 'ping'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let (code, out, err) = run(bin(Some(&url))
         .arg("apply")
         .arg("--plan")
