@@ -106,6 +106,17 @@ pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
     Ok(())
 }
 
+/// The plan says a value is written, but the value read now is empty or was not
+/// read (a saved plan applied with its variable empty): refused rather than
+/// silently clearing what MCPBox holds.
+fn nothing_read(object: &str) -> Error {
+    crate::values::Error::Refused {
+        object: object.to_string(),
+        reason: "the plan writes a value from its source, but none was read now (empty or unset); set it, or run plan again — a value is cleared only when the plan says (cleared)".into(),
+    }
+    .into()
+}
+
 /// The `encrypted_value` to write for a secret change: `Some(new)` to set or
 /// clear it (`Some(None)` clears), `None` to leave it as it is.
 fn secret_bytes(
@@ -116,7 +127,10 @@ fn secret_bytes(
 ) -> Result<Option<Option<Vec<u8>>>, Error> {
     let label = s.value.as_deref();
     if crate::values::writes_value(label) {
-        return Ok(Some(cx.values.encrypt_secret(&c.key, server_id, &s.name)?));
+        return match cx.values.encrypt_secret(&c.key, server_id, &s.name)? {
+            Some(bytes) => Ok(Some(Some(bytes))),
+            None => Err(nothing_read(&c.key)),
+        };
     }
     Ok((label == Some(crate::values::CLEARED)).then_some(None))
 }
@@ -482,7 +496,10 @@ fn setting_text(
     s: &crate::model::Setting,
 ) -> Result<(Option<String>, bool), Error> {
     if crate::values::writes_value(s.value.as_deref()) {
-        return Ok((cx.values.encrypt_setting(key)?, true));
+        return match cx.values.encrypt_setting(key)? {
+            Some(text) => Ok((Some(text), true)),
+            None => Err(nothing_read(key)),
+        };
     }
     Ok((s.value.clone(), false))
 }

@@ -298,3 +298,45 @@ async fn no_command_prints_a_secret_value(pool: PgPool) {
     .unwrap();
     assert!(bytes.is_some());
 }
+
+/// A saved plan that sets a value, applied when the variable is empty (e.g. a CI
+/// secret missing in the apply job), is refused instead of clearing the value.
+#[sqlx::test(migrations = false)]
+async fn a_saved_plan_never_clears_a_value_it_meant_to_set(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    let dir = repo();
+    let path = dir.path().to_str().unwrap();
+    let (code, text) = run(bin(&url, VALUE), &["apply", path, "--auto-approve"]);
+    assert_eq!(code, 0, "{text}");
+    let before = stored(&pool).await.1.unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved_s = saved.to_str().unwrap();
+    let (code, text) = run(bin(&url, VALUE2), &["plan", path, "--out", saved_s]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("(changed, from env GH_TOKEN_FOR_TEST)"),
+        "{text}"
+    );
+    let (code, text) = run(
+        bin(&url, ""),
+        &["apply", "--plan", saved_s, "--auto-approve"],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("github/GITHUB_TOKEN") && text.contains("but none was"),
+        "{text}"
+    );
+    assert_eq!(
+        stored(&pool).await.1.unwrap(),
+        before,
+        "nothing was written"
+    );
+    // With the value present, the same file applies.
+    let (code, text) = run(
+        bin(&url, VALUE2),
+        &["apply", "--plan", saved_s, "--auto-approve"],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_ne!(stored(&pool).await.1.unwrap(), before);
+}
