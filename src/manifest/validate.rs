@@ -686,6 +686,17 @@ fn check_passthrough(
 }
 
 /// `valueFrom` names exactly one source, and an env name a shell could export.
+/// Environment variables that hold the reconciler's own credentials: a
+/// `valueFrom` naming one would copy them into MCPBox.
+const RESERVED_ENV: [&str; 6] = [
+    "MCPBOX_ENCRYPTION_KEY",
+    "DATABASE_URL",
+    "GIT_TOKEN",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "SSH_AUTH_SOCK",
+];
+
 fn check_value_from(
     c: &mut Checker<'_>,
     doc: &Loaded,
@@ -709,10 +720,23 @@ fn check_value_from(
                     format!("`{env}` is not an environment variable name"),
                     "use letters, digits and underscores, e.g. GITHUB_TOKEN",
                 );
+            } else if RESERVED_ENV.contains(&env.to_ascii_uppercase().as_str()) {
+                c.push(
+                    doc,
+                    Code::InvalidValue,
+                    &format!("{path}.env"),
+                    format!("`{env}` holds the reconciler's own credentials; a manifest cannot copy it into MCPBox, where tools could read it"),
+                    "give the value its own variable, e.g. GITHUB_TOKEN",
+                );
             }
         }
         (None, Some(file)) => {
-            if file.trim().is_empty() {
+            let system = ["/proc/", "/sys/", "/dev/"]
+                .iter()
+                .any(|p| file.trim_start().starts_with(p));
+            if system {
+                c.push(doc, Code::InvalidValue, &format!("{path}.file"), format!("`{file}` is a system file (it can expose the process's environment or devices)"), "point at a file that holds only this value, e.g. a mounted secret under /run/secrets");
+            } else if file.trim().is_empty() {
                 c.push(doc, Code::InvalidValue, &format!("{path}.file"), "`file` is empty".into(), "give the path of a file on the machine that runs apply, e.g. /run/secrets/github_token");
             }
         }
