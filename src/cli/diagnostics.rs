@@ -67,6 +67,11 @@ impl Snippet {
             let to = chars.get(from + SNIPPET_WIDTH).map_or(line.len(), |c| c.0);
             (format!("{}…", &line[cut..to]), cut)
         };
+        // Credentials on the lines shown are masked whatever the diagnostic is
+        // about (byte for byte, so offsets hold).
+        let base = prev_start;
+        let region = crate::manifest::secrets::mask(&text[prev_start..next_end]);
+        let seg = |a: usize, b: usize| &region[a - base..b - base];
         // Around a possible secret, show no neighbouring lines: they may hold
         // more of it (a second token, the rest of a key).
         let (prev_start, next_end) = if d.redact {
@@ -76,10 +81,10 @@ impl Snippet {
         };
         let mut out = String::new();
         if prev_start < line_start {
-            out.push_str(&clip(&text[prev_start..line_start - 1], 0).0);
+            out.push_str(&clip(seg(prev_start, line_start - 1), 0).0);
             out.push('\n');
         }
-        let (this, cut) = clip(&text[line_start..line_end], loc.offset - line_start);
+        let (this, cut) = clip(seg(line_start, line_end), loc.offset - line_start);
         let start = out.len() + (loc.offset - line_start).saturating_sub(cut);
         let avail = this.len().saturating_sub(start - out.len());
         let len = loc.len.min(avail);
@@ -96,7 +101,7 @@ impl Snippet {
         out.push_str(&this);
         if line_end < next_end {
             out.push('\n');
-            out.push_str(&clip(&text[line_end + 1..next_end], 0).0);
+            out.push_str(&clip(seg(line_end + 1, next_end), 0).0);
         }
         let first_line = text[..prev_start].matches('\n').count();
         Some(Snippet {
@@ -104,7 +109,7 @@ impl Snippet {
             text: out,
             first_line,
             span: (start, len),
-            cut_chars: text[line_start..line_start + cut].chars().count(),
+            cut_chars: seg(line_start, line_start + cut).chars().count(),
         })
     }
 }

@@ -144,6 +144,22 @@ pub fn load(files: &FileSet) -> Manifests {
 
 fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
     let at = |off: usize| location_at(text, off, token_len(text, off));
+    // Credential shapes anywhere in the file: values, keys, comments, inline code,
+    // and files that are not even valid YAML.
+    for f in secrets::scan(text) {
+        out.literals
+            .push(secrets::Literal::new(&text[f.offset..f.offset + f.len]));
+        out.diagnostics.push(
+            Diagnostic::new(
+                Code::LiteralSecret,
+                path,
+                location_at(text, f.offset, f.len),
+                format!("this looks like {} (value not shown)", f.what),
+            )
+            .help(LITERAL_HELP)
+            .redacted(),
+        );
+    }
     let (indexes, scan_error) = locate::index_checked(text);
     // Refuse documents too deep to be manifests before serde_yaml sees them:
     // libyaml spends quadratic time on deeply nested flow collections.
@@ -213,9 +229,12 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
     }
 }
 
-/// Reports every string of a document that looks like a credential, and every
-/// secret-named field (`password:`, `value:` under a secret…) that holds a literal
-/// rather than the name of a secret. Tool code is checked in `validate`.
+/// How to fix a literal secret in a manifest.
+const LITERAL_HELP: &str = "secret values never go in git: list the name under the server's `secrets:` (e.g. `- name: GITHUB_TOKEN`), give the value with `valueFrom: {env: GITHUB_TOKEN}` at apply time or set it in MCPBox, and rotate the leaked credential";
+
+/// Reports every secret-named field (`password:`, `value:` under a secret…) that
+/// holds a literal rather than the name of a secret. Credential shapes are found
+/// in the raw text by `load_file`; code files are scanned in `validate`.
 fn literal_secrets(
     path: &str,
     text: &str,
@@ -225,34 +244,8 @@ fn literal_secrets(
     out: &mut Manifests,
 ) {
     use serde_yaml::Value;
-    let help = "secret values never go in git: list the name under the server's `secrets:` (e.g. `- name: GITHUB_TOKEN`), give the value with `valueFrom: {env: GITHUB_TOKEN}` at apply time or set it in MCPBox, and rotate the leaked credential";
+    let help = LITERAL_HELP;
     match value {
-        Value::String(s) if at != "spec.code" => {
-            for f in secrets::scan(s) {
-                let found = &s[f.offset..f.offset + f.len];
-                out.literals.push(secrets::Literal::new(found));
-                let start = index.value_or_ancestor(at);
-                let off = text
-                    .get(start..)
-                    .and_then(|t| t.find(found))
-                    .map_or(start, |i| start + i);
-                let len = if off == start && !text[start..].starts_with(found) {
-                    token_len(text, off)
-                } else {
-                    f.len
-                };
-                out.diagnostics.push(
-                    Diagnostic::new(
-                        Code::LiteralSecret,
-                        path,
-                        location_at(text, off, len),
-                        format!("`{at}` holds what looks like {} (value not shown)", f.what),
-                    )
-                    .help(help)
-                    .redacted(),
-                );
-            }
-        }
         Value::Mapping(m) => {
             for (k, v) in m {
                 let Some(key) = k.as_str() else { continue };

@@ -76,6 +76,13 @@ const PREFIXES: &[(&str, usize, &str)] = &[
     ("sk-", 32, "an API secret key"),
     ("sk_live_", 16, "a Stripe key"),
     ("rk_live_", 16, "a Stripe key"),
+    ("sk_test_", 16, "a Stripe key"),
+    ("rk_test_", 16, "a Stripe key"),
+    ("xoxe-", 10, "a Slack token"),
+    ("npm_", 30, "an npm token"),
+    ("pypi-", 40, "a PyPI token"),
+    ("ya29.", 20, "a Google OAuth token"),
+    ("dop_v1_", 40, "a DigitalOcean token"),
     ("AKIA", 16, "an AWS access key"),
     ("ASIA", 16, "an AWS access key"),
     ("AIza", 30, "a Google API key"),
@@ -113,9 +120,63 @@ fn normalize(name: &str) -> String {
         .collect()
 }
 
+/// Endings of field names that hold a secret value (`client_secret`,
+/// `aws_secret_access_key`, `auth_token`, `db_password`…).
+const SECRET_SUFFIXES: [&str; 8] = [
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credentials",
+];
+
 /// Whether a field with this name would hold a secret value.
 pub fn is_secret_field(name: &str) -> bool {
-    SECRET_FIELDS.contains(&normalize(name).as_str())
+    let n = normalize(name);
+    SECRET_FIELDS.contains(&n.as_str()) || SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
+}
+
+/// `text` with every credential-looking stretch (see [`scan`]) and the value of
+/// every secret-named `key: value` line replaced by `*`, byte for byte, so that
+/// offsets into it stay valid. For showing source lines around a diagnostic.
+pub fn mask(text: &str) -> String {
+    let mut spans: Vec<(usize, usize)> = scan(text)
+        .iter()
+        .map(|f| (f.offset, f.offset + f.len))
+        .collect();
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let stripped = body.trim_start().trim_start_matches("- ").trim_start();
+        if let Some(colon) = stripped.find(':') {
+            let key = stripped[..colon].trim().trim_matches(['"', '\'']);
+            // Where the value starts in `body`, after `key:` and blanks.
+            let after = body.len() - stripped.len() + colon + 1;
+            let value_at = after + (body[after..].len() - body[after..].trim_start().len());
+            let value = body[value_at..].trim_end();
+            let literal =
+                !value.is_empty() && !value.starts_with(['{', '[', '|', '>', '#', '&', '*']);
+            let unquoted = value.trim_matches(['"', '\'']);
+            if literal
+                && is_secret_field(key)
+                && (is_value_field(key) || !super::validate::is_secret_name(unquoted))
+            {
+                spans.push((line_start + value_at, line_start + value_at + value.len()));
+            }
+        }
+        line_start += line.len();
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for (from, to) in spans {
+        for b in bytes.iter_mut().take(to.min(text.len())).skip(from) {
+            // Every byte of a masked character becomes `*`: lengths stay equal.
+            *b = b'*';
+        }
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| "*".repeat(text.len()))
 }
 
 fn is_token_char(b: u8) -> bool {
@@ -141,6 +202,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
     }
     out.extend(pem_keys(text));
     out.extend(url_passwords(text));
+    out.extend(query_tokens(text));
     out.sort_by_key(|f| f.offset);
     out.dedup_by_key(|f| f.offset);
     out
@@ -208,13 +270,49 @@ fn pem_keys(text: &str) -> Vec<Finding> {
         let at = from + pos;
         let line_end = text[at..].find('\n').map_or(text.len(), |e| at + e);
         if text[at..line_end].contains("PRIVATE KEY-----") {
+            // The whole block, up to the end of its END line.
+            let end = text[line_end..]
+                .find("-----END ")
+                .map(|e| line_end + e)
+                .and_then(|e| text[e..].find('\n').map(|n| e + n).or(Some(text.len())))
+                .unwrap_or(line_end);
             out.push(Finding {
                 offset: at,
-                len: line_end - at,
+                len: end - at,
                 what: "a private key",
             });
+            from = end.max(at + 1);
+            continue;
         }
         from = line_end.max(at + 1);
+    }
+    out
+}
+
+/// `?access_token=…`, `&api_key=…`: a credential in a query string.
+fn query_tokens(text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for name in ["access_token=", "api_key=", "apikey=", "token=", "key="] {
+        let mut from = 0;
+        while let Some(pos) = text[from..].find(name) {
+            let at = from + pos;
+            let before = text[..at].chars().next_back();
+            let start = at + name.len();
+            if matches!(before, Some('?') | Some('&')) {
+                let len = text[start..]
+                    .bytes()
+                    .take_while(|b| is_token_char(*b) || *b == b'.' || *b == b'~')
+                    .count();
+                if len >= 16 {
+                    out.push(Finding {
+                        offset: start,
+                        len,
+                        what: "a credential in a URL query",
+                    });
+                }
+            }
+            from = start;
+        }
     }
     out
 }
@@ -299,6 +397,32 @@ mod tests {
         ] {
             assert!(scan(s).is_empty(), "{s}");
         }
+    }
+
+    #[test]
+    fn more_shapes_comments_and_masking() {
+        for s in [
+            "sk_test_51HaQ9e2eZvKYlo2C0aB3dE5g",
+            "xoxe-1-My0xMjM0NTY3ODkw",
+            "npm_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5",
+            "ya29.a0AfH6SMBx3v9Q2kLmN8pQ",
+            "https://api.example.com/v1?access_token=aB3dE5gH7jK9mN1pQ3sT",
+        ] {
+            assert_eq!(scan(s).len(), 1, "{s}");
+        }
+        assert!(is_secret_field("client_secret") && is_secret_field("aws_secret_access_key"));
+        assert!(is_secret_field("auth_token") && !is_secret_field("description"));
+        let pem = "key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEow\n  -----END RSA PRIVATE KEY-----\nnext: 1\n";
+        let f = scan(pem);
+        assert!(pem[f[0].offset..f[0].offset + f[0].len].contains("MIIEow"));
+        let text = "a: 1\n  password: hunter2\n# ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5\ntoken: GITHUB_TOKEN\nname: é\n";
+        let m = mask(text);
+        assert_eq!(m.len(), text.len());
+        assert!(!m.contains("hunter2") && !m.contains("ghp_aB3d"), "{m}");
+        assert!(
+            m.contains("token: GITHUB_TOKEN") && m.contains("name: é"),
+            "{m}"
+        );
     }
 
     #[test]

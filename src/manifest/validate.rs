@@ -786,7 +786,12 @@ fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
         let off = super::diagnostic::offset_of(text, code.first_line + line, col + code.indent);
         location_at(text, off, super::diagnostic::token_len(text, off))
     };
-    for f in super::secrets::scan(&code.text) {
+    // Inline code was scanned with its manifest (`load`); code files here.
+    let inline = code.file.ends_with(".yaml") || code.file.ends_with(".yml");
+    for f in super::secrets::scan(&code.text)
+        .into_iter()
+        .filter(|_| !inline)
+    {
         let before = &code.text[..f.offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

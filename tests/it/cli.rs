@@ -225,3 +225,42 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Snippets never show a credential, whatever diagnostic they are shown for: a
+/// token next to an unrelated mistake, two tokens on one line, a token in a file
+/// that is not valid YAML, and a password under a misspelt kind.
+#[test]
+fn diagnostics_never_print_a_credential() {
+    let gh = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
+    let gl = "glpat-zZ3dE5gH7jK9mN1pQ3sT5vW";
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "a.yaml",
+            format!("apiVersion: mcpbox/v1\nkind: Server\nmetadata: {{name: s}}\nspec:\n  description: \"use {gh} or {gl}\"\n  defaultTimeoutMs: 5\n"),
+        ),
+        ("b.yaml", format!("a: [1, 2\ntoken: {gh}\n")),
+        (
+            "c.yaml",
+            "apiVersion: mcpbox/v1\nkind: Sever\nmetadata: {name: t}\npassword: \"hunter2-Zq8\"\nspec: {}\n".to_string(),
+        ),
+    ];
+    for (p, t) in &files {
+        std::fs::write(dir.path().join(p), t).unwrap();
+    }
+    for format in ["text", "json"] {
+        let out = bin()
+            .args(["validate", "--format", format])
+            .arg(dir.path())
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        for secret in [gh, gl, "hunter2-Zq8"] {
+            assert!(!text.contains(secret), "{format} leaked {secret}:\n{text}");
+        }
+        assert!(text.contains("E013") && text.contains("E060"), "{text}");
+    }
+}
