@@ -340,3 +340,44 @@ async fn a_saved_plan_never_clears_a_value_it_meant_to_set(pool: PgPool) {
     assert_eq!(code, 0, "{text}");
     assert_ne!(stored(&pool).await.1.unwrap(), before);
 }
+
+/// Credentials that sit in MCPBox's rows (a token pasted into drifted code, a
+/// password in a URL) are not copied into plans, which are published.
+#[sqlx::test(migrations = false)]
+async fn plans_do_not_repeat_credentials_found_in_the_database(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    let files = crate::common::basic(crate::common::CODE_V1, &[]);
+    crate::common::apply(&pool, &files).await;
+    let token = "sk-proj-Abc123Def456Ghi789Jkl012Mno345";
+    sqlx::query("UPDATE tools SET python_code = $1 WHERE name = 'list_issues'")
+        .bind(format!("API_KEY = \"{token}\"\n{}", crate::common::CODE_V1))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (p, e) in &files.files {
+        if let mcpbox_gitops::source::Entry::Bytes(b) = e {
+            std::fs::write(dir.path().join(p), b).unwrap();
+        }
+    }
+    let path = dir.path().to_str().unwrap();
+    for format in ["text", "json", "markdown"] {
+        let mut cmd = Command::cargo_bin("mcpbox-gitops").unwrap();
+        cmd.env("NO_COLOR", "1").env("DATABASE_URL", &url);
+        let out = cmd
+            .args(["plan", path, "--format", format])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("(redacted)"),
+            "the drift is still shown: {text}"
+        );
+        assert!(
+            !text.contains(token),
+            "{format} repeated the token:\n{text}"
+        );
+    }
+}

@@ -113,6 +113,48 @@ fn setting_value(
         })?)
 }
 
+/// Replaces credential-looking text in what a change shows of the database
+/// (`before`, and the old side of field changes) with `(redacted)`. Git's side
+/// passed the literal-secret check; MCPBox's rows did not (a UI-made source URL
+/// with a password, a token pasted into drifted code), and plans are published.
+/// The writer never reads `before`, so nothing applied changes.
+fn redact_before(c: &mut super::Change) {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                let found = crate::manifest::secrets::scan(s);
+                // Back to front, skipping a finding that overlaps one replaced.
+                let mut limit = s.len();
+                for f in found.iter().rev() {
+                    if f.offset + f.len <= limit {
+                        s.replace_range(f.offset..f.offset + f.len, "(redacted)");
+                        limit = f.offset;
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(before) = &c.before {
+        if let Ok(mut v) = serde_json::to_value(before) {
+            let original = v.clone();
+            walk(&mut v);
+            if v != original {
+                if let Ok(obj) = serde_json::from_value(v) {
+                    c.before = Some(obj);
+                }
+            }
+        }
+    }
+    for f in &mut c.fields {
+        if let Some(v) = &mut f.before {
+            walk(v);
+        }
+    }
+}
+
 /// Computes the plan.
 pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error> {
     let mut m = Matcher {
@@ -780,6 +822,9 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
     bookkeeping.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
     notes.append(&mut m.notes);
     notes.sort();
+    for c in &mut changes {
+        redact_before(c);
+    }
     Ok(Plan {
         format_version: FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
