@@ -3,7 +3,7 @@
 
 use super::connect::DbArgs;
 use super::{print, Error, SourceArgs, EXIT_CHANGES, EXIT_OK};
-use crate::plan::render::markdown::PrContext;
+use crate::plan::render::markdown::{PolicyChange, PrContext};
 use crate::plan::render::{self, Format};
 use std::collections::BTreeSet;
 
@@ -53,14 +53,15 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let (_files, mut desired) = super::load_desired(&args.source)?;
     // PR mode: the policy (approvers, guard, reviewer) comes from BASE, so a pull
     // request cannot loosen its own rules; values are never read.
+    let head_policy = desired.policy.clone();
+    let mut pr_notes: Vec<String> = Vec::new();
     let base = match &args.base {
-        Some(rev) => {
-            let (_, base) = super::load_desired_at(&args.source, Some(rev))?;
-            desired.set_policy(base.policy.clone());
-            Some(base)
-        }
+        Some(rev) => Some(read_base(&args.source, rev, &mut pr_notes)?),
         None => None,
     };
+    if let Some(b) = &base {
+        desired.set_policy(b.policy.clone());
+    }
     let note = match &base {
         Some(_) => (!desired.value_sources.is_empty()).then(|| {
             "secret values are never read in pull-request mode; apply reads and compares them"
@@ -77,18 +78,37 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     };
     let mut plan = crate::plan::diff::diff(&desired, &actual)?;
     plan.notes.extend(note);
-    let outside = match &base {
-        Some(b) => Some(crate::plan::diff::diff(b, &actual)?),
+    // Changes outside this PR: what BASE itself would do to the database. Best
+    // effort: a BASE that cannot be planned is a note, not a failed comment.
+    let outside = match base.as_ref().and_then(|b| b.desired.as_ref()) {
+        Some(b) => match crate::plan::diff::diff(b, &actual) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                pr_notes.push(format!("changes outside this PR could not be computed: BASE does not plan against the database ({e})"));
+                None
+            }
+        },
         None => None,
+    };
+    plan.notes.extend(pr_notes);
+    let policy_change = match &base {
+        Some(b) if b.policy != head_policy => Some(policy_change(
+            &b.policy,
+            head_policy,
+            &desired,
+            &actual,
+            &plan,
+        )?),
+        _ => None,
     };
     let pins_in_range: BTreeSet<String> = match &base {
         Some(b) => desired
             .all_pins
             .keys()
-            .chain(b.all_pins.keys())
+            .chain(b.pins.keys())
             .filter(|k| {
                 desired.all_pins.get(*k).map(|p| p.identity())
-                    != b.all_pins.get(*k).map(|p| p.identity())
+                    != b.pins.get(*k).map(|p| p.identity())
             })
             .cloned()
             .collect(),
@@ -108,12 +128,13 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         }
         Format::Json => render::json::render(&plan),
         Format::Markdown => {
-            let base_label = base.as_ref().map(|b| b.source.clone());
+            let base_label = base.as_ref().map(|b| b.label.clone());
             let mut ctx = PrContext::local(&plan.source);
             ctx.base = base_label.as_deref();
             ctx.outside = outside.as_ref();
             ctx.pins_in_range = &pins_in_range;
             ctx.artifact = args.artifact.as_deref();
+            ctx.policy_change = policy_change.as_ref();
             render::markdown::render(&plan, &ctx)
         }
     };
@@ -145,4 +166,96 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     } else {
         EXIT_OK
     })
+}
+
+/// BASE in PR mode: its policy (always), its pins, and its desired state when
+/// its manifests validate.
+struct Base {
+    label: String,
+    policy: crate::policy::Policy,
+    pins: crate::approvals::Pins,
+    desired: Option<crate::desired::DesiredState>,
+}
+
+/// Reads BASE. Its policy file must parse — it governs this plan — but invalid
+/// manifests (which the PR may be fixing) only cost the "outside" section.
+fn read_base(source: &SourceArgs, rev: &str, notes: &mut Vec<String>) -> Result<Base, Error> {
+    use crate::manifest::load::{text_of, APPROVALS_FILE, POLICY_FILE};
+    let loaded = source.read(Some(rev))?;
+    let files = &loaded.files;
+    let policy = match text_of(files, POLICY_FILE) {
+        Some(text) => crate::policy::parse(POLICY_FILE, text).map_err(|d| {
+            Error::Other(format!(
+                "BASE ({rev}) has an invalid policy file, which governs this plan: {d}"
+            ))
+        })?,
+        None => crate::policy::Policy::default(),
+    };
+    let pins = text_of(files, APPROVALS_FILE)
+        .and_then(|t| crate::approvals::parse(APPROVALS_FILE, t).ok())
+        .unwrap_or_default();
+    let desired = match crate::desired::build(files) {
+        Ok(mut d) => {
+            d.revision = loaded.revision.clone();
+            Some(d)
+        }
+        Err(diags) => {
+            notes.push(format!(
+                "BASE ({rev}) has {} manifest problem(s), so changes outside this PR could not be computed (`mcpbox-gitops validate --git {rev}` lists them)",
+                diags.len()
+            ));
+            None
+        }
+    };
+    Ok(Base {
+        label: files.label.clone(),
+        policy,
+        pins,
+        desired,
+    })
+}
+
+/// What the PR's policy change means: the diff of the two policies, and the
+/// tools whose approval outcome would differ under HEAD's policy.
+fn policy_change(
+    base: &crate::policy::Policy,
+    head: crate::policy::Policy,
+    desired: &crate::desired::DesiredState,
+    actual: &ActualState,
+    plan: &crate::plan::Plan,
+) -> Result<PolicyChange, Error> {
+    let text = |p: &crate::policy::Policy| serde_yaml::to_string(p).unwrap_or_default();
+    let (before, after) = (text(base), text(&head));
+    let diff = similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(10)
+        .header("BASE mcpbox-gitops.yaml", "HEAD mcpbox-gitops.yaml")
+        .to_string();
+    let mut under_head = desired.clone();
+    under_head.set_policy(head);
+    let merged = crate::plan::diff::diff(&under_head, actual)?;
+    let outcome = |p: &crate::plan::Plan| -> std::collections::BTreeMap<String, String> {
+        p.changes
+            .iter()
+            .filter_map(|c| {
+                c.tool
+                    .as_ref()
+                    .map(|t| (c.key.clone(), t.approval.reason.clone()))
+            })
+            .collect()
+    };
+    let (now, then) = (outcome(plan), outcome(&merged));
+    let mut after_merge: Vec<String> = then
+        .iter()
+        .filter(|(k, v)| now.get(*k) != Some(*v))
+        .map(|(k, v)| format!("tool {k}: {v}"))
+        .collect();
+    if merged.summary != plan.summary {
+        after_merge.push(format!(
+            "the plan would be {} instead of {}",
+            merged.summary.tally(),
+            plan.summary.tally()
+        ));
+    }
+    Ok(PolicyChange { diff, after_merge })
 }

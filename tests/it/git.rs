@@ -252,6 +252,26 @@ async fn policy_comes_from_base_not_from_the_pr(pool: PgPool) {
         .find(|c| c["key"] == "github/list_issues")
         .unwrap();
     assert_ne!(tool["tool"]["approval"]["status"], "approved", "{tool}");
+    // The comment shows the policy change and what it means after merge.
+    let (code, md, err) = run(bin(Some(&url))
+        .arg("plan")
+        .arg(d)
+        .args(["--git", "HEAD", "--base", "HEAD~1", "--format", "markdown"]));
+    assert_eq!(code, 0, "{err}");
+    let section = md
+        .split("This PR changes the reconciler's policy")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no policy section:\n{md}"));
+    assert!(
+        section.contains("-- alice&#64;example.com") || section.contains("-- alice@example.com"),
+        "{section}"
+    );
+    assert!(section.contains("+- mallory@example.com"), "{section}");
+    assert!(
+        section.contains("tool github/list&#95;issues: approved (pinned by mallory")
+            || section.contains("tool github/list_issues: approved (pinned by mallory"),
+        "{section}"
+    );
     // Without --base the PR's own policy would count: the difference is the point.
     let (_, out, _) = run(bin(Some(&url))
         .arg("plan")
@@ -467,4 +487,35 @@ fn a_remote_is_mirrored_into_the_cache_and_reused() {
     };
     assert_eq!(code, 1);
     assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn a_base_with_invalid_manifests_still_gets_a_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q"]);
+    write(
+        d,
+        &[
+            (
+                "github.yaml",
+                &SERVER.replace("description:", "descripton:"),
+            ),
+            ("list_issues.yaml", TOOL),
+            ("list_issues.py", CODE_V1),
+        ],
+    );
+    commit(d, "broken");
+    write(d, &[("github.yaml", SERVER)]);
+    commit(d, "fixed");
+    let (code, md, err) = run(bin(None)
+        .arg("plan")
+        .arg(d)
+        .args(["--git", "HEAD", "--base", "HEAD~1", "--format", "markdown"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        md.contains("manifest problem(s), so changes outside this PR could not be computed"),
+        "{md}"
+    );
+    assert!(md.contains("server <code>github</code>"), "{md}");
 }

@@ -40,6 +40,19 @@ pub struct PrContext<'a> {
     /// Where the full JSON plan is (e.g. `plan.json artifact`), named in the
     /// truncation note.
     pub artifact: Option<&'a str>,
+    /// The PR changes `mcpbox-gitops.yaml`: the plan used BASE's policy, and this
+    /// says what changes after merge.
+    pub policy_change: Option<&'a PolicyChange>,
+}
+
+/// A policy file changed by the pull request.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChange {
+    /// Unified diff of the policy as BASE and HEAD read (normalised YAML).
+    pub diff: String,
+    /// What the plan would say differently under HEAD's policy, one line each
+    /// (e.g. a tool approved by a pin this policy now accepts).
+    pub after_merge: Vec<String>,
 }
 
 /// No pins changed: the default of [`PrContext::local`].
@@ -56,6 +69,7 @@ impl<'a> PrContext<'a> {
             pins_in_range: &NO_PINS,
             max_chars: GITHUB_COMMENT_LIMIT,
             artifact: None,
+            policy_change: None,
         }
     }
 }
@@ -196,6 +210,7 @@ fn fixed_part(plan: &Plan, ctx: &PrContext, lists: &mut Lists) -> String {
     if plan.has_changes() {
         summary_table(&mut out, plan, ctx, lists);
     }
+    policy(&mut out, ctx, lists);
     outside(&mut out, ctx, lists);
     notes(&mut out, plan, lists);
     if !plan.changes.is_empty() {
@@ -405,6 +420,30 @@ fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, lists: &mut Lis
         let _ = writeln!(out, "| {what} | {} | {} |", items.len(), lists.cell(items));
     }
     out.push('\n');
+}
+
+/// A PR that changes the reconciler's own policy: it did not apply to this plan
+/// (BASE's did), so the reviewer must see the change and what it will do.
+fn policy(out: &mut String, ctx: &PrContext, lists: &mut Lists) {
+    let Some(change) = ctx.policy_change else {
+        return;
+    };
+    let _ = writeln!(out, "#### ⚠️ This PR changes the reconciler's policy\n");
+    let _ = writeln!(
+        out,
+        "This plan was made under BASE's <code>mcpbox-gitops.yaml</code>; the change below takes effect once merged, for the apply of this very merge too.\n"
+    );
+    let fence = fence_for(&change.diff);
+    let _ = writeln!(out, "{fence}diff\n{}{fence}\n", change.diff);
+    if !change.after_merge.is_empty() {
+        let items: Vec<String> = change.after_merge.iter().map(|l| html(l)).collect();
+        let _ = writeln!(
+            out,
+            "Under the new policy, applying the merge would differ:\n"
+        );
+        out.push_str(&lists.bullets(&items));
+        out.push('\n');
+    }
 }
 
 fn outside(out: &mut String, ctx: &PrContext, lists: &mut Lists) {
@@ -1201,6 +1240,7 @@ spec:
             pins_in_range: pins,
             max_chars: GITHUB_COMMENT_LIMIT,
             artifact: Some("plan.json artifact"),
+            policy_change: None,
         }
     }
 
