@@ -5,7 +5,9 @@
 //! what was left out and which variables `apply` will need (tunnel tokens and
 //! encrypted settings are exported as `valueFrom: {env: …}`); deciding what goes
 //! into the files (and what cannot) lives in `crate::export`. The export never
-//! reads `MCPBOX_ENCRYPTION_KEY` and never decrypts anything.
+//! reads `MCPBOX_ENCRYPTION_KEY` and never decrypts anything. The files are
+//! written into a temporary directory next to DIR first and moved into DIR only
+//! once all of them were written, so a failed export leaves DIR as it was.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,7 +51,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let pool = super::connect::ready_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
     let export = export::export(&actual, &opts).map_err(|e| Error::Other(e.to_string()))?;
-    write(&args.out, &export.files)?;
+    write(&args.out, &export.files, args.force)?;
 
     for s in &export.skipped {
         eprintln!("warning: not exported: {}: {}", s.object, s.reason);
@@ -100,18 +102,165 @@ fn check_target(out: &Path, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn write(out: &Path, files: &FileSet) -> Result<(), Error> {
+/// Writes `files` into `out` so that a failure leaves `out` as it was: every file
+/// is first written into a fresh hidden directory next to `out` (on the same file
+/// system), and only when all of them were written are they moved into place: the
+/// whole directory renamed to `out` when `out` is missing or empty, otherwise (a
+/// directory holding hidden entries, or `--force`) file by file, each rename
+/// replacing the file of the same name.
+fn write(out: &Path, files: &FileSet, force: bool) -> Result<(), Error> {
+    let out = absolute(out)?;
+    let beside = out.parent().map(|parent| {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Other(format!("cannot create {}: {e}", parent.display())))
+            .and_then(|()| staging_dir(parent))
+    });
+    let staging = match beside {
+        Some(Ok(dir)) => dir,
+        // A parent we may not write to (or `/`, which has none): an existing
+        // directory can hold the staging directory itself, hidden (nothing reads
+        // hidden entries), and its files are then moved one by one.
+        Some(Err(_)) | None if out.is_dir() => staging_dir(&out)?,
+        Some(Err(e)) => return Err(e),
+        None => staging_dir(&out)?,
+    };
+    let written: Vec<&String> = files
+        .files
+        .iter()
+        .filter(|(_, entry)| matches!(entry, Entry::Bytes(_)))
+        .map(|(rel, _)| rel)
+        .collect();
     for (rel, entry) in &files.files {
         let Entry::Bytes(bytes) = entry else { continue };
-        let path = out.join(rel);
-        let fail =
-            |e: std::io::Error| Error::Other(format!("cannot write {}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+        let staged = staging.join(rel);
+        let result = match staged.parent() {
+            Some(dir) => std::fs::create_dir_all(dir),
+            None => Ok(()),
         }
-        std::fs::write(&path, bytes).map_err(fail)?;
+        .and_then(|()| std::fs::write(&staged, bytes));
+        if let Err(e) = result {
+            discard(&staging);
+            return Err(Error::Other(format!(
+                "cannot write {}: {e}; nothing was written to {}",
+                out.join(rel).display(),
+                out.display()
+            )));
+        }
+    }
+    // Checked again: the directory may have changed while the database was read.
+    if let Err(e) = check_target(&out, force) {
+        discard(&staging);
+        return Err(e);
+    }
+    let empty = match std::fs::read_dir(&out) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => {
+            discard(&staging);
+            return Err(Error::Other(format!("cannot read {}: {e}", out.display())));
+        }
+    };
+    // A rename replaces a missing or empty directory in one step; when it cannot
+    // (an empty mount point, a platform that refuses), move file by file.
+    if empty && std::fs::rename(&staging, &out).is_ok() {
+        return Ok(());
+    }
+    if let Err(e) = check_in_the_way(&out, &written) {
+        discard(&staging);
+        return Err(e);
+    }
+    for (done, rel) in written.iter().enumerate() {
+        let target = out.join(rel);
+        let result = match target.parent() {
+            Some(dir) => std::fs::create_dir_all(dir),
+            None => Ok(()),
+        }
+        .and_then(|()| std::fs::rename(staging.join(rel), &target));
+        if let Err(e) = result {
+            // Not discarded: it holds the files not moved yet.
+            return Err(Error::Other(format!(
+                "cannot move {} into place: {e}; {done} of {} file(s) were written to {} already, the others are in {}",
+                target.display(),
+                written.len(),
+                out.display(),
+                staging.display()
+            )));
+        }
+    }
+    discard(&staging);
+    Ok(())
+}
+
+/// `out` made absolute, so that its parent is where a sibling can be made
+/// (`.` or `repo/..` have none of their own).
+fn absolute(out: &Path) -> Result<PathBuf, Error> {
+    let fail = |e: std::io::Error| Error::Other(format!("cannot resolve {}: {e}", out.display()));
+    if out.exists() {
+        out.canonicalize().map_err(fail)
+    } else {
+        std::path::absolute(out).map_err(fail)
+    }
+}
+
+/// A new, empty, hidden directory in `parent` to write the export into first.
+fn staging_dir(parent: &Path) -> Result<PathBuf, Error> {
+    let mut last = None;
+    for _ in 0..16 {
+        let dir = parent.join(format!(
+            ".mcpbox-gitops-export-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                return Err(Error::Other(format!(
+                    "cannot create a temporary directory in {}: {e}",
+                    parent.display()
+                )))
+            }
+        }
+    }
+    Err(Error::Other(format!(
+        "cannot create a temporary directory in {}: {}",
+        parent.display(),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+/// Refuses, before anything is moved, a target that a rename cannot replace: a
+/// directory where a file goes, or a file where a directory goes.
+fn check_in_the_way(out: &Path, written: &[&String]) -> Result<(), Error> {
+    for rel in written {
+        let target = out.join(rel);
+        let mut at = target.as_path();
+        let mut is_file = true;
+        while at != out {
+            if let Ok(meta) = std::fs::metadata(at) {
+                if meta.is_dir() == is_file {
+                    let what = if is_file { "a directory" } else { "a file" };
+                    return Err(Error::Other(format!(
+                        "cannot write {}: {} is {what}; nothing was written to {}",
+                        target.display(),
+                        at.display(),
+                        out.display()
+                    )));
+                }
+            }
+            let Some(up) = at.parent() else { break };
+            at = up;
+            is_file = false;
+        }
     }
     Ok(())
+}
+
+/// Removes the staging directory, warning when it cannot.
+fn discard(staging: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(staging) {
+        tracing::warn!(path = %staging.display(), error = %e, "cannot remove the temporary directory of the export");
+    }
 }
 
 /// Files of the repository at `out` (as `plan` would read it) that the export did
@@ -179,4 +328,113 @@ fn summary(out: &Path, e: &Export) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::write;
+    use crate::source::FileSet;
+
+    /// Every entry below `dir`, relative, with file contents.
+    fn tree(dir: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                if path.is_dir() {
+                    stack.push(path);
+                    out.push((rel, "/".into()));
+                } else {
+                    out.push((rel, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Files whose last one cannot be written (its name is too long).
+    fn failing() -> FileSet {
+        let mut files = FileSet::empty("test");
+        files.insert("a.yaml", "new a");
+        files.insert("b/kept.yaml", "new b");
+        files.insert(format!("z/{}.yaml", "n".repeat(300)), "never");
+        files
+    }
+
+    #[test]
+    fn a_failed_write_leaves_a_new_directory_missing() {
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("repo");
+        let err = write(&out, &failing(), false).unwrap_err().to_string();
+        assert!(err.contains("cannot write"), "{err}");
+        assert_eq!(tree(parent.path()), [], "nothing is left behind");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_an_existing_directory_as_it_was() {
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("repo");
+        std::fs::create_dir_all(out.join(".git")).unwrap();
+        std::fs::write(out.join(".git/HEAD"), "ref").unwrap();
+        std::fs::write(out.join("a.yaml"), "old a").unwrap();
+        let before = tree(parent.path());
+        assert!(write(&out, &failing(), true).is_err());
+        assert_eq!(tree(parent.path()), before);
+        // Written, but in the way of a rename: refused before anything moves.
+        std::fs::create_dir_all(out.join("b/kept.yaml")).unwrap();
+        let mut files = FileSet::empty("test");
+        files.insert("a.yaml", "new a");
+        files.insert("b/kept.yaml", "new b");
+        let before = tree(parent.path());
+        let err = write(&out, &files, true).unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        assert_eq!(tree(parent.path()), before);
+    }
+
+    #[test]
+    fn writes_into_a_new_an_empty_or_a_used_directory() {
+        let mut files = FileSet::empty("test");
+        files.insert("a.yaml", "new a");
+        files.insert("b/c/d.yaml", "new d");
+        let written = [
+            ("a.yaml".to_string(), "new a".to_string()),
+            ("b".into(), "/".into()),
+            ("b/c".into(), "/".into()),
+            ("b/c/d.yaml".into(), "new d".into()),
+        ];
+        let parent = tempfile::tempdir().unwrap();
+        // New, and nested below directories that do not exist yet.
+        let new = parent.path().join("x/new");
+        write(&new, &files, false).unwrap();
+        assert_eq!(tree(&new), written);
+        // Empty.
+        let empty = parent.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        write(&empty, &files, false).unwrap();
+        assert_eq!(tree(&empty), written);
+        // Used (`--force`): same names replaced, other entries kept.
+        let used = parent.path().join("used");
+        std::fs::create_dir_all(used.join(".git")).unwrap();
+        std::fs::create_dir_all(used.join("b")).unwrap();
+        std::fs::write(used.join("a.yaml"), "old a").unwrap();
+        std::fs::write(used.join("b/mine.yaml"), "mine").unwrap();
+        write(&used, &files, true).unwrap();
+        let mut want = written.to_vec();
+        want.push((".git".into(), "/".into()));
+        want.push(("b/mine.yaml".into(), "mine".into()));
+        want.sort();
+        assert_eq!(tree(&used), want);
+        // No temporary directory is left beside them.
+        let mut names: Vec<String> = std::fs::read_dir(parent.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["empty", "used", "x"]);
+    }
 }

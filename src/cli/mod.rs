@@ -152,7 +152,8 @@ pub struct SourceArgs {
     /// For a URL the default is the remote's default branch.
     #[arg(long, value_name = "REF")]
     pub git: Option<String>,
-    /// Only read manifests under this folder of the repository (also `--path`).
+    /// Only read manifests under this folder of the repository (also `--path`),
+    /// relative to its root and inside it.
     #[arg(long = "subdir", visible_alias = "path", value_name = "SUBDIR")]
     pub subdir: Option<String>,
     /// Where remote repositories are mirrored between runs (default: the user's
@@ -223,15 +224,52 @@ impl SourceArgs {
                 revision: Some(g.commit),
             });
         }
-        let mut dir = PathBuf::from(&self.path);
-        if let Some(sub) = subdir {
-            dir.push(sub);
-        }
+        let root = PathBuf::from(&self.path);
+        let dir = match subdir {
+            Some(sub) => subdir_of(&root, sub)?,
+            None => root,
+        };
         Ok(Loaded {
             files: crate::source::FileSet::from_dir(&dir)?,
             revision: None,
         })
     }
+}
+
+/// `root/<subdir>` for `--subdir` in directory mode, by the rule of git mode
+/// ([`crate::source::subdir_components`]): refused when absolute or when `..`
+/// climbs above `root`, and also when a symbolic link leads it out of `root`.
+fn subdir_of(root: &std::path::Path, subdir: &str) -> Result<PathBuf, Error> {
+    let refuse = |why: String| {
+        Error::Other(format!(
+            "--subdir must be a folder inside the repository: `{subdir}` {why} (give a path relative to {}, such as deploy/manifests)",
+            root.display()
+        ))
+    };
+    let Some(parts) = crate::source::subdir_components(subdir) else {
+        let why = if subdir.starts_with(['/', '\\']) {
+            "is an absolute path"
+        } else if subdir.split(['/', '\\']).any(|part| part == "..") {
+            "climbs above the repository with `..`"
+        } else {
+            "is not a relative path"
+        };
+        return Err(refuse(why.into()));
+    };
+    let dir = parts
+        .iter()
+        .fold(root.to_path_buf(), |dir, part| dir.join(part));
+    // A missing folder is reported by the reader; an existing one must resolve
+    // inside the repository.
+    if let (Ok(real_root), Ok(real_dir)) = (root.canonicalize(), dir.canonicalize()) {
+        if !real_dir.starts_with(&real_root) {
+            return Err(refuse(format!(
+                "leads to {} through a symbolic link",
+                real_dir.display()
+            )));
+        }
+    }
+    Ok(dir)
 }
 
 /// `$XDG_CACHE_HOME/mcpbox-gitops`, else `~/.cache/mcpbox-gitops`, else a folder
@@ -326,5 +364,68 @@ pub fn load_desired_at(
             eprint!("{}", diagnostics::render(&files, &diags, color_enabled()));
             Err(Error::Invalid(diags.len()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceArgs;
+
+    #[test]
+    fn subdir_stays_inside_the_directory() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("repo");
+        std::fs::create_dir_all(root.join("deploy/manifests")).unwrap();
+        std::fs::write(root.join("deploy/manifests/in.yaml"), "k: v").unwrap();
+        // A sibling the repository must not reach.
+        std::fs::create_dir_all(parent.path().join("x")).unwrap();
+        std::fs::write(parent.path().join("x/out.yaml"), "k: v").unwrap();
+        let read = |subdir: &str| {
+            let mut args = SourceArgs::dir(&root);
+            args.subdir = Some(subdir.into());
+            args.read(None)
+        };
+        for subdir in ["../x", "/etc", "deploy/../../x", "deploy/../.."] {
+            let err = read(subdir)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains("--subdir must be a folder inside the repository")
+                    && err.contains(subdir),
+                "{subdir}: {err:?}"
+            );
+        }
+        for subdir in [
+            "deploy/manifests",
+            "./deploy/manifests/",
+            "deploy/../deploy/manifests",
+        ] {
+            let files = read(subdir).map(|l| l.files).unwrap();
+            let paths: Vec<&str> = files.files.keys().map(String::as_str).collect();
+            assert_eq!(paths, ["in.yaml"], "{subdir}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn subdir_may_not_leave_the_directory_through_a_link() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("repo");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(parent.path().join("x")).unwrap();
+        std::fs::write(parent.path().join("x/out.yaml"), "k: v").unwrap();
+        std::os::unix::fs::symlink(parent.path().join("x"), root.join("link")).unwrap();
+        let mut args = SourceArgs::dir(&root);
+        args.subdir = Some("link".into());
+        let err = args
+            .read(None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("--subdir must be a folder inside the repository"),
+            "{err:?}"
+        );
     }
 }

@@ -5,7 +5,10 @@
 //! `servers/<server>/tools/<tool>.yaml` (with the `.py` of a Python tool next to
 //! it), `platform/modules.yaml`, `platform/settings.yaml`,
 //! `platform/tunnels/<tunnel>.yaml`, `approvals.yaml` and `mcpbox-gitops.yaml`, and
-//! says what it left out and why. Every export is checked before it is returned: it
+//! says what it left out and why. A file or directory name derived from an MCPBox
+//! name (up to 255 characters) is at most 100 bytes: a longer one is cut and ends
+//! in `-` and 8 hex digits of the name's SHA-256; the manifest inside keeps the
+//! full name. Every export is checked before it is returned: it
 //! must load and validate, and planning it against the same state must propose
 //! adoptions only (an object that would not is dropped with a warning). Pure:
 //! reading the database and writing the files live in `cli::export`.
@@ -51,7 +54,8 @@
 //! - `render`: a selection as files: YAML documents with header comments.
 //! - `check`: the self-check that loads and plans the files and names the
 //!   objects to drop.
-//! - `names`: file paths and environment-variable names the export makes up.
+//! - `names`: file paths (length-capped, unique) and environment-variable names
+//!   the export makes up.
 //! - `text`: how MCPBox's text is quoted in reasons and header comments.
 //! - `fixtures`, `tests` (tests only): the rows the unit tests share, and the
 //!   tests of [`export`] as a whole.

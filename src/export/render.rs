@@ -3,12 +3,12 @@
 //! what it leaves out, plus `approvals.yaml` and the policy. What goes into the
 //! selection lives in `select`; checking the files, in `check`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_yaml::Value as Yaml;
 
-use super::names::{server_dir, tool_path, unique};
+use super::names::Paths;
 use super::selection::{Item, Selection, SettingOut};
 use super::text::{one_line, shown};
 use super::{Error, Options, MODULES_FILE, SETTINGS_FILE, TUNNELS_DIR};
@@ -108,6 +108,8 @@ pub(super) fn render(
 ) -> Result<Rendered, Error> {
     let mut files = FileSet::empty("export");
     let mut owners: BTreeMap<String, Item> = BTreeMap::new();
+    // Names are up to 255 characters: paths are capped and kept unique here.
+    let mut paths = Paths::default();
     for (name, s) in &sel.servers {
         let mut spec = ServerSpec {
             description: s.obj.description.clone(),
@@ -132,17 +134,16 @@ pub(super) fn render(
             metadata: Metadata { name: name.clone() },
             spec,
         };
-        let path = format!("{}/server.yaml", server_dir(name));
+        let path = format!("{}/server.yaml", paths.server_dir(name));
         let text = with_header(&s.notes, &yaml(&path, &doc)?);
         files.insert(path, text);
     }
 
     // Source names are free-form: files are named after MCPBox's sanitised form,
     // numbered on a clash within the server.
-    let mut used: HashSet<String> = HashSet::new();
     for ((server, name), s) in &sel.sources {
-        let stem = format!("{}/sources/{}", server_dir(server), sanitize(name));
-        let path = format!("{}.yaml", unique(&mut used, stem));
+        let dir = format!("{}/sources", paths.server_dir(server));
+        let path = paths.file(&dir, &sanitize(name), "yaml");
         let auth = (s.obj.auth_type != AuthType::None).then(|| SourceAuth {
             auth_type: s.obj.auth_type,
             secret: s.obj.auth_secret.clone(),
@@ -172,6 +173,10 @@ pub(super) fn render(
     for ((server, name), t) in &sel.tools {
         let item = Item::Tool(server.clone(), name.clone());
         let passthrough = t.obj.tool_type == ToolType::McpPassthrough;
+        // The manifest and its code share a stem, so `codeFile` is `<stem>.py`
+        // (shortened with the manifest when the name is long).
+        let dir = format!("{}/tools", paths.server_dir(server));
+        let stem = paths.stem(&dir, name, &["yaml", "py"]);
         let spec = ToolSpec {
             tool_type: passthrough.then_some(ToolType::McpPassthrough),
             description: t
@@ -181,7 +186,7 @@ pub(super) fn render(
                 .flatten(),
             timeout_ms: t.obj.timeout_ms.map(i64::from),
             enabled: (!t.obj.enabled).then_some(false),
-            code_file: (!passthrough).then(|| format!("{name}.py")),
+            code_file: (!passthrough).then(|| format!("{stem}.py")),
             dependencies: (!t.obj.dependencies.is_empty()).then(|| t.obj.dependencies.clone()),
             input_schema: t.shape.schema.then(|| t.obj.input_schema.clone()),
             external_source: t.obj.external_source.clone().filter(|_| passthrough),
@@ -214,13 +219,13 @@ pub(super) fn render(
         } else if t.shape.schema {
             notes.push("inputSchema is MCPBox's stored schema, which differs from the one derived from `async def main`".into());
         }
-        let path = tool_path(server, name, "yaml");
+        let path = format!("{dir}/{stem}.yaml");
         let text = with_header(&notes, &yaml(&path, &doc)?);
         files.insert(path.clone(), text);
         owners.insert(path, item.clone());
         if !passthrough {
             let code = t.obj.python_code.clone().unwrap_or_default();
-            let py = tool_path(server, name, "py");
+            let py = format!("{dir}/{stem}.py");
             files.insert(py.clone(), code);
             owners.insert(py, item);
         }
@@ -276,10 +281,8 @@ pub(super) fn render(
         files.insert(SETTINGS_FILE, text);
     }
 
-    let mut used: HashSet<String> = HashSet::new();
     for (name, t) in &sel.tunnels {
-        let stem = format!("{TUNNELS_DIR}/{}", sanitize(name));
-        let path = format!("{}.yaml", unique(&mut used, stem));
+        let path = paths.file(TUNNELS_DIR, &sanitize(name), "yaml");
         let doc = Doc {
             api_version: API_VERSION.into(),
             kind: "TunnelConfiguration".into(),

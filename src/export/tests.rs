@@ -410,3 +410,98 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
         "{err}"
     );
 }
+
+#[test]
+fn long_names_make_short_unique_file_names_and_plan_as_adoptions_only() {
+    use super::fixtures::{source, tool, tunnel};
+    use crate::rules::approval::Status;
+
+    let mut actual = state();
+    let long = server(90, &"s".repeat(200), 30000);
+    let code = "async def main(city: str):\n    return city\n";
+    let twins = [
+        tool(91, &long, &"a".repeat(252), code, Status::Draft),
+        tool(
+            92,
+            &long,
+            &format!("{}b", "a".repeat(251)),
+            code,
+            Status::Draft,
+        ),
+    ];
+    actual.servers.push(long.clone());
+    actual.tools.extend(twins.iter().cloned());
+    actual.sources.push(source(
+        93,
+        &long,
+        &format!("Source {}", "x".repeat(248)),
+        ("none", None),
+    ));
+    actual.tunnels.push(tunnel(
+        94,
+        &format!("Tunnel {}", "y".repeat(248)),
+        false,
+        Some("long-token-0123456789"),
+    ));
+    let e = export(&actual, &Options::default()).unwrap();
+    assert!(
+        e.skipped.iter().all(|s| !s.object.contains("aaaa")
+            && !s.object.contains("xxxx")
+            && !s.object.contains("yyyy")
+            && !s.object.contains("ssss")),
+        "{:#?}",
+        e.skipped
+    );
+    for path in e.files.files.keys() {
+        for part in path.split('/') {
+            assert!(
+                part.len() <= 100,
+                "{path}: `{part}` is {} bytes",
+                part.len()
+            );
+        }
+    }
+    // Each tool's codeFile names the `.py` beside its manifest, and the manifest
+    // keeps the full name.
+    let mut tool_files = BTreeSet::new();
+    for t in &twins {
+        let (yaml, body) = e
+            .files
+            .files
+            .iter()
+            .filter(|(p, _)| p.ends_with(".yaml") && p.contains("/tools/"))
+            .find_map(|(p, entry)| match entry {
+                Entry::Bytes(b) => {
+                    let body = String::from_utf8_lossy(b).into_owned();
+                    body.contains(&format!("name: {}\n", t.obj.name))
+                        .then(|| (p.clone(), body))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no manifest for {}", t.obj.name));
+        let dir = yaml.rsplit_once('/').unwrap().0;
+        let code_file = body
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("codeFile: "))
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(text(&e, &format!("{dir}/{code_file}")), code);
+        assert!(tool_files.insert(yaml), "two tools share a file");
+    }
+    let desired = desired::build(&e.files).unwrap();
+    let plan = diff::diff(&desired, &actual).unwrap();
+    assert!(
+        plan.changes.iter().all(adoption_only),
+        "{:#?}",
+        plan.changes
+    );
+    let keys: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
+    for t in &twins {
+        let key = format!("{}/{}", long.obj.name, t.obj.name);
+        assert!(keys.contains(&key.as_str()), "{key} not in {keys:#?}");
+    }
+    assert!(
+        keys.iter().any(|k| k.starts_with("Tunnel yyy")),
+        "{keys:#?}"
+    );
+    assert!(keys.iter().any(|k| k.contains("/Source xxx")), "{keys:#?}");
+}

@@ -542,25 +542,12 @@ fn workdir_prefix(repo: &Repository, repo_path: &Path) -> Vec<String> {
     components
 }
 
-/// Splits `--path` into components, rejecting absolute paths and `..` above the root.
+/// Splits `--path` into components, rejecting absolute paths and `..` above the root
+/// (the rule of [`super::subdir_components`], shared with directory mode).
 fn normalise_subdir(subdir: &str) -> Result<Vec<String>, Error> {
-    let invalid = || Error::InvalidSubdir {
+    super::subdir_components(subdir).ok_or_else(|| Error::InvalidSubdir {
         subdir: subdir.to_string(),
-    };
-    if subdir.starts_with('/') || subdir.starts_with('\\') {
-        return Err(invalid());
-    }
-    let mut components: Vec<String> = Vec::new();
-    for part in subdir.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                components.pop().ok_or_else(invalid)?;
-            }
-            _ => components.push(part.to_string()),
-        }
-    }
-    Ok(components)
+    })
 }
 
 /// `git:<short sha> (<rev>)`, then where from and which directory.

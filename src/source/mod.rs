@@ -48,6 +48,39 @@ pub enum Error {
     },
 }
 
+/// Splits a sub-directory of a repository, as given to `--subdir`/`--path`, into
+/// its components (`/` or `\\` separated, `.` and empty ones dropped, `..`
+/// undoing the one before), or `None` when it is absolute or `..` climbs above
+/// the root. The one rule of the directory and the git readers.
+pub fn subdir_components(subdir: &str) -> Option<Vec<String>> {
+    if subdir.starts_with('/') || subdir.starts_with('\\') {
+        return None;
+    }
+    let mut components: Vec<String> = Vec::new();
+    for part in subdir.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                components.pop()?;
+            }
+            // Anything a path does not take as one plain name (a drive prefix
+            // such as `C:` on Windows) could replace the root when joined.
+            _ if !is_plain_name(part) => return None,
+            _ => components.push(part.to_string()),
+        }
+    }
+    Some(components)
+}
+
+/// Whether `part` is, as a path, exactly one ordinary name.
+fn is_plain_name(part: &str) -> bool {
+    let mut components = Path::new(part).components();
+    matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    )
+}
+
 /// A file in the set: its bytes, or why it was not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -90,7 +123,11 @@ impl FileSet {
 
     /// Reads every regular file below `root`, skipping hidden entries (`.git`,
     /// `.github`, …) and `target/`. Symbolic links are followed only when they
-    /// resolve inside `root`.
+    /// resolve inside `root`. A directory below `root` holding a `.git` file or
+    /// directory (a checked-out submodule, or another repository cloned inside)
+    /// is skipped with a warning, as the git reader skips submodules: its files
+    /// belong to another repository, and `apply .` must read what
+    /// `apply --git HEAD` reads.
     pub fn from_dir(root: &Path) -> Result<FileSet, Error> {
         if !root.is_dir() {
             return Err(Error::NotADirectory {
@@ -144,9 +181,16 @@ impl FileSet {
                     source,
                 })?;
                 if meta.is_dir() {
-                    if !file_type.is_symlink() {
-                        stack.push(rel);
+                    if file_type.is_symlink() {
+                        continue;
                     }
+                    // `symlink_metadata`: a `.git` of any type (a submodule's is a
+                    // file, a clone's a directory, even a link) marks a repository.
+                    if std::fs::symlink_metadata(full.join(".git")).is_ok() {
+                        tracing::warn!(path = %rel_str, "skipping nested repository (a submodule or a clone): its files are in another repository");
+                        continue;
+                    }
+                    stack.push(rel);
                     continue;
                 }
                 if !meta.is_file() {
@@ -194,6 +238,37 @@ mod tests {
         assert!(set.get(".git/config").is_none());
         #[cfg(unix)]
         assert_eq!(set.get("link"), Some(&Entry::LinkOutside));
+    }
+
+    #[test]
+    fn nested_repositories_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // A submodule's checkout (`.git` is a file) and a nested clone (a folder).
+        std::fs::create_dir_all(dir.path().join("sub/deep")).unwrap();
+        std::fs::write(dir.path().join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+        std::fs::write(dir.path().join("sub/x.yaml"), "k: v").unwrap();
+        std::fs::write(dir.path().join("sub/deep/y.yaml"), "k: v").unwrap();
+        std::fs::create_dir_all(dir.path().join("a/clone/.git")).unwrap();
+        std::fs::write(dir.path().join("a/clone/z.yaml"), "k: v").unwrap();
+        std::fs::write(dir.path().join("a/kept.yaml"), "k: v").unwrap();
+        // The root's own `.git` does not make it a nested repository.
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("top.yaml"), "k: v").unwrap();
+        let set = FileSet::from_dir(dir.path()).unwrap();
+        let paths: Vec<&str> = set.files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["a/kept.yaml", "top.yaml"]);
+    }
+
+    #[test]
+    fn subdirs_stay_inside_the_root() {
+        let parts = |s: &str| subdir_components(s);
+        assert_eq!(parts("a/b"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(parts("./a//b/"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(parts("a\\..\\b"), Some(vec!["b".into()]));
+        assert_eq!(parts("."), Some(vec![]));
+        for bad in ["/etc", "\\etc", "..", "../x", "a/../..", "a/../../x"] {
+            assert_eq!(parts(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -819,3 +819,88 @@ async fn cli_refuses_a_non_empty_directory_without_force(pool: PgPool) {
         .code(0)
         .stdout(predicate::str::contains("No changes."));
 }
+
+#[sqlx::test(migrations = false)]
+async fn cli_exports_names_too_long_for_file_names(pool: PgPool) {
+    common::migrate(&pool).await;
+    common::apply(&pool, &homelab()).await;
+    sqlx::query("DELETE FROM mcpbox_gitops.ownership")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // MCPBox allows names of 1 to 255 characters; most file systems allow 255
+    // bytes per file name, `.yaml` included.
+    let weather = id_of(&pool, "SELECT id FROM servers WHERE name = 'weather'").await;
+    let tool = "a".repeat(252);
+    llm_tool(&pool, weather, &tool, "draft").await;
+    let tunnel = format!("Long tunnel {}", "z".repeat(243));
+    assert_eq!(tunnel.len(), 255);
+    let token = crypto::encrypt_b64(&key(), TUNNELS[0].1, &Aad::tunnel_token()).unwrap();
+    sqlx::query(
+        "INSERT INTO tunnel_configurations (id, name, description, tunnel_token, public_url, is_active)
+         VALUES ($1, $2, NULL, $3, NULL, false)",
+    )
+    .bind(Uuid::new_v4()).bind(&tunnel).bind(token)
+    .execute(&pool).await.unwrap();
+
+    let url = common::url(&pool);
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("repo");
+    bin()
+        .args(["export", "--out"])
+        .arg(&out)
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 tunnel configuration(s)"));
+    // Every file is in place, nothing is left beside it, and every name fits.
+    let files = FileSet::from_dir(&out).unwrap();
+    for path in files.files.keys() {
+        for part in path.split('/') {
+            assert!(part.len() <= 100, "{path}: {} bytes", part.len());
+        }
+    }
+    let siblings: Vec<_> = std::fs::read_dir(parent.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(siblings, ["repo"], "the temporary directory is gone");
+    let manifests: Vec<String> = files
+        .files
+        .values()
+        .filter_map(|e| match e {
+            Entry::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect();
+    for name in [&tool, &tunnel] {
+        assert!(
+            manifests
+                .iter()
+                .any(|m| m.contains(&format!("name: {name}\n"))),
+            "{name} keeps its full name"
+        );
+    }
+    // Plan: adoptions only, the long names included.
+    let plan = common::plan(&pool, &files).await;
+    assert_eq!(
+        (plan.summary.add, plan.summary.change, plan.summary.destroy),
+        (0, 0, 0),
+        "{:#?}",
+        plan.changes
+    );
+    for key in [format!("weather/{tool}"), tunnel.clone()] {
+        let c = plan.changes.iter().find(|c| c.key == key);
+        assert_eq!(c.map(|c| c.action), Some(Action::Adopt), "{key}");
+    }
+    bin()
+        .args(["plan", "--detailed-exitcode"])
+        .arg(&out)
+        .env("DATABASE_URL", &url)
+        .env_remove(crypto::ENV_VAR)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "0 to add, 0 to change, 0 to destroy.",
+        ));
+}
