@@ -14,6 +14,13 @@ struct Rendered<'a> {
     src: Option<Snippet>,
 }
 
+/// Masked source regions by (file, start, end): many diagnostics on one long
+/// line mask it once.
+type MaskCache = std::collections::HashMap<(String, usize, usize), String>;
+
+/// Diagnostics rendered with a snippet; the rest get one line each.
+const MAX_SNIPPETS: usize = 200;
+
 /// Widest stretch of a line a snippet shows, in characters.
 const SNIPPET_WIDTH: usize = 120;
 
@@ -33,7 +40,7 @@ struct Snippet {
 }
 
 impl Snippet {
-    fn new(file: &str, text: &str, d: &Diagnostic) -> Option<Snippet> {
+    fn new(file: &str, text: &str, d: &Diagnostic, masked: &mut MaskCache) -> Option<Snippet> {
         let loc = d.location;
         if loc.offset > text.len() || !text.is_char_boundary(loc.offset) {
             return None;
@@ -70,7 +77,9 @@ impl Snippet {
         // Credentials on the lines shown are masked whatever the diagnostic is
         // about (byte for byte, so offsets hold).
         let base = prev_start;
-        let region = crate::manifest::secrets::mask(&text[prev_start..next_end]);
+        let region: &str = masked
+            .entry((file.to_string(), prev_start, next_end))
+            .or_insert_with(|| crate::manifest::secrets::mask(&text[prev_start..next_end]));
         let seg = |a: usize, b: usize| &region[a - base..b - base];
         // Around a possible secret, show no neighbouring lines: they may hold
         // more of it (a second token, the rest of a key).
@@ -191,8 +200,21 @@ pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
-    for d in diags {
-        let src = text_of(files, &d.file).and_then(|t| Snippet::new(&d.file, t, d));
+    let mut masked = MaskCache::new();
+    for (i, d) in diags.iter().enumerate() {
+        if i >= MAX_SNIPPETS {
+            // Past a few hundred problems a snippet each helps nobody and costs
+            // seconds: one line each, still every one of them.
+            if i == MAX_SNIPPETS {
+                out.push_str(&format!(
+                    "… {} more, one line each (`--format json` has them all with positions):\n",
+                    diags.len() - MAX_SNIPPETS
+                ));
+            }
+            out.push_str(&format!("{d}\n"));
+            continue;
+        }
+        let src = text_of(files, &d.file).and_then(|t| Snippet::new(&d.file, t, d, &mut masked));
         let r = Rendered { d, src };
         if handler.render_report(&mut out, &r).is_err() {
             out.push_str(&format!("error: {d}\n"));

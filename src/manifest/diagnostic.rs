@@ -251,10 +251,42 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
 pub fn location_at(text: &str, offset: usize, len: usize) -> Location {
     let offset = offset.min(text.len());
     let offset = floor_char_boundary(text, offset);
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
+    let cached = LINES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let lines = cache.get(text);
+        // The index of the line holding `offset`: the last start ≤ offset.
+        let i = lines
+            .starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1);
+        (
+            i + 1,
+            lines.starts.get(i).copied().unwrap_or(0),
+            lines.ascii,
+        )
+    });
+    // The cache is keyed by address and length; check the entry really belongs
+    // to this text (a line start follows a newline), else count directly.
+    let bytes = text.as_bytes();
+    let (line, line_start, ascii) = match cached {
+        (line, start, ascii)
+            if start <= offset
+                && (start == 0 || bytes.get(start - 1) == Some(&b'\n'))
+                && !text[start..offset].contains('\n') =>
+        {
+            (line, start, ascii)
+        }
+        _ => {
+            let before = &text[..offset];
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (before.matches('\n').count() + 1, start, false)
+        }
+    };
+    let column = if ascii {
+        offset - line_start + 1
+    } else {
+        text[line_start..offset].chars().count() + 1
+    };
     let len = len.min(text.len() - offset);
     Location {
         line,
@@ -262,6 +294,45 @@ pub fn location_at(text: &str, offset: usize, len: usize) -> Location {
         offset,
         len,
     }
+}
+
+/// Line starts of the last texts located in, so that a file with thousands of
+/// diagnostics is scanned once, not once per diagnostic.
+struct LineCache {
+    /// (address, length) of the text and its line table, most recent first.
+    entries: Vec<((usize, usize), std::rc::Rc<Lines>)>,
+}
+
+struct Lines {
+    starts: Vec<usize>,
+    ascii: bool,
+}
+
+impl LineCache {
+    fn get(&mut self, text: &str) -> std::rc::Rc<Lines> {
+        let id = (text.as_ptr() as usize, text.len());
+        if let Some(pos) = self.entries.iter().position(|(k, _)| *k == id) {
+            let hit = self.entries.remove(pos);
+            let lines = hit.1.clone();
+            self.entries.insert(0, hit);
+            return lines;
+        }
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let lines = std::rc::Rc::new(Lines {
+            starts,
+            ascii: text.is_ascii(),
+        });
+        self.entries.insert(0, (id, lines.clone()));
+        // A few files at a time are located in; keep the cache small.
+        self.entries.truncate(8);
+        lines
+    }
+}
+
+thread_local! {
+    static LINES: std::cell::RefCell<LineCache> =
+        const { std::cell::RefCell::new(LineCache { entries: Vec::new() }) };
 }
 
 /// Byte offset of a 1-based (line, column-in-chars) position in `text`.
@@ -295,6 +366,8 @@ const MAX_TOKEN: usize = 120;
 /// a word-ish run), so snippets mark something visible.
 pub fn token_len(text: &str, offset: usize) -> usize {
     let rest = text.get(offset..).unwrap_or("");
+    // Look no further than a token can be: a 1 MiB line costs nothing.
+    let rest = &rest[..floor_char_boundary(rest, rest.len().min(MAX_TOKEN + 4))];
     let end = rest
         .find(['\n', '\r'])
         .unwrap_or(rest.len())

@@ -76,12 +76,18 @@ pub struct Manifests {
     pub literals: Vec<secrets::Literal>,
 }
 
-/// The text of a file of the set, if it is UTF-8.
+/// The text of a file of the set, if it is UTF-8, without a leading byte-order
+/// mark (which YAML parsers would count as a column of indentation).
 pub fn text_of<'a>(files: &'a FileSet, path: &str) -> Option<&'a str> {
     match files.get(path) {
-        Some(Entry::Bytes(b)) => std::str::from_utf8(b).ok(),
+        Some(Entry::Bytes(b)) => std::str::from_utf8(b).ok().map(without_bom),
         _ => None,
     }
+}
+
+/// `text` without a leading U+FEFF.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// Whether a path is a manifest file.
@@ -106,7 +112,7 @@ pub fn load(files: &FileSet) -> Manifests {
         };
         let text = match entry {
             Entry::Bytes(b) => match std::str::from_utf8(b) {
-                Ok(t) => t,
+                Ok(t) => without_bom(t),
                 Err(e) => {
                     out.diagnostics.push(not_utf8(path, b, e.valid_up_to()));
                     continue;
@@ -181,15 +187,46 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
         );
         return;
     }
+    // An alias expanding past the budget is refused before serde_yaml builds it.
+    if let Some(off) = indexes.iter().find_map(|d| d.alias_bomb) {
+        out.diagnostics.push(
+            Diagnostic::new(
+                Code::InputLimit,
+                path,
+                at(off),
+                format!(
+                    "aliases expand the document past {} MiB (an alias bomb?)",
+                    locate::ALIAS_BUDGET >> 20
+                ),
+            )
+            .help("write the values out instead of repeating `*alias` references"),
+        );
+        return;
+    }
+    // PostgreSQL's text cannot hold U+0000: apply would fail on it.
+    if let Some(off) = text.find('\0') {
+        out.diagnostics.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                path,
+                location_at(text, off, 1),
+                "NUL character (U+0000); MCPBox's database cannot store it",
+            )
+            .help("remove it; a text editor may show it as ^@ or \\0"),
+        );
+    }
     let mut documents = 0;
     for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let index = indexes.get(i).cloned().unwrap_or_default();
-        let value = match serde_yaml::Value::deserialize_from(de) {
-            Ok(v) => v,
-            Err(e)
-                if !index.duplicate_keys.is_empty()
-                    && e.to_string().contains("duplicate entry") =>
-            {
+        let value = serde_yaml::Value::deserialize_from(de);
+        // The indexer sees every duplicate key, also those serde_yaml lets through
+        // (a key repeated under a custom tag): YAML would keep only one of them.
+        let duplicates = !index.duplicate_keys.is_empty()
+            && value
+                .as_ref()
+                .map_or_else(|e| e.to_string().contains("duplicate entry"), |_| true);
+        let value = match value {
+            _ if duplicates => {
                 // The document was read whole; report every duplicate, go on.
                 documents += 1;
                 for (key, second, first) in &index.duplicate_keys {
@@ -206,6 +243,7 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
                 }
                 continue;
             }
+            Ok(v) => v,
             Err(e) => {
                 out.diagnostics.push(yaml_error(path, text, &index, &e));
                 // After a syntax error the rest of the stream cannot be trusted.
@@ -217,6 +255,7 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
         }
         documents += 1;
         literal_secrets(path, text, &index, &value, "", out);
+        nul_strings(path, text, &index, &value, "", &mut out.diagnostics);
         if let Some(loaded) = load_document(files, path, text, index, value, &mut out.diagnostics) {
             out.docs.push(loaded);
         }
@@ -226,6 +265,49 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
             Diagnostic::new(Code::EmptyFile, path, at(0), "the file holds no manifest document")
                 .help("delete the file, or add a document starting with `apiVersion: mcpbox/v1`; an empty manifest file is refused so that a truncated file cannot silently delete what it used to declare"),
         );
+    }
+}
+
+/// Strings holding U+0000 (written raw or as YAML's `"\0"` escape): PostgreSQL's
+/// text cannot store them, so apply would fail after plan showed success.
+fn nul_strings(
+    path: &str,
+    text: &str,
+    index: &DocIndex,
+    value: &serde_yaml::Value,
+    at: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    use serde_yaml::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            let off = index.value_or_ancestor(at);
+            diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    path,
+                    location_at(text, off, token_len(text, off)),
+                    format!(
+                        "`{at}` holds a NUL character (U+0000); MCPBox's database cannot store it"
+                    ),
+                )
+                .help("remove the `\\0`"),
+            );
+        }
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                if let Some(key) = k.as_str() {
+                    nul_strings(path, text, index, v, &locate::join_key(at, key), diags);
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter().enumerate() {
+                nul_strings(path, text, index, v, &format!("{at}[{i}]"), diags);
+            }
+        }
+        Value::Tagged(t) => nul_strings(path, text, index, &t.value, at, diags),
+        _ => {}
     }
 }
 
@@ -764,6 +846,16 @@ mod tests {
         );
         assert!(resolve_relative("a/t.yaml", "../../t.py").is_err());
         assert!(resolve_relative("t.yaml", "/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_indentation() {
+        let m = load(&set(&[(
+            "a.yaml",
+            "\u{feff}apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec: {}\n",
+        )]));
+        assert!(m.diagnostics.is_empty(), "{:?}", m.diagnostics);
+        assert_eq!(m.docs.len(), 1);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct DocIndex {
     pub first_alias: Option<usize>,
     /// Offset of the first node nested deeper than [`MAX_DEPTH`].
     pub too_deep: Option<usize>,
+    /// Offset of the alias at which the document's expansion passed
+    /// [`ALIAS_BUDGET`] bytes.
+    pub alias_bomb: Option<usize>,
 }
 
 impl DocIndex {
@@ -89,6 +92,11 @@ pub fn join_key(path: &str, key: &str) -> String {
 /// 100,000-deep document would cost quadratic time.
 pub const MAX_DEPTH: usize = 64;
 
+/// Most bytes aliases may add to a document when expanded. serde_yaml bounds the
+/// number of events an alias replays, not their size: one alias to a 1 MB string
+/// repeated 1,000 times would build a gigabyte.
+pub const ALIAS_BUDGET: usize = 4 << 20;
+
 enum Frame {
     Map {
         path: String,
@@ -112,6 +120,13 @@ struct Indexer<'a> {
     ascii: bool,
     /// Collections open below [`MAX_DEPTH`], which are not indexed.
     hidden: usize,
+    /// Expanded size in bytes of each anchor of the current document.
+    anchors: std::collections::HashMap<usize, usize>,
+    /// Open collections: (anchor id or 0, start offset, bytes added by aliases
+    /// inside).
+    open: Vec<(usize, usize, usize)>,
+    /// Bytes aliases added to the current document so far.
+    expanded: usize,
 }
 
 impl Indexer<'_> {
@@ -190,8 +205,14 @@ impl MarkedEventReceiver for Indexer<'_> {
                     ..DocIndex::default()
                 });
                 self.stack.clear();
+                self.anchors.clear();
+                self.open.clear();
+                self.expanded = 0;
             }
-            Event::Scalar(value, ..) => {
+            Event::Scalar(value, _, anchor, _) => {
+                if anchor != 0 {
+                    self.anchors.insert(anchor, value.len().max(1));
+                }
                 if self.expecting_key() {
                     let mut duplicate = None;
                     if let Some(Frame::Map { key, seen, path }) = self.stack.last_mut() {
@@ -212,9 +233,18 @@ impl MarkedEventReceiver for Indexer<'_> {
                     self.advance();
                 }
             }
-            Event::Alias(..) => {
+            Event::Alias(id) => {
+                let size = self.anchors.get(&id).copied().unwrap_or(1);
+                self.expanded = self.expanded.saturating_add(size);
+                if let Some(top) = self.open.last_mut() {
+                    top.2 = top.2.saturating_add(size);
+                }
+                let over = self.expanded > ALIAS_BUDGET;
                 if let Some(doc) = self.docs.last_mut() {
                     doc.first_alias.get_or_insert(off);
+                    if over {
+                        doc.alias_bomb.get_or_insert(off);
+                    }
                 }
                 if self.expecting_key() {
                     if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
@@ -234,6 +264,11 @@ impl MarkedEventReceiver for Indexer<'_> {
                     self.hidden = 1;
                     return;
                 }
+                let anchor = match ev {
+                    Event::MappingStart(a, _) | Event::SequenceStart(a, _) => a,
+                    _ => 0,
+                };
+                self.open.push((anchor, off, 0));
                 let (path, key) = if self.expecting_key() {
                     // A complex key; index it under a placeholder.
                     ("?".to_string(), None)
@@ -252,6 +287,15 @@ impl MarkedEventReceiver for Indexer<'_> {
                 }
             }
             Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((anchor, start, extra)) = self.open.pop() {
+                    if anchor != 0 {
+                        let size = off.saturating_sub(start).saturating_add(extra);
+                        self.anchors.insert(anchor, size.max(1));
+                    }
+                    if let Some(parent) = self.open.last_mut() {
+                        parent.2 = parent.2.saturating_add(extra);
+                    }
+                }
                 self.stack.pop();
                 self.advance();
             }
@@ -275,6 +319,9 @@ pub fn index_checked(text: &str) -> (Vec<DocIndex>, Option<(usize, String)>) {
         stack: Vec::new(),
         ascii: text.is_ascii(),
         hidden: 0,
+        anchors: std::collections::HashMap::new(),
+        open: Vec::new(),
+        expanded: 0,
     };
     let mut parser = Parser::new_from_str(text);
     let error = parser.load(&mut indexer, true).err().map(|e| {

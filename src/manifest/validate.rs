@@ -81,7 +81,30 @@ pub fn host_problem(host: &str) -> Option<String> {
     if host.contains(':') && !host.starts_with('[') {
         return Some(format!("`{host}` contains a port; give it as `port:`"));
     }
+    // A non-ASCII host can look exactly like another in a review (a Cyrillic
+    // `і` in `gіthub.com`) or hide an invisible character the sandbox will never
+    // match: internationalised names are written as punycode.
+    if !host.is_ascii() {
+        return Some(format!(
+            "`{}` has non-ASCII characters; write internationalised names in punycode (xn--…)",
+            escape_non_ascii(host)
+        ));
+    }
     None
+}
+
+/// Non-ASCII characters shown as `\u{…}`, so a lookalike or an invisible
+/// character is visible in the message.
+fn escape_non_ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("\\u{{{:x}}}", c as u32)
+            }
+        })
+        .collect()
 }
 
 struct Checker<'a> {
