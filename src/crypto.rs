@@ -449,15 +449,8 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const VECTORS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/mcpbox-vectors.json"
-    );
-
     fn section() -> Value {
-        let text = std::fs::read_to_string(VECTORS).expect("read mcpbox-vectors.json");
-        let all: Value = serde_json::from_str(&text).expect("parse mcpbox-vectors.json");
-        all["aes_256_gcm"].clone()
+        crate::test_vectors("aes_256_gcm")
     }
 
     fn vector_key(section: &Value) -> Key {

@@ -37,6 +37,49 @@
 
 #![warn(missing_docs)]
 
+/// One section of MCPBox's reference vectors (`reference/mcpbox-vectors.json`),
+/// for the tests that check our rules against MCPBox's own output.
+#[cfg(test)]
+pub(crate) fn test_vectors(section: &str) -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reference/mcpbox-vectors.json");
+    let text = std::fs::read_to_string(path).expect("read reference/mcpbox-vectors.json");
+    let all: serde_json::Value = serde_json::from_str(&text).expect("parse mcpbox-vectors.json");
+    all[section].clone()
+}
+
+#[cfg(test)]
+mod reference_tests {
+    /// The copies in `reference/` equal the shared originals, when those are
+    /// next to the repository (they are not in every clone).
+    #[test]
+    fn reference_copies_match_the_shared_ones() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        for (copy, original) in [
+            (
+                "reference/mcpbox-vectors.json",
+                "../shared/reference/mcpbox-vectors.json",
+            ),
+            (
+                "reference/mcpbox-schema-0002.txt",
+                "../shared/reference/mcpbox-schema-0002.txt",
+            ),
+            (
+                "reference/schema-fingerprint",
+                "../shared/tools/schema-fingerprint",
+            ),
+        ] {
+            let ours = std::fs::read(format!("{root}/{copy}")).expect("the copy is checked in");
+            assert!(!ours.is_empty(), "{copy} is empty");
+            if let Ok(theirs) = std::fs::read(format!("{root}/{original}")) {
+                assert!(
+                    ours == theirs,
+                    "{copy} differs from {original}: copy it again"
+                );
+            }
+        }
+    }
+}
+
 pub mod apply;
 pub mod approvals;
 pub mod cli;

@@ -1417,15 +1417,8 @@ fn is_printable(c: char) -> bool {
 mod tests {
     use super::*;
 
-    const VECTORS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/mcpbox-vectors.json"
-    );
-
     fn vectors() -> Vec<Value> {
-        let text = std::fs::read_to_string(VECTORS).expect("read mcpbox-vectors.json");
-        let all: Value = serde_json::from_str(&text).expect("parse mcpbox-vectors.json");
-        all["python_code"]
+        crate::test_vectors("python_code")
             .as_array()
             .expect("python_code is an array")
             .clone()

@@ -54,15 +54,8 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const VECTORS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/mcpbox-vectors.json"
-    );
-
     fn vectors() -> Vec<Value> {
-        let text = std::fs::read_to_string(VECTORS).expect("read mcpbox-vectors.json");
-        let all: Value = serde_json::from_str(&text).expect("parse mcpbox-vectors.json");
-        all["passthrough_tool_name"]
+        crate::test_vectors("passthrough_tool_name")
             .as_array()
             .expect("passthrough_tool_name is an array")
             .clone()

@@ -106,21 +106,11 @@ pub fn allowed_modules<'a>(approved: impl IntoIterator<Item = &'a str>) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
-
-    fn vectors() -> Value {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/mcpbox-vectors.json"
-        ))
-        .expect("the MCPBox vectors live in ../shared/reference");
-        serde_json::from_str(&text).unwrap()
-    }
 
     #[test]
     fn allowed_hosts_match_mcpbox_vectors() {
-        let v = vectors();
-        let cases = v["sync_allowed_hosts"].as_array().unwrap();
+        let vectors = crate::test_vectors("sync_allowed_hosts");
+        let cases = vectors.as_array().unwrap();
         assert!(!cases.is_empty());
         for case in cases {
             let approved: Vec<(String, Option<i32>)> = case["approved"]
@@ -142,8 +132,10 @@ mod tests {
 
     #[test]
     fn allowed_modules_match_mcpbox_vectors() {
-        let v = vectors();
-        for case in v["sync_allowed_modules"].as_array().unwrap() {
+        for case in crate::test_vectors("sync_allowed_modules")
+            .as_array()
+            .unwrap()
+        {
             let approved: Vec<String> = serde_json::from_value(case["approved"].clone()).unwrap();
             let want: Vec<String> =
                 serde_json::from_value(case["allowed_modules"].clone()).unwrap();
@@ -157,8 +149,10 @@ mod tests {
 
     #[test]
     fn derived_names_match_mcpbox_vectors() {
-        let v = vectors();
-        for case in v["derived_import_names"].as_array().unwrap() {
+        for case in crate::test_vectors("derived_import_names")
+            .as_array()
+            .unwrap()
+        {
             let want: Vec<String> = serde_json::from_value(case["derived"].clone()).unwrap();
             assert_eq!(
                 derived_import_names(case["name"].as_str().unwrap()),

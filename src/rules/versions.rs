@@ -116,13 +116,8 @@ mod tests {
 
     #[test]
     fn summaries_match_mcpbox_vectors() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/mcpbox-vectors.json"
-        ))
-        .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let cases = v["change_summary"].as_array().unwrap();
+        let v = crate::test_vectors("change_summary");
+        let cases = v.as_array().unwrap();
         assert!(cases.len() >= 10);
         for case in cases {
             let keys: Vec<UpdateKey> = case["keys"]

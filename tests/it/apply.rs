@@ -419,7 +419,7 @@ async fn modules_and_settings_create_update_delete(pool: PgPool) {
     let vectors: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/mcpbox-vectors.json"
+            "/reference/mcpbox-vectors.json"
         ))
         .unwrap(),
     )

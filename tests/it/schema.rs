@@ -12,8 +12,8 @@ async fn migrate_reproduces_mcpbox_schema_fingerprint(pool: PgPool) {
     let m = migrate::migrate(&pool).await.unwrap();
     assert!(m.created_mcpbox_schema);
     assert_eq!(m.applied.len(), 1);
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
-    let out = std::process::Command::new(format!("{root}/tools/schema-fingerprint"))
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/reference");
+    let out = std::process::Command::new(format!("{root}/schema-fingerprint"))
         .arg(url(&pool))
         .output()
         .expect("run schema-fingerprint (needs psql)");
@@ -22,7 +22,7 @@ async fn migrate_reproduces_mcpbox_schema_fingerprint(pool: PgPool) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let want = std::fs::read_to_string(format!("{root}/reference/mcpbox-schema-0002.txt")).unwrap();
+    let want = std::fs::read_to_string(format!("{root}/mcpbox-schema-0002.txt")).unwrap();
     let got = String::from_utf8(out.stdout).unwrap();
     let diff = similar::TextDiff::from_lines(&want, &got)
         .unified_diff()
