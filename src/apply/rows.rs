@@ -143,6 +143,7 @@ mod tests {
                 write,
                 status: Status::PendingReview,
                 reason: String::new(),
+                stale_pin: false,
             },
             versions: vec![],
             pin: None,

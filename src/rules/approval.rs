@@ -72,8 +72,12 @@ pub struct Decision {
     pub write: Option<ApprovalWrite>,
     /// The status the tool has after apply.
     pub status: Status,
-    /// Why, for reviewers (display only; apply never branches on it).
+    /// Why, for reviewers (display only; nothing branches on it).
     pub reason: String,
+    /// `approvals.yaml` pins this tool at other content (policy `pinned`): the
+    /// code changed since it was approved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale_pin: bool,
 }
 
 /// What the database and the ownership table say about an existing tool.
@@ -111,6 +115,8 @@ fn short(hash: &str) -> &str {
 
 /// Decides the approval write for one tool.
 pub fn decide(f: &Facts<'_>) -> Decision {
+    let stale_pin =
+        f.mode == ApprovalMode::Pinned && f.pin.is_some_and(|p| p.sha256 != f.content_hash);
     let matching_pin = match (f.mode, f.pin) {
         (ApprovalMode::Pinned, Some(p)) if p.sha256 == f.content_hash => Some(p),
         _ => None,
@@ -120,6 +126,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             by: p.approved_by.clone(),
         }),
         status: Status::Approved,
+        stale_pin,
         reason: format!("approved (pinned by {})", p.approved_by),
     };
     let auto = || Decision {
@@ -127,6 +134,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             by: AUTO_APPROVE_BY.into(),
         }),
         status: Status::Approved,
+        stale_pin,
         reason: "approved (MCPBox tool_approval_mode is auto_approve)".into(),
     };
     let why_not = |what: &str| -> String {
@@ -150,6 +158,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                 None => Decision {
                     write: Some(ApprovalWrite::SubmitForReview),
                     status: Status::PendingReview,
+                    stale_pin,
                     reason: why_not("new tool"),
                 },
             };
@@ -165,6 +174,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             None => Decision {
                 write: Some(ApprovalWrite::SubmitForReview),
                 status: Status::PendingReview,
+                stale_pin,
                 reason: why_not("content changed"),
             },
         };
@@ -189,6 +199,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             return Decision {
                 write: None,
                 status: current,
+                stale_pin,
                 reason: format!(
                     "approved (unchanged; approved by {})",
                     existing.approved_by.unwrap_or("unknown")
@@ -203,6 +214,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         return Decision {
             write: None,
             status: current,
+            stale_pin,
             reason: format!(
                 "{} ({what} in MCPBox; git's pin stands aside — re-pin to re-approve)",
                 current.label()
@@ -212,6 +224,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
     Decision {
         write: None,
         status: current,
+        stale_pin,
         reason: match current {
             Status::Approved => format!(
                 "approved (unchanged; approved by {})",
@@ -286,6 +299,7 @@ mod tests {
         ));
         assert_eq!(d.write, Some(ApprovalWrite::SubmitForReview));
         assert!(d.reason.contains("pin is stale"), "{}", d.reason);
+        assert!(d.stale_pin);
     }
 
     #[test]

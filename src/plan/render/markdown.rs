@@ -797,10 +797,7 @@ fn approval_words(tc: &ToolChange) -> String {
             "approved (MCPBox auto_approve mode)".to_string()
         }
         (Some(ApprovalWrite::Approve { by }), _) => format!("approved (pinned by {by})"),
-        // The decision carries no structured "stale pin" flag; its reason is
-        // worded by `rules::approval::decide`, which says "pin is stale" exactly
-        // when approvals.yaml pins another content hash.
-        (Some(ApprovalWrite::SubmitForReview), _) if d.reason.contains("pin is stale") => {
+        (Some(ApprovalWrite::SubmitForReview), _) if d.stale_pin => {
             "pending review — pin stale".to_string()
         }
         (Some(ApprovalWrite::SubmitForReview), _) => "pending review".to_string(),
