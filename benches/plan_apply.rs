@@ -104,17 +104,14 @@ async fn main() {
         let markdown = t.elapsed();
         assert!(md.contains("s0/t0") && md.chars().count() <= 65_536);
         let t = Instant::now();
-        let saved = mcpbox_gitops::plan::saved::SavedPlan {
-            saved_format: mcpbox_gitops::plan::saved::SAVED_FORMAT,
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            plan: plan.clone(),
-            reviewer: "bench".into(),
-            max_delete_percent: 50,
-            desired_empty: false,
-            value_sources: Default::default(),
-            rows: mcpbox_gitops::plan::saved::rows(&actual, &plan),
-            known: mcpbox_gitops::plan::saved::known(&actual),
-        };
+        let saved = mcpbox_gitops::plan::saved::SavedPlan::new(
+            plan.clone(),
+            &actual,
+            "bench".into(),
+            50,
+            false,
+            Default::default(),
+        );
         assert!(saved.moved(&actual).is_empty());
         let saved_check = t.elapsed();
         let t = Instant::now();

@@ -7,7 +7,7 @@ use crate::plan::render::markdown::{PolicyChange, PrContext};
 use crate::plan::render::{self, Format};
 use std::collections::BTreeSet;
 
-use crate::plan::saved::{SavedPlan, SAVED_FORMAT};
+use crate::plan::saved::SavedPlan;
 use crate::state::ActualState;
 
 /// Arguments of `plan`.
@@ -144,17 +144,14 @@ pub async fn run(args: Args) -> Result<u8, Error> {
                 "plan --out needs a database: a saved plan records the rows it read, so that apply --plan can refuse when they moved".into(),
             ));
         }
-        let saved = SavedPlan {
-            saved_format: SAVED_FORMAT,
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            plan: plan.clone(),
-            reviewer: desired.policy.reviewer.clone(),
-            max_delete_percent: desired.policy.deletion_guard.max_delete_percent,
-            desired_empty: desired.is_empty(),
-            value_sources: desired.value_sources.clone(),
-            rows: crate::plan::saved::rows(&actual, &plan),
-            known: crate::plan::saved::known(&actual),
-        };
+        let saved = SavedPlan::new(
+            plan.clone(),
+            &actual,
+            desired.policy.reviewer.clone(),
+            desired.policy.deletion_guard.max_delete_percent,
+            desired.is_empty(),
+            desired.value_sources.clone(),
+        );
         let json = serde_json::to_string_pretty(&saved)
             .map_err(|e| Error::Other(format!("cannot encode the plan: {e}")))?;
         std::fs::write(path, json + "\n")

@@ -39,7 +39,7 @@ pub struct SavedPlan {
     /// Where secret and setting values come from (never the values).
     pub value_sources: BTreeMap<String, ValueSource>,
     /// Every row the plan depends on: `table:row id` → object name and
-    /// fingerprint (see [`rows`]).
+    /// fingerprint (see [`SavedPlan::new`]).
     pub rows: BTreeMap<String, RowPrint>,
     /// Every row read (`table:row id`), to tell rows that appeared since.
     pub known: std::collections::BTreeSet<String>,
@@ -194,32 +194,52 @@ fn all_rows(actual: &ActualState) -> Vec<Row> {
     out
 }
 
-/// The rows a plan depends on, by `table:row id`: every row of each server the
-/// plan touches (its objects, requests and the host cache MCPBox recomputes from
-/// all of them), the global rows (settings decide approval, tunnels activation,
-/// modules the module cache, ownership what we manage), and nothing of servers
-/// the plan leaves alone — an LLM editing a tool elsewhere does not stale it.
-pub fn rows(actual: &ActualState, plan: &Plan) -> BTreeMap<String, RowPrint> {
-    let mut servers: std::collections::BTreeSet<uuid::Uuid> = std::collections::BTreeSet::new();
-    for c in &plan.changes {
-        servers.extend(c.server_id);
-        if c.kind == super::super::model::Kind::Server {
-            servers.extend(c.row_id);
+impl SavedPlan {
+    /// A plan made against `actual`, ready to be written. Reads every row once:
+    /// the fingerprints of those the plan depends on — every row of each server
+    /// the plan touches (its objects, requests and the host cache MCPBox
+    /// recomputes from all of them) and the global rows (settings decide approval,
+    /// tunnels activation, modules the module cache, ownership what we manage) —
+    /// and the ids of all of them. Servers the plan leaves alone are not checked:
+    /// an LLM editing a tool elsewhere does not stale it.
+    pub fn new(
+        plan: Plan,
+        actual: &ActualState,
+        reviewer: String,
+        max_delete_percent: u8,
+        desired_empty: bool,
+        value_sources: BTreeMap<String, ValueSource>,
+    ) -> SavedPlan {
+        let mut servers: std::collections::BTreeSet<uuid::Uuid> = Default::default();
+        for c in &plan.changes {
+            servers.extend(c.server_id);
+            if c.kind == crate::model::Kind::Server {
+                servers.extend(c.row_id);
+            }
+        }
+        for c in &plan.caches {
+            servers.extend(c.server_id);
+        }
+        let mut rows = BTreeMap::new();
+        let mut known = std::collections::BTreeSet::new();
+        for r in all_rows(actual) {
+            if r.server.is_none_or(|s| servers.contains(&s)) {
+                rows.insert(r.key.clone(), r.print);
+            }
+            known.insert(r.key);
+        }
+        SavedPlan {
+            saved_format: SAVED_FORMAT,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            plan,
+            reviewer,
+            max_delete_percent,
+            desired_empty,
+            value_sources,
+            rows,
+            known,
         }
     }
-    for c in &plan.caches {
-        servers.extend(c.server_id);
-    }
-    all_rows(actual)
-        .into_iter()
-        .filter(|r| r.server.is_none_or(|s| servers.contains(&s)))
-        .map(|r| (r.key, r.print))
-        .collect()
-}
-
-/// Every row key read (`table:row id`), for telling rows that appeared since.
-pub fn known(actual: &ActualState) -> std::collections::BTreeSet<String> {
-    all_rows(actual).into_iter().map(|r| r.key).collect()
 }
 
 impl SavedPlan {
@@ -297,17 +317,7 @@ mod tests {
     }
 
     fn saved(plan: Plan, actual: &ActualState) -> SavedPlan {
-        SavedPlan {
-            saved_format: SAVED_FORMAT,
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            rows: rows(actual, &plan),
-            known: known(actual),
-            plan,
-            reviewer: "r".into(),
-            max_delete_percent: 50,
-            desired_empty: false,
-            value_sources: BTreeMap::new(),
-        }
+        SavedPlan::new(plan, actual, "r".into(), 50, false, BTreeMap::new())
     }
 
     fn change(action: Action, key: &str, after: Option<Object>) -> Change {
