@@ -27,8 +27,10 @@
 //! - [`rules`] (core): MCPBox's approval, version and sync rules as pure functions.
 //! - [`approvals`], [`policy`], [`settings`] (core): repository files and setting tables.
 //! - [`crypto`] (core): MCPBox's AES-256-GCM secret encryption, key and AAD.
-//! - [`values`] (core, reading at the edge): `valueFrom` sources, the values read
-//!   for one run, and the labels plans show instead of them.
+//! - [`values`] (core, reading at the edge): `valueFrom` sources, what they may
+//!   read (the allow-list), the values read for one run, and the labels plans
+//!   show instead of them.
+//! - [`escape`] (core): paths and names made safe to print.
 //! - [`state`] (edge): the actual state read from PostgreSQL; migrations.
 //! - [`plan`] (core): the diff engine, the `Plan` type, saved plans and the
 //!   renderers.
@@ -85,6 +87,7 @@ pub mod approvals;
 pub mod cli;
 pub mod crypto;
 pub mod desired;
+pub mod escape;
 pub mod export;
 pub mod manifest;
 pub mod model;

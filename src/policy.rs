@@ -49,6 +49,22 @@ impl Default for DeletionGuard {
     }
 }
 
+/// `values:` section: where `valueFrom` may read (see `values::access`).
+/// `--values-dir` / `--env-prefix` replace these when given. In PR mode the
+/// section is read from the base commit, so a pull request cannot widen it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ValuesPolicy {
+    /// Absolute directories a `valueFrom.file` must resolve inside (e.g. the
+    /// mount point of a secrets volume). Empty: no value file is read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<String>,
+    /// Prefixes a `valueFrom.env` name must start with. Empty: the default,
+    /// `MCPBOX_SECRET_`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_prefixes: Vec<String>,
+}
+
 /// The whole policy file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -73,6 +89,9 @@ pub struct Policy {
     /// own author.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// See [`ValuesPolicy`].
+    #[serde(default)]
+    pub values: ValuesPolicy,
 }
 
 fn default_reviewer() -> String {
@@ -91,6 +110,7 @@ impl Default for Policy {
             prune: true,
             deletion_guard: DeletionGuard::default(),
             approvers: Vec::new(),
+            values: ValuesPolicy::default(),
         }
     }
 }
@@ -117,6 +137,23 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, Diagnostic> {
             location_at(text, 0, 0),
             "`deletionGuard.maxDeletePercent` must be 0 to 100",
         ));
+    }
+    if let Some(dir) = policy
+        .values
+        .dirs
+        .iter()
+        .find(|d| !std::path::Path::new(d).is_absolute())
+    {
+        return Err(Diagnostic::new(
+            Code::RepoFile,
+            file,
+            location_at(text, 0, 0),
+            format!(
+                "`values.dirs` entry `{}` is not an absolute path",
+                crate::escape::text(dir)
+            ),
+        )
+        .help("give the absolute path of a directory holding value files, e.g. /run/secrets"));
     }
     Ok(policy)
 }

@@ -38,11 +38,16 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         return run_saved(&args, path).await;
     }
     let (_files, mut desired) = super::load_desired(&args.source)?;
-    super::read_values(&mut desired, &args.values, true)?;
+    super::read_values(
+        &mut desired,
+        &args.values,
+        true,
+        &[args.source.git_token_env.as_str()],
+    )?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
     })?;
-    let pool = super::connect::ready_pool(url).await?;
+    let pool = super::connect::write_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
     let plan = crate::plan::diff::diff(&desired, &actual)?;
     print(&render::text::render(&plan))?;
@@ -81,12 +86,15 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
     saved
         .check_version()
         .map_err(|e| Error::Other(e.to_string()))?;
-    let values =
-        super::read_value_sources(&saved.value_sources, &args.values, true)?.unwrap_or_default();
+    let access = args
+        .values
+        .access(&saved.values_policy, &[args.source.git_token_env.as_str()])?;
+    let values = super::read_value_sources(&saved.value_sources, &args.values, &access, true)?
+        .unwrap_or_default();
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
     })?;
-    let pool = super::connect::ready_pool(url).await?;
+    let pool = super::connect::write_pool(url).await?;
     print(&render::text::render(&saved.plan))?;
     if !saved.plan.has_changes() && saved.plan.bookkeeping.is_empty() {
         return Ok(EXIT_OK);

@@ -33,9 +33,22 @@ pub async fn pool(url: &str) -> Result<PgPool, Error> {
 
 /// Connects and checks that MCPBox's schema and our bookkeeping are in place.
 pub async fn ready_pool(url: &str) -> Result<PgPool, Error> {
+    checked_pool(url, false).await
+}
+
+/// Like [`ready_pool`], and the role must have every right `apply` needs.
+pub async fn write_pool(url: &str) -> Result<PgPool, Error> {
+    checked_pool(url, true).await
+}
+
+async fn checked_pool(url: &str, writes: bool) -> Result<PgPool, Error> {
     let pool = pool(url).await?;
     let status = crate::state::migrate::check(&pool).await?;
-    let problems = status.problems();
+    let problems = if writes {
+        status.write_problems()
+    } else {
+        status.problems()
+    };
     if !problems.is_empty() {
         return Err(Error::Other(format!(
             "the database is not ready: {}",

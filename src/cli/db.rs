@@ -45,9 +45,9 @@ pub async fn run(cmd: Command) -> Result<u8, Error> {
         Command::Check(db) => {
             let pool = super::connect::pool(url(&db)?).await?;
             let status = crate::state::migrate::check(&pool).await?;
-            let problems = status.problems();
+            let problems = status.write_problems();
             if problems.is_empty() {
-                print("database is ready: MCPBox schema at revision 0002, mcpbox-gitops bookkeeping up to date\n")?;
+                print("database is ready: MCPBox schema at revision 0002, mcpbox-gitops bookkeeping up to date, and the role may write every table apply writes\n")?;
                 Ok(EXIT_OK)
             } else {
                 print(&format!(

@@ -5,6 +5,7 @@ use std::fmt;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
+use crate::manifest::diagnostic::Code;
 use crate::manifest::load::text_of;
 use crate::manifest::Diagnostic;
 use crate::source::FileSet;
@@ -20,6 +21,9 @@ type MaskCache = std::collections::HashMap<(String, usize, usize), String>;
 
 /// Diagnostics rendered with a snippet; the rest get one line each.
 const MAX_SNIPPETS: usize = 200;
+
+/// Diagnostics shown per code; the rest are counted (JSON keeps them all).
+pub const MAX_PER_CODE: usize = 100;
 
 /// Widest stretch of a line a snippet shows, in characters.
 const SNIPPET_WIDTH: usize = 120;
@@ -114,7 +118,7 @@ impl Snippet {
         }
         let first_line = text[..prev_start].matches('\n').count();
         Some(Snippet {
-            name: file.to_string(),
+            name: crate::escape::text(file).into_owned(),
             text: out,
             first_line,
             span: (start, len),
@@ -152,8 +156,9 @@ impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}:{}:{}: {}",
-            self.d.file, self.d.location.line, self.d.location.column, self.d.message
+            "{}: {}",
+            self.d.place(),
+            crate::escape::text(&self.d.message)
         )
     }
 }
@@ -173,7 +178,7 @@ impl miette::Diagnostic for Rendered<'_> {
         self.d
             .help
             .as_ref()
-            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(crate::escape::text(h).into_owned()) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -201,15 +206,23 @@ pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
     let mut masked = MaskCache::new();
-    for (i, d) in diags.iter().enumerate() {
-        if i >= MAX_SNIPPETS {
+    let mut per_code: std::collections::BTreeMap<Code, usize> = Default::default();
+    let mut shown = 0usize;
+    for d in diags {
+        let seen = per_code.entry(d.code).or_default();
+        *seen += 1;
+        if *seen > MAX_PER_CODE {
+            // Counted below: 50,000 empty files are one problem, not 13 MB.
+            continue;
+        }
+        shown += 1;
+        if shown > MAX_SNIPPETS {
             // Past a few hundred problems a snippet each helps nobody and costs
-            // seconds: one line each, still every one of them.
-            if i == MAX_SNIPPETS {
-                out.push_str(&format!(
-                    "… {} more, one line each (`--format json` has them all with positions):\n",
-                    diags.len() - MAX_SNIPPETS
-                ));
+            // seconds: one line each.
+            if shown == MAX_SNIPPETS + 1 {
+                out.push_str(
+                    "… the rest one line each (`--format json` has them all with positions):\n",
+                );
             }
             out.push_str(&format!("{d}\n"));
             continue;
@@ -220,6 +233,16 @@ pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
             out.push_str(&format!("error: {d}\n"));
         }
         out.push('\n');
+    }
+    for (code, n) in &per_code {
+        if *n > MAX_PER_CODE {
+            out.push_str(&format!(
+                "… and {} more {} {} not shown (`--format json` lists them all)\n",
+                n - MAX_PER_CODE,
+                code.id(),
+                code.name()
+            ));
+        }
     }
     let mut file_names: Vec<&str> = diags.iter().map(|d| d.file.as_str()).collect();
     file_names.dedup();

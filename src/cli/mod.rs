@@ -91,6 +91,12 @@ pub enum Error {
     /// A secret or setting value could not be read.
     #[error(transparent)]
     Values(#[from] crate::values::Error),
+    /// `--values-dir` / `values.dirs` cannot be used.
+    #[error(transparent)]
+    ValueAccess(crate::values::access::ConfigError),
+    /// `MCPBOX_ENCRYPTION_KEY` is set but malformed.
+    #[error("{0}; nothing was read or written (fix the variable, or unset it)")]
+    Key(#[source] crate::crypto::KeyError),
     /// Anything else, with a message that says what to do.
     #[error("{0}")]
     Other(String),
@@ -120,6 +126,11 @@ pub fn color_enabled() -> bool {
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> Result<u8, Error> {
+    // A malformed key is refused by every command that touches MCPBox, even
+    // one with no value to encrypt: found now, not when a secret is added.
+    if !matches!(cli.command, Command::Validate(_) | Command::Approve(_)) {
+        encryption_key()?;
+    }
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
@@ -284,24 +295,84 @@ fn default_cache_dir() -> PathBuf {
     std::env::temp_dir().join("mcpbox-gitops-cache")
 }
 
-/// How secret and setting values (`valueFrom`) are handled.
-#[derive(Debug, Clone, clap::Args)]
+/// How secret and setting values (`valueFrom`) are handled, and what they may read.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ValueArgs {
     /// Store git's value for secrets whose stored value no longer decrypts
     /// (after MCPBox's key was rotated), instead of refusing.
     #[arg(long)]
     pub overwrite_undecryptable: bool,
+    /// A directory `valueFrom.file` may read from (repeatable; e.g. the mount point
+    /// of a secrets volume). A file must resolve inside one, after symbolic links;
+    /// /proc, /sys and /dev never. Replaces `values.dirs` of mcpbox-gitops.yaml.
+    #[arg(
+        long = "values-dir",
+        value_name = "DIR",
+        env = "MCPBOX_GITOPS_VALUES_DIRS",
+        value_delimiter = ':'
+    )]
+    pub values_dirs: Vec<PathBuf>,
+    /// A prefix `valueFrom.env` names must start with (repeatable; default
+    /// MCPBOX_SECRET_; `''` allows any name). The reconciler's own variables are
+    /// refused whatever the prefix. Replaces `values.envPrefixes` of the policy.
+    #[arg(
+        long = "env-prefix",
+        value_name = "PREFIX",
+        env = "MCPBOX_GITOPS_ENV_PREFIXES",
+        value_delimiter = ','
+    )]
+    pub env_prefixes: Vec<String>,
+}
+
+impl ValueArgs {
+    /// The allow-list for this run: the flags where given, else the policy's
+    /// `values:` section; `reserved` names the variables this run itself reads
+    /// (e.g. `--git-token-env`).
+    pub fn access(
+        &self,
+        policy: &crate::policy::ValuesPolicy,
+        reserved: &[&str],
+    ) -> Result<crate::values::Access, Error> {
+        let dirs: Vec<PathBuf> = if self.values_dirs.is_empty() {
+            policy.dirs.iter().map(PathBuf::from).collect()
+        } else {
+            self.values_dirs.clone()
+        };
+        let prefixes = if self.env_prefixes.is_empty() {
+            &policy.env_prefixes
+        } else {
+            &self.env_prefixes
+        };
+        crate::values::Access::new(&dirs, prefixes, reserved).map_err(Error::ValueAccess)
+    }
+}
+
+/// The `MCPBOX_ENCRYPTION_KEY` of the environment, parsed: `None` when unset.
+/// A malformed key is refused whenever it is set, whether or not this run has
+/// values to encrypt, so a typo is found before it matters.
+pub fn encryption_key() -> Result<Option<crate::crypto::Key>, Error> {
+    let Some(raw) = std::env::var_os(crate::crypto::ENV_VAR).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = match raw.into_string() {
+        Ok(text) => crate::crypto::Key::parse(&text),
+        Err(_) => Err(crate::crypto::KeyError::NotHex { position: 0 }),
+    };
+    parsed.map(Some).map_err(Error::Key)
 }
 
 /// Reads the values of `valueFrom` sources into `desired`. With `required`
 /// (apply), a missing `MCPBOX_ENCRYPTION_KEY` is an error; otherwise (plan) the
-/// values are then left unread and the returned note says so.
+/// values are then left unread and the returned note says so. The allow-list
+/// is checked in both cases, before anything is read.
 pub fn read_values(
     desired: &mut crate::desired::DesiredState,
     args: &ValueArgs,
     required: bool,
+    reserved: &[&str],
 ) -> Result<Option<String>, Error> {
-    match read_value_sources(&desired.value_sources, args, required)? {
+    let access = args.access(&desired.policy.values, reserved)?;
+    match read_value_sources(&desired.value_sources, args, &access, required)? {
         Some(resolved) => {
             desired.values = resolved;
             Ok(None)
@@ -315,27 +386,29 @@ pub fn read_values(
 }
 
 /// Reads values from their sources and checks them; `None` when there is
-/// nothing to read, or no key and not `required`.
+/// nothing to read, or no key and not `required` (the sources are still
+/// checked against `access`).
 pub fn read_value_sources(
     sources: &std::collections::BTreeMap<String, crate::values::ValueSource>,
     args: &ValueArgs,
+    access: &crate::values::Access,
     required: bool,
 ) -> Result<Option<crate::values::Resolved>, Error> {
+    let key = encryption_key()?;
     if sources.is_empty() {
         return Ok(None);
     }
-    let key = std::env::var_os(crate::crypto::ENV_VAR);
+    access.check_sources(sources)?;
     if key.is_none() && !required {
         return Ok(None);
     }
-    let key = key.map(|k| match k.into_string() {
-        Ok(text) => crate::crypto::Key::parse(&text),
-        Err(_) => Err(crate::crypto::KeyError::NotHex { position: 0 }),
-    });
-    let resolved =
-        crate::values::Resolved::read(sources, key, args.overwrite_undecryptable, &|var| {
-            std::env::var_os(var)
-        })?;
+    let resolved = crate::values::Resolved::read(
+        sources,
+        access,
+        key.map(Ok),
+        args.overwrite_undecryptable,
+        &|var| std::env::var_os(var),
+    )?;
     resolved.check(sources, &|k, v| crate::settings::check(k, v), &|k| {
         !k.contains('/')
     })?;

@@ -62,12 +62,20 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     if let Some(b) = &base {
         desired.set_policy(b.policy.clone());
     }
+    let reserved = [args.source.git_token_env.as_str()];
     let note = match &base {
-        Some(_) => (!desired.value_sources.is_empty()).then(|| {
-            "secret values are never read in pull-request mode; apply reads and compares them"
-                .to_string()
-        }),
-        None => super::read_values(&mut desired, &args.values, false)?,
+        Some(_) => {
+            // Nothing is read, but what apply would refuse is refused now, by
+            // BASE's allow-list (set_policy above), spelled as written.
+            args.values
+                .access(&desired.policy.values, &reserved)?
+                .check_sources(&desired.value_sources)?;
+            (!desired.value_sources.is_empty()).then(|| {
+                "secret values are never read in pull-request mode; apply reads and compares them"
+                    .to_string()
+            })
+        }
+        None => super::read_values(&mut desired, &args.values, false, &reserved)?,
     };
     let actual = match &args.db.database_url {
         Some(url) => {
@@ -144,7 +152,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
                 "plan --out needs a database: a saved plan records the rows it read, so that apply --plan can refuse when they moved".into(),
             ));
         }
-        let saved = SavedPlan::new(
+        let mut saved = SavedPlan::new(
             plan.clone(),
             &actual,
             desired.policy.reviewer.clone(),
@@ -152,6 +160,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             desired.is_empty(),
             desired.value_sources.clone(),
         );
+        saved.values_policy = desired.policy.values.clone();
         let json = serde_json::to_string_pretty(&saved)
             .map_err(|e| Error::Other(format!("cannot encode the plan: {e}")))?;
         std::fs::write(path, json + "\n")

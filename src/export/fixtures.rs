@@ -302,10 +302,10 @@ pub(super) fn sourced() -> ActualState {
 pub(super) fn plaintext(var: &str) -> Option<&'static str> {
     Some(match var {
         // `PROD` sorts before `prod`, so it takes the plain name.
-        "MCPBOX_TUNNEL_TOKEN_PROD" => "other-token-0123456789",
-        "MCPBOX_TUNNEL_TOKEN_PROD_2" => "prod-token-0123456789",
-        "MCPBOX_TUNNEL_TOKEN_WIZARD_HOME" => "home-token-0123456789",
-        "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM" => "600",
+        "MCPBOX_SECRET_TUNNEL_TOKEN_PROD" => "other-token-0123456789",
+        "MCPBOX_SECRET_TUNNEL_TOKEN_PROD_2" => "prod-token-0123456789",
+        "MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOME" => "home-token-0123456789",
+        "MCPBOX_SECRET_SETTING_MCP_RATE_LIMIT_RPM" => "600",
         _ => return None,
     })
 }

@@ -16,8 +16,8 @@
 //! # Values that stay encrypted
 //!
 //! A tunnel token or an encrypted setting is never read, decrypted or written
-//! out: it is exported as `valueFrom: {env: MCPBOX_TUNNEL_TOKEN_<NAME>}` or
-//! `{env: MCPBOX_SETTING_<KEY>}` (listed in [`Export::env`] and in the file's
+//! out: it is exported as `valueFrom: {env: MCPBOX_SECRET_TUNNEL_TOKEN_<NAME>}` or
+//! `{env: MCPBOX_SECRET_SETTING_<KEY>}` (listed in [`Export::env`] and in the file's
 //! header). A plan without `MCPBOX_ENCRYPTION_KEY` does not read values and takes
 //! a stored one as current, so it shows adoptions only; with the key, plan and
 //! apply read every variable (an unset one is an error naming it) and compare it
@@ -87,10 +87,10 @@ pub const SETTINGS_FILE: &str = "platform/settings.yaml";
 pub const TUNNELS_DIR: &str = "platform/tunnels";
 /// Prefix of the variable a tunnel token is read from (then the name in upper
 /// snake case).
-pub const TUNNEL_TOKEN_ENV: &str = "MCPBOX_TUNNEL_TOKEN_";
+pub const TUNNEL_TOKEN_ENV: &str = "MCPBOX_SECRET_TUNNEL_TOKEN_";
 /// Prefix of the variable an encrypted setting is read from (then the key in
 /// upper case).
-pub const SETTING_ENV: &str = "MCPBOX_SETTING_";
+pub const SETTING_ENV: &str = "MCPBOX_SECRET_SETTING_";
 
 /// How to export.
 #[derive(Debug, Clone)]

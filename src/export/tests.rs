@@ -111,21 +111,21 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
     // The encrypted setting is read from a variable, named in the header.
     assert!(
         settings.contains(
-            "mcp_rate_limit_rpm:\n    valueFrom:\n      env: MCPBOX_SETTING_MCP_RATE_LIMIT_RPM\n"
+            "mcp_rate_limit_rpm:\n    valueFrom:\n      env: MCPBOX_SECRET_SETTING_MCP_RATE_LIMIT_RPM\n"
         ) && settings.contains("# `mcp_rate_limit_rpm` is stored encrypted"),
         "{settings}"
     );
     assert_eq!(
         e.env,
         [EnvValue {
-            var: "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM".into(),
+            var: "MCPBOX_SECRET_SETTING_MCP_RATE_LIMIT_RPM".into(),
             object: "value of encrypted setting `mcp_rate_limit_rpm`".into()
         }]
     );
     assert_eq!(
         desired.value_sources.get("mcp_rate_limit_rpm"),
         Some(&ValueSource::Env(
-            "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM".into()
+            "MCPBOX_SECRET_SETTING_MCP_RATE_LIMIT_RPM".into()
         ))
     );
     assert!(text(&e, MODULES_FILE).contains("name: ipaddress"));
@@ -334,9 +334,9 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
         "name: prod\n",
         "active: true",
         "publicUrl: https://prod.example.com",
-        "token:\n    valueFrom:\n      env: MCPBOX_TUNNEL_TOKEN_PROD_2\n",
+        "token:\n    valueFrom:\n      env: MCPBOX_SECRET_TUNNEL_TOKEN_PROD_2\n",
         "# token: MCPBox stores it encrypted",
-        "set MCPBOX_ENCRYPTION_KEY and MCPBOX_TUNNEL_TOKEN_PROD_2",
+        "set MCPBOX_ENCRYPTION_KEY and MCPBOX_SECRET_TUNNEL_TOKEN_PROD_2",
     ] {
         assert!(prod.contains(want), "{want}: {prod}");
     }
@@ -349,10 +349,10 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
     assert_eq!(
         vars,
         [
-            "MCPBOX_SETTING_MCP_RATE_LIMIT_RPM",
-            "MCPBOX_TUNNEL_TOKEN_PROD",
-            "MCPBOX_TUNNEL_TOKEN_PROD_2",
-            "MCPBOX_TUNNEL_TOKEN_WIZARD_HOME"
+            "MCPBOX_SECRET_SETTING_MCP_RATE_LIMIT_RPM",
+            "MCPBOX_SECRET_TUNNEL_TOKEN_PROD",
+            "MCPBOX_SECRET_TUNNEL_TOKEN_PROD_2",
+            "MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOME"
         ]
     );
     for (path, entry) in &e.files.files {
@@ -369,8 +369,14 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
 
     // With the key and the right values, the stored ones compare equal…
     let env = |var: &str| plaintext(var).map(Into::into);
-    desired.values =
-        Resolved::read(&desired.value_sources, Some(Key::parse(KEY)), false, &env).unwrap();
+    desired.values = Resolved::read(
+        &desired.value_sources,
+        &crate::values::Access::default(),
+        Some(Key::parse(KEY)),
+        false,
+        &env,
+    )
+    .unwrap();
     let plan = diff::diff(&desired, &actual).unwrap();
     assert!(
         plan.changes.iter().all(adoption_only),
@@ -379,11 +385,17 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
     );
     // …another value is a change of that token alone…
     let other = |var: &str| match var {
-        "MCPBOX_TUNNEL_TOKEN_WIZARD_HOME" => Some("another-token-0123456789".into()),
+        "MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOME" => Some("another-token-0123456789".into()),
         _ => plaintext(var).map(Into::into),
     };
-    desired.values =
-        Resolved::read(&desired.value_sources, Some(Key::parse(KEY)), false, &other).unwrap();
+    desired.values = Resolved::read(
+        &desired.value_sources,
+        &crate::values::Access::default(),
+        Some(Key::parse(KEY)),
+        false,
+        &other,
+    )
+    .unwrap();
     let plan = diff::diff(&desired, &actual).unwrap();
     let changed: Vec<(&str, Vec<&str>)> = plan
         .changes
@@ -399,14 +411,21 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
     assert_eq!(changed, [("Wizard: home", vec!["token"])]);
     // …and an unset variable is an error naming it.
     let unset = |var: &str| match var {
-        "MCPBOX_TUNNEL_TOKEN_PROD_2" => None,
+        "MCPBOX_SECRET_TUNNEL_TOKEN_PROD_2" => None,
         _ => plaintext(var).map(Into::into),
     };
-    let err = Resolved::read(&desired.value_sources, Some(Key::parse(KEY)), false, &unset)
-        .unwrap_err()
-        .to_string();
+    let err = Resolved::read(
+        &desired.value_sources,
+        &crate::values::Access::default(),
+        Some(Key::parse(KEY)),
+        false,
+        &unset,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
-        err.contains("`MCPBOX_TUNNEL_TOKEN_PROD_2` is not set") && err.contains("tunnel:prod"),
+        err.contains("`MCPBOX_SECRET_TUNNEL_TOKEN_PROD_2` is not set")
+            && err.contains("tunnel:prod"),
         "{err}"
     );
 }

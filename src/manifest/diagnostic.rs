@@ -43,6 +43,10 @@ pub enum Code {
     CodeFile,
     /// E031: both or neither of `code` and `codeFile`.
     CodeSource,
+    /// A symbolic link leaves the repository, leads nowhere, or loops.
+    Symlink,
+    /// A file name that cannot be read as UTF-8.
+    FileName,
     /// E040: a setting MCPBox would refuse or fail on.
     InvalidSetting,
     /// E050: `approvals.yaml` or `mcpbox-gitops.yaml` is malformed.
@@ -72,6 +76,8 @@ impl Code {
             Code::PythonNoMain => "E021",
             Code::CodeFile => "E030",
             Code::CodeSource => "E031",
+            Code::Symlink => "E032",
+            Code::FileName => "E033",
             Code::InvalidSetting => "E040",
             Code::RepoFile => "E050",
             Code::LiteralSecret => "E060",
@@ -98,6 +104,8 @@ impl Code {
             Code::PythonNoMain => "python-no-main",
             Code::CodeFile => "code-file",
             Code::CodeSource => "code-source",
+            Code::Symlink => "symlink",
+            Code::FileName => "file-name",
             Code::InvalidSetting => "invalid-setting",
             Code::RepoFile => "repo-file",
             Code::LiteralSecret => "literal-secret",
@@ -105,7 +113,7 @@ impl Code {
     }
 
     /// Every code, in order (for documentation and tests).
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 22] = [
         Code::YamlSyntax,
         Code::UnknownField,
         Code::InvalidValue,
@@ -123,6 +131,8 @@ impl Code {
         Code::PythonNoMain,
         Code::CodeFile,
         Code::CodeSource,
+        Code::Symlink,
+        Code::FileName,
         Code::InvalidSetting,
         Code::RepoFile,
         Code::LiteralSecret,
@@ -204,20 +214,31 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// `file:line:col`, or the file alone for a problem with the file itself
+    /// (line 0: a link, a name), escaped for printing.
+    pub fn place(&self) -> String {
+        let file = crate::escape::text(&self.file);
+        if self.location.line == 0 {
+            file.into_owned()
+        } else {
+            format!("{file}:{}:{}", self.location.line, self.location.column)
+        }
+    }
+}
+
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}:{}:{}: {} {}: {}",
-            self.file,
-            self.location.line,
-            self.location.column,
+            "{}: {} {}: {}",
+            self.place(),
             self.code.id(),
             self.code.name(),
-            self.message
+            crate::escape::text(&self.message)
         )?;
         if let Some(help) = &self.help {
-            write!(f, " (help: {help})")?;
+            write!(f, " (help: {})", crate::escape::text(help))?;
         }
         Ok(())
     }

@@ -97,10 +97,42 @@ pub fn is_manifest(path: &str) -> bool {
         && path != POLICY_FILE
 }
 
+/// The diagnostic for an entry that is a problem in itself, whatever its name.
+/// It has no line: the place is the path alone.
+fn file_problem(path: &str, entry: &Entry) -> Option<Diagnostic> {
+    let nowhere = super::diagnostic::Location::default();
+    let (code, message, help) = match entry {
+        Entry::LinkOutside => (
+            Code::Symlink,
+            "symbolic link leads outside the repository (or to nothing); its files are not read, and the plan stops here rather than delete what they declare",
+            "replace the link with the file or folder itself, or remove it",
+        ),
+        Entry::LinkLoop => (
+            Code::Symlink,
+            "symbolic link leads back into a folder that contains it; following it would never end",
+            "remove the link, or point it at a folder that does not contain it",
+        ),
+        Entry::NameNotUtf8 => (
+            Code::FileName,
+            "file name is not valid UTF-8 (shown with its bytes escaped); the file is not read",
+            "rename the file with a UTF-8 name",
+        ),
+        Entry::Bytes(_) | Entry::TooLarge(_) => return None,
+    };
+    Some(Diagnostic::new(code, path, nowhere, message).help(help))
+}
+
 /// Loads every manifest of the file set.
 pub fn load(files: &FileSet) -> Manifests {
     let mut out = Manifests::default();
     for (path, entry) in &files.files {
+        // Problems with a file itself, whatever its name: a link out of the
+        // repository (a folder of manifests behind it would otherwise be
+        // planned as deleted), a loop, a name we cannot print.
+        if let Some(d) = file_problem(path, entry) {
+            out.diagnostics.push(d);
+            continue;
+        }
         if !is_manifest(path) {
             continue;
         }
@@ -130,18 +162,8 @@ pub fn load(files: &FileSet) -> Manifests {
                 );
                 continue;
             }
-            Entry::LinkOutside => {
-                out.diagnostics.push(
-                    Diagnostic::new(
-                        Code::CodeFile,
-                        path,
-                        start,
-                        "symbolic link points outside the repository",
-                    )
-                    .help("replace the link with the file itself"),
-                );
-                continue;
-            }
+            // Reported above.
+            Entry::LinkOutside | Entry::LinkLoop | Entry::NameNotUtf8 => continue,
         };
         load_file(files, path, text, &mut out);
     }
@@ -763,10 +785,17 @@ fn tool_code(
             ));
             None
         }
-        Some(Entry::LinkOutside) => {
+        Some(Entry::LinkOutside | Entry::LinkLoop) => {
             diags.push(fail(
                 format!("`{target}` is a symbolic link that points outside the repository"),
                 "replace the link with the file itself",
+            ));
+            None
+        }
+        Some(Entry::NameNotUtf8) => {
+            diags.push(fail(
+                format!("`{target}` has a file name that is not valid UTF-8"),
+                "rename the file with a UTF-8 name",
             ));
             None
         }

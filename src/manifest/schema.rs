@@ -459,6 +459,23 @@ fn policy() -> Value {
                     }
                 },
                 "additionalProperties": false
+            },
+            "values": {
+                "description": "Where valueFrom may read. --values-dir and --env-prefix replace these when given; in PR mode this section is read from the base commit.",
+                "type": "object",
+                "properties": {
+                    "dirs": {
+                        "description": "Absolute directories a valueFrom.file must resolve inside, after symbolic links (e.g. the mount point of a secrets volume). Empty: no value file is read. /proc, /sys and /dev are never read.",
+                        "type": "array",
+                        "items": { "type": "string", "pattern": "^/" }
+                    },
+                    "envPrefixes": {
+                        "description": "Prefixes a valueFrom.env name must start with (default MCPBOX_SECRET_). The reconciler's own variables are refused whatever the prefix.",
+                        "type": "array",
+                        "items": { "type": "string" }
+                    }
+                },
+                "additionalProperties": false
             }
         },
         "additionalProperties": false

@@ -708,18 +708,10 @@ fn check_passthrough(
     }
 }
 
-/// `valueFrom` names exactly one source, and an env name a shell could export.
-/// Environment variables that hold the reconciler's own credentials: a
-/// `valueFrom` naming one would copy them into MCPBox.
-const RESERVED_ENV: [&str; 6] = [
-    "MCPBOX_ENCRYPTION_KEY",
-    "DATABASE_URL",
-    "GIT_TOKEN",
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "SSH_AUTH_SOCK",
-];
-
+/// `valueFrom` names exactly one source: an env name a shell could export that
+/// is not one of the reconciler's own, or an absolute file path outside /proc,
+/// /sys and /dev. The allow-list (value directories, prefixes) is the
+/// operator's and is checked when values are read (`values::access`).
 fn check_value_from(
     c: &mut Checker<'_>,
     doc: &Loaded,
@@ -743,24 +735,32 @@ fn check_value_from(
                     format!("`{env}` is not an environment variable name"),
                     "use letters, digits and underscores, e.g. GITHUB_TOKEN",
                 );
-            } else if RESERVED_ENV.contains(&env.to_ascii_uppercase().as_str()) {
+            } else if crate::values::access::RESERVED_ENV
+                .contains(&env.to_ascii_uppercase().as_str())
+                || env
+                    .to_ascii_uppercase()
+                    .starts_with(crate::values::access::RESERVED_ENV_PREFIX)
+            {
                 c.push(
                     doc,
                     Code::InvalidValue,
                     &format!("{path}.env"),
                     format!("`{env}` holds the reconciler's own credentials; a manifest cannot copy it into MCPBox, where tools could read it"),
-                    "give the value its own variable, e.g. GITHUB_TOKEN",
+                    "give the value its own variable, e.g. MCPBOX_SECRET_GITHUB_TOKEN",
                 );
             }
         }
         (None, Some(file)) => {
-            let system = ["/proc/", "/sys/", "/dev/"]
-                .iter()
-                .any(|p| file.trim_start().starts_with(p));
-            if system {
-                c.push(doc, Code::InvalidValue, &format!("{path}.file"), format!("`{file}` is a system file (it can expose the process's environment or devices)"), "point at a file that holds only this value, e.g. a mounted secret under /run/secrets");
-            } else if file.trim().is_empty() {
-                c.push(doc, Code::InvalidValue, &format!("{path}.file"), "`file` is empty".into(), "give the path of a file on the machine that runs apply, e.g. /run/secrets/github_token");
+            use crate::values::access::{is_system, normalize};
+            let shown = crate::escape::text(file);
+            if file.trim().is_empty() {
+                c.push(doc, Code::InvalidValue, &format!("{path}.file"), "`file` is empty".into(), "give the absolute path of a file in a values directory, e.g. /run/secrets/github_token");
+            } else {
+                match normalize(std::path::Path::new(file)) {
+                    None => c.push(doc, Code::InvalidValue, &format!("{path}.file"), format!("`{shown}` is not an absolute path"), "give the absolute path of a file in a values directory (--values-dir), e.g. /run/secrets/github_token"),
+                    Some(p) if is_system(&p) => c.push(doc, Code::InvalidValue, &format!("{path}.file"), format!("`{shown}` is a system file (under /proc, /sys or /dev, it can expose the reconciler's own environment or devices)"), "point at a file that holds only this value, e.g. a mounted secret under /run/secrets"),
+                    Some(_) => {}
+                }
             }
         }
         _ => c.push(

@@ -38,6 +38,10 @@ pub struct SavedPlan {
     pub desired_empty: bool,
     /// Where secret and setting values come from (never the values).
     pub value_sources: BTreeMap<String, ValueSource>,
+    /// The policy's `values:` allow-list when the plan was made (flags given to
+    /// `apply --plan` replace it).
+    #[serde(default)]
+    pub values_policy: crate::policy::ValuesPolicy,
     /// Every row the plan depends on: `table:row id` → object name and
     /// fingerprint (see [`SavedPlan::new`]).
     pub rows: BTreeMap<String, RowPrint>,
@@ -236,6 +240,7 @@ impl SavedPlan {
             max_delete_percent,
             desired_empty,
             value_sources,
+            values_policy: Default::default(),
             rows,
             known,
         }

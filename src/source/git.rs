@@ -628,21 +628,53 @@ fn read_commit(
     let mut set = FileSet::empty("");
     let mut submodules = Vec::new();
     let mut total = 0u64;
-    let mut stack: Vec<(Vec<String>, Tree<'_>)> = vec![(Vec::new(), base_tree)];
-    while let Some((rel_dir, tree)) = stack.pop() {
+    // Each directory to read: its path as shown (under the link that led to
+    // it, if any), its real path in the commit, its tree, and the real paths of
+    // the directories walked to reach it (to refuse a link back into them).
+    let mut stack: Vec<Walk<'_>> = vec![Walk {
+        shown: Vec::new(),
+        real: base.clone(),
+        tree: base_tree,
+        chain: vec![base.clone()],
+    }];
+    while let Some(Walk {
+        shown: rel_dir,
+        real: real_dir,
+        tree,
+        chain,
+    }) = stack.pop()
+    {
         for entry in tree.iter() {
-            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            let raw_name = entry.name_bytes();
             // Same rules as FileSet::from_dir: hidden entries anywhere, `target` at the root.
-            if name.starts_with('.') || (rel_dir.is_empty() && name == "target") {
+            if raw_name.starts_with(b".") || (rel_dir.is_empty() && raw_name == b"target") {
                 continue;
             }
+            let name = match std::str::from_utf8(raw_name) {
+                Ok(name) => name.to_string(),
+                Err(_) => {
+                    let mut rel = rel_dir.clone();
+                    rel.push(crate::escape::bytes(raw_name));
+                    set.files.insert(rel.join("/"), Entry::NameNotUtf8);
+                    continue;
+                }
+            };
             let mut rel = rel_dir.clone();
-            rel.push(name);
+            rel.push(name.clone());
             let rel_str = rel.join("/");
             let blob = match entry.filemode() {
                 mode::TREE => {
                     let subtree = repo.find_tree(entry.id()).map_err(read_err(&rel_str))?;
-                    stack.push((rel, subtree));
+                    let mut real = real_dir.clone();
+                    real.push(name);
+                    let mut chain = chain.clone();
+                    chain.push(real.clone());
+                    stack.push(Walk {
+                        shown: rel,
+                        real,
+                        tree: subtree,
+                        chain,
+                    });
                     continue;
                 }
                 mode::COMMIT => {
@@ -651,15 +683,29 @@ fn read_commit(
                     continue;
                 }
                 mode::LINK => {
-                    let mut link = base.clone();
-                    link.extend(rel[..rel.len() - 1].iter().cloned());
-                    match reader.follow_link(link, entry.id(), &rel_str)? {
+                    match reader.follow_link(real_dir.clone(), entry.id(), &rel_str)? {
                         // Only links that end inside the directory read are followed,
                         // as from_dir does for its root.
                         Resolved::Blob(path, oid) if path.starts_with(&base) => oid,
-                        // A link to a directory is not descended into (from_dir neither),
-                        // which also rules out cycles.
-                        Resolved::Tree(path) if path.starts_with(&base) => continue,
+                        // A link to a directory inside is read once, under the
+                        // link's name; one that leads back into a directory
+                        // being walked would never end.
+                        Resolved::Tree(path) if path.starts_with(&base) => {
+                            if chain.iter().any(|walked| walked.starts_with(&path)) {
+                                set.files.insert(rel_str, Entry::LinkLoop);
+                                continue;
+                            }
+                            let subtree = reader.tree_at(&path)?;
+                            let mut chain = chain.clone();
+                            chain.push(path.clone());
+                            stack.push(Walk {
+                                shown: rel,
+                                real: path,
+                                tree: subtree,
+                                chain,
+                            });
+                            continue;
+                        }
                         Resolved::Submodule => continue,
                         _ => {
                             set.files.insert(rel_str, Entry::LinkOutside);
@@ -706,6 +752,18 @@ fn read_commit(
         subdir: (!base.is_empty()).then(|| base.join("/")),
         skipped_submodules: submodules,
     })
+}
+
+/// A directory waiting to be read by [`from_commit`]'s walk.
+struct Walk<'r> {
+    /// Its path in the file set (through the links that led to it).
+    shown: Vec<String>,
+    /// Its real, link-free path in the commit.
+    real: Vec<String>,
+    /// Its tree.
+    tree: Tree<'r>,
+    /// Real paths of the directories walked to reach it, itself included.
+    chain: Vec<Vec<String>>,
 }
 
 /// Where a path of the commit leads once links are followed.
@@ -1235,8 +1293,11 @@ mod tests {
                 "{outside}"
             );
         }
-        // A link to a directory is not descended into, as in from_dir.
-        assert!(paths(&source).iter().all(|p| !p.starts_with("dirlink")));
+        // A link to a directory inside is read under its own name, as in from_dir.
+        assert_eq!(
+            bytes(&source, "dirlink/x.yaml").as_deref(),
+            Some("real content")
+        );
         assert_eq!(
             bytes(&source, "m/out_of_subdir.yaml").as_deref(),
             Some("real content")

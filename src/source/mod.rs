@@ -88,8 +88,15 @@ pub enum Entry {
     Bytes(Vec<u8>),
     /// Larger than [`MAX_FILE_BYTES`]; not read.
     TooLarge(u64),
-    /// A symbolic link that leads outside the repository; not followed.
+    /// A symbolic link that leads outside the repository (or nowhere); not
+    /// followed. An error that stops the plan: the objects behind it would
+    /// otherwise be planned as deletions.
     LinkOutside,
+    /// A symbolic link to a directory that contains it (or a directory being
+    /// read): following it would never end.
+    LinkLoop,
+    /// A name that is not valid UTF-8 (shown with its bytes escaped); not read.
+    NameNotUtf8,
 }
 
 /// A snapshot of a manifest repository: relative path (with `/`) → content.
@@ -123,7 +130,9 @@ impl FileSet {
 
     /// Reads every regular file below `root`, skipping hidden entries (`.git`,
     /// `.github`, …) and `target/`. Symbolic links are followed only when they
-    /// resolve inside `root`. A directory below `root` holding a `.git` file or
+    /// resolve inside `root`; a link to a directory inside is read under the
+    /// link's name, once; a link out of `root` (file or directory), or one that
+    /// would loop, is recorded as such, an error for the loader. A directory below `root` holding a `.git` file or
     /// directory (a checked-out submodule, or another repository cloned inside)
     /// is skipped with a warning, as the git reader skips submodules: its files
     /// belong to another repository, and `apply .` must read what
@@ -140,57 +149,80 @@ impl FileSet {
         })?;
         let mut set = FileSet::empty(root.display().to_string());
         let mut total = 0u64;
-        let mut stack = vec![PathBuf::new()];
-        while let Some(rel_dir) = stack.pop() {
-            let dir = root.join(&rel_dir);
-            let read = std::fs::read_dir(&dir).map_err(|source| Error::Read {
-                path: dir.clone(),
+        // (path shown, real path, real paths walked to reach it): a link to a
+        // directory inside is read once under its own name; one that leads back
+        // into a directory being walked is refused, as it would never end.
+        let mut stack = vec![(
+            PathBuf::new(),
+            canonical_root.clone(),
+            vec![canonical_root.clone()],
+        )];
+        while let Some((rel_dir, real_dir, chain)) = stack.pop() {
+            let read = std::fs::read_dir(&real_dir).map_err(|source| Error::Read {
+                path: root.join(&rel_dir),
                 source,
             })?;
             for entry in read {
                 let entry = entry.map_err(|source| Error::Read {
-                    path: dir.clone(),
+                    path: root.join(&rel_dir),
                     source,
                 })?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || (rel_dir.as_os_str().is_empty() && name == "target") {
+                let os_name = entry.file_name();
+                let raw = os_name.as_encoded_bytes();
+                if raw.starts_with(b".") || (rel_dir.as_os_str().is_empty() && raw == b"target") {
                     continue;
                 }
-                let rel = rel_dir.join(&name);
-                let full = root.join(&rel);
-                let rel_str = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let rel_parts = |last: String| {
+                    rel_dir
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .chain(std::iter::once(last))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                let Some(name) = os_name.to_str() else {
+                    set.files
+                        .insert(rel_parts(crate::escape::bytes(raw)), Entry::NameNotUtf8);
+                    continue;
+                };
+                let rel = rel_dir.join(name);
+                let rel_str = rel_parts(name.to_string());
+                let full = real_dir.join(name);
                 let file_type = entry.file_type().map_err(|source| Error::Read {
                     path: full.clone(),
                     source,
                 })?;
-                if file_type.is_symlink() {
+                let real = if file_type.is_symlink() {
                     match full.canonicalize() {
-                        Ok(target) if target.starts_with(&canonical_root) => {}
+                        Ok(target) if target.starts_with(&canonical_root) => target,
                         _ => {
                             set.files.insert(rel_str, Entry::LinkOutside);
                             continue;
                         }
                     }
-                }
-                let meta = std::fs::metadata(&full).map_err(|source| Error::Read {
+                } else {
+                    full.clone()
+                };
+                let meta = std::fs::metadata(&real).map_err(|source| Error::Read {
                     path: full.clone(),
                     source,
                 })?;
                 if meta.is_dir() {
-                    if file_type.is_symlink() {
+                    if file_type.is_symlink()
+                        && chain.iter().any(|walked| walked.starts_with(&real))
+                    {
+                        set.files.insert(rel_str, Entry::LinkLoop);
                         continue;
                     }
                     // `symlink_metadata`: a `.git` of any type (a submodule's is a
                     // file, a clone's a directory, even a link) marks a repository.
-                    if std::fs::symlink_metadata(full.join(".git")).is_ok() {
-                        tracing::warn!(path = %rel_str, "skipping nested repository (a submodule or a clone): its files are in another repository");
+                    if std::fs::symlink_metadata(real.join(".git")).is_ok() {
+                        tracing::warn!(path = %crate::escape::text(&rel_str), "skipping nested repository (a submodule or a clone): its files are in another repository");
                         continue;
                     }
-                    stack.push(rel);
+                    let mut chain = chain.clone();
+                    chain.push(real.clone());
+                    stack.push((rel, real, chain));
                     continue;
                 }
                 if !meta.is_file() {
@@ -207,7 +239,7 @@ impl FileSet {
                         limit: MAX_TOTAL_BYTES,
                     });
                 }
-                let bytes = std::fs::read(&full).map_err(|source| Error::Read {
+                let bytes = std::fs::read(&real).map_err(|source| Error::Read {
                     path: full.clone(),
                     source,
                 })?;

@@ -46,7 +46,34 @@ pub struct Status {
     pub has_mcpbox_tables: bool,
     /// Our migrations not yet applied.
     pub pending: Vec<i64>,
+    /// Rights `apply` needs that the connected role lacks, as `PRIVILEGE on
+    /// table` (empty when the tables are missing: `problems` says so first).
+    pub missing_rights: Vec<String>,
 }
+
+/// The tables `apply` writes and the rights it needs on each (reads need
+/// SELECT everywhere; deletes of child rows MCPBox cascades need none).
+const WRITE_RIGHTS: &[(&str, &str)] = &[
+    ("public.servers", "SELECT,INSERT,UPDATE,DELETE"),
+    ("public.tools", "SELECT,INSERT,UPDATE,DELETE"),
+    ("public.tool_versions", "SELECT,INSERT"),
+    ("public.server_secrets", "SELECT,INSERT,UPDATE,DELETE"),
+    (
+        "public.network_access_requests",
+        "SELECT,INSERT,UPDATE,DELETE",
+    ),
+    ("public.module_requests", "SELECT,INSERT,UPDATE,DELETE"),
+    ("public.external_mcp_sources", "SELECT,INSERT,UPDATE,DELETE"),
+    ("public.settings", "SELECT,INSERT,UPDATE,DELETE"),
+    ("public.global_config", "SELECT,INSERT,UPDATE"),
+    ("public.activity_logs", "SELECT,INSERT"),
+    (
+        "public.tunnel_configurations",
+        "SELECT,INSERT,UPDATE,DELETE",
+    ),
+    ("mcpbox_gitops.ownership", "SELECT,INSERT,UPDATE,DELETE"),
+    ("mcpbox_gitops.applies", "SELECT,INSERT"),
+];
 
 impl Status {
     /// Problems that make the database unusable for plan/apply, empty if none.
@@ -65,6 +92,19 @@ impl Status {
             out.push(format!(
                 "{} mcpbox-gitops migration(s) pending; run `mcpbox-gitops db migrate`",
                 self.pending.len()
+            ));
+        }
+        out
+    }
+
+    /// What keeps `apply` from writing: [`Status::problems`] plus the missing
+    /// rights, as one sentence naming each.
+    pub fn write_problems(&self) -> Vec<String> {
+        let mut out = self.problems();
+        if !self.missing_rights.is_empty() {
+            out.push(format!(
+                "the database role lacks rights apply needs: {}; grant them (e.g. `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public, mcpbox_gitops TO <role>` and `GRANT USAGE ON SCHEMA mcpbox_gitops TO <role>`)",
+                self.missing_rights.join(", ")
             ));
         }
         out
@@ -108,11 +148,34 @@ async fn inspect(conn: &mut sqlx::PgConnection) -> Result<Status, Error> {
         .map(|m| m.0)
         .filter(|v| !applied.contains(v))
         .collect();
+    let missing_rights = missing_rights(conn).await?;
     Ok(Status {
         alembic_revision,
         has_mcpbox_tables: has_servers,
         pending,
+        missing_rights,
     })
+}
+
+/// The rights of [`WRITE_RIGHTS`] the current role lacks, on the tables that
+/// exist (one query). Without USAGE on our schema, every right on its tables
+/// is missing.
+async fn missing_rights(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, Error> {
+    let (tables, rights): (Vec<&str>, Vec<&str>) = WRITE_RIGHTS.iter().copied().unzip();
+    sqlx::query_scalar(
+        "SELECT p || ' on ' || t
+           FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w(t, ps, n)
+           CROSS JOIN LATERAL UNNEST(string_to_array(ps, ',')) WITH ORDINALITY AS r(p, m)
+          WHERE to_regclass(t) IS NOT NULL
+            AND (NOT has_schema_privilege(split_part(t, '.', 1), 'USAGE')
+                 OR NOT has_table_privilege(t, p))
+          ORDER BY n, m",
+    )
+    .bind(&tables)
+    .bind(&rights)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("privileges"))
 }
 
 /// Reports whether the database is usable and why not.

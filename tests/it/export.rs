@@ -38,9 +38,12 @@ const TUNNELS: [(&str, &str, bool); 2] = [
 ];
 /// The variables the export names for them, with the plaintext each must hold.
 const VARIABLES: [(&str, &str); 3] = [
-    ("MCPBOX_SETTING_MODULE_APPROVAL_MODE", ENCRYPTED_SETTING.1),
-    ("MCPBOX_TUNNEL_TOKEN_PROD", TUNNELS[0].1),
-    ("MCPBOX_TUNNEL_TOKEN_WIZARD_HOMELAB", TUNNELS[1].1),
+    (
+        "MCPBOX_SECRET_SETTING_MODULE_APPROVAL_MODE",
+        ENCRYPTED_SETTING.1,
+    ),
+    ("MCPBOX_SECRET_TUNNEL_TOKEN_PROD", TUNNELS[0].1),
+    ("MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOMELAB", TUNNELS[1].1),
 ];
 
 const NOTES_SERVER: &str = "apiVersion: mcpbox/v1
@@ -511,14 +514,14 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
     for want in [
         "active: true",
         "publicUrl: https://mcp.homelab.example",
-        "env: MCPBOX_TUNNEL_TOKEN_PROD\n",
-        "set MCPBOX_ENCRYPTION_KEY and MCPBOX_TUNNEL_TOKEN_PROD to",
+        "env: MCPBOX_SECRET_TUNNEL_TOKEN_PROD\n",
+        "set MCPBOX_ENCRYPTION_KEY and MCPBOX_SECRET_TUNNEL_TOKEN_PROD to",
     ] {
         assert!(prod.contains(want), "{want}: {prod}");
     }
     let settings = read(export::SETTINGS_FILE);
     assert!(
-        settings.contains("env: MCPBOX_SETTING_MODULE_APPROVAL_MODE")
+        settings.contains("env: MCPBOX_SECRET_SETTING_MODULE_APPROVAL_MODE")
             && settings.contains("# `module_approval_mode` is stored encrypted"),
         "{settings}"
     );
@@ -569,7 +572,7 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
         // miette wraps the message: its parts are checked one by one.
         predicate::str::contains("tunnel:Wizard: homelab: environment variable")
             .and(predicate::str::contains(
-                "`MCPBOX_TUNNEL_TOKEN_WIZARD_HOMELAB` is not set",
+                "`MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOMELAB` is not set",
             ))
             .and(predicate::str::contains(TUNNELS[1].1).not()),
     );
@@ -590,7 +593,7 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
             predicate::str::contains("3 external source(s), 2 tunnel configuration(s).")
                 .and(predicate::str::contains("3 value(s) stay encrypted in MCPBox"))
                 .and(predicate::str::contains(
-                    "  MCPBOX_TUNNEL_TOKEN_WIZARD_HOMELAB  token of tunnel configuration `Wizard: homelab`\n",
+                    "  MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOMELAB  token of tunnel configuration `Wizard: homelab`\n",
                 )),
         )
         .stderr(predicate::str::contains(

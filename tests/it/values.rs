@@ -20,7 +20,7 @@ spec:
   secrets:
     - name: GITHUB_TOKEN
       description: a PAT
-      valueFrom: {env: GH_TOKEN_FOR_TEST}
+      valueFrom: {env: MCPBOX_SECRET_GH_TOKEN_FOR_TEST}
     - name: PLACEHOLDER
 ";
 
@@ -28,7 +28,7 @@ const SETTINGS: &str = "apiVersion: mcpbox/v1
 kind: Settings
 metadata: {name: mcpbox}
 spec:
-  log_retention_days: {valueFrom: {env: LOG_DAYS_FOR_TEST}}
+  log_retention_days: {valueFrom: {env: MCPBOX_SECRET_LOG_DAYS_FOR_TEST}}
 ";
 
 fn repo() -> tempfile::TempDir {
@@ -43,8 +43,8 @@ fn bin(url: &str, value: &str) -> Command {
     cmd.env("NO_COLOR", "1")
         .env("DATABASE_URL", url)
         .env("MCPBOX_ENCRYPTION_KEY", KEY)
-        .env("GH_TOKEN_FOR_TEST", value)
-        .env("LOG_DAYS_FOR_TEST", "45")
+        .env("MCPBOX_SECRET_GH_TOKEN_FOR_TEST", value)
+        .env("MCPBOX_SECRET_LOG_DAYS_FOR_TEST", "45")
         .env("RUST_LOG", "debug");
     cmd
 }
@@ -78,7 +78,10 @@ async fn secret_values_round_trip_in_mcpbox_format(pool: PgPool) {
 
     let (code, text) = run(bin(&url, VALUE), &["plan", path, "--detailed-exitcode"]);
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("(from env GH_TOKEN_FOR_TEST)"), "{text}");
+    assert!(
+        text.contains("(from env MCPBOX_SECRET_GH_TOKEN_FOR_TEST)"),
+        "{text}"
+    );
     let (code, text) = run(bin(&url, VALUE), &["apply", path, "--auto-approve"]);
     assert_eq!(code, 0, "{text}");
 
@@ -139,7 +142,7 @@ async fn secret_values_round_trip_in_mcpbox_format(pool: PgPool) {
     let (code, text) = run(bin(&url, VALUE2), &["plan", path, "--detailed-exitcode"]);
     assert_eq!(code, 2, "{text}");
     assert!(
-        text.contains("(changed, from env GH_TOKEN_FOR_TEST)"),
+        text.contains("(changed, from env MCPBOX_SECRET_GH_TOKEN_FOR_TEST)"),
         "{text}"
     );
     run(bin(&url, VALUE2), &["apply", path, "--auto-approve"]);
@@ -160,17 +163,17 @@ async fn secret_values_round_trip_in_mcpbox_format(pool: PgPool) {
 
     // An unset variable is an error naming the secret and the variable.
     let mut unset = bin(&url, VALUE);
-    unset.env_remove("GH_TOKEN_FOR_TEST");
+    unset.env_remove("MCPBOX_SECRET_GH_TOKEN_FOR_TEST");
     let (code, text) = run(unset, &["apply", path, "--auto-approve"]);
     assert_eq!(code, 1);
     assert!(
-        text.contains("GH_TOKEN_FOR_TEST") && text.contains("github/GITHUB_TOKEN"),
+        text.contains("MCPBOX_SECRET_GH_TOKEN_FOR_TEST") && text.contains("github/GITHUB_TOKEN"),
         "{text}"
     );
 
     // A setting value MCPBox would not start with is refused without showing it.
     let mut bad = bin(&url, VALUE);
-    bad.env("LOG_DAYS_FOR_TEST", "a-fortnight-Kq3");
+    bad.env("MCPBOX_SECRET_LOG_DAYS_FOR_TEST", "a-fortnight-Kq3");
     let (code, text) = run(bad, &["apply", path, "--auto-approve"]);
     assert_eq!(code, 1);
     assert!(
@@ -315,7 +318,7 @@ async fn a_saved_plan_never_clears_a_value_it_meant_to_set(pool: PgPool) {
     let (code, text) = run(bin(&url, VALUE2), &["plan", path, "--out", saved_s]);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("(changed, from env GH_TOKEN_FOR_TEST)"),
+        text.contains("(changed, from env MCPBOX_SECRET_GH_TOKEN_FOR_TEST)"),
         "{text}"
     );
     let (code, text) = run(

@@ -979,7 +979,8 @@ fn html(s: &str) -> String {
             // `@name` in a PR comment would notify that user or team.
             '@' => out.push_str("&#64;"),
             '\n' | '\r' => out.push(' '),
-            other => out.push(other),
+            // Other controls and direction overrides, visibly escaped.
+            other => out.push_str(&crate::escape::text(other.encode_utf8(&mut [0; 4]))),
         }
         prev = Some(ch);
     }

@@ -18,7 +18,11 @@ pub fn render(plan: &Plan) -> String {
     } else {
         "an empty MCPBox (no database given: set DATABASE_URL or --database-url to plan against a real one)"
     };
-    let _ = writeln!(out, "Planning {} against {against}.", plan.source);
+    let _ = writeln!(
+        out,
+        "Planning {} against {against}.",
+        crate::escape::text(&plan.source)
+    );
     if !plan.has_changes() {
         let _ = writeln!(out);
         notes(&mut out, plan);
@@ -125,7 +129,11 @@ fn capabilities(out: &mut String, plan: &Plan) {
                     (Some(secret), kind) => format!(" ({kind} auth, sends secret {secret})"),
                     (None, kind) => format!(" ({kind} auth)"),
                 };
-                lines.push(format!("  + external {} → {}{auth}", s.key(), s.url));
+                lines.push(format!(
+                    "  + external {} → {}{auth}",
+                    crate::escape::text(&s.key()),
+                    crate::escape::text(&s.url)
+                ));
             }
             Some(Object::Tunnel(t))
                 if t.active
@@ -149,7 +157,11 @@ fn capabilities(out: &mut String, plan: &Plan) {
                         && tc.approval.write.is_some()
                         && t.enabled;
                     if becomes_runnable {
-                        lines.push(format!("  + runnable {} — {}", t.key(), tc.approval.reason));
+                        lines.push(format!(
+                            "  + runnable {} — {}",
+                            crate::escape::text(&t.key()),
+                            tc.approval.reason
+                        ));
                     }
                 }
             }
@@ -185,14 +197,19 @@ fn change(out: &mut String, c: &Change) {
         out,
         "\n  # {}.{} will be {}",
         c.kind.as_str(),
-        c.key,
+        crate::escape::text(&c.key),
         verb(c.action)
     );
     if let Some(r) = &c.reason {
         let _ = writeln!(out, "  # ({r})");
     }
     let sym = c.action.symbol();
-    let _ = writeln!(out, "  {sym} {} \"{}\" {{", c.kind.as_str(), c.key);
+    let _ = writeln!(
+        out,
+        "  {sym} {} \"{}\" {{",
+        c.kind.as_str(),
+        crate::escape::text(&c.key)
+    );
     match c.action {
         Action::Create => {
             if let Some(after) = &c.after {

@@ -7,6 +7,13 @@
 //! written, so the diff engine stays a pure comparison. The plaintexts live in
 //! [`Resolved`], read once by the CLI (the I/O edge) and handed to the writer;
 //! its `Debug` shows names only. The encryption itself is `crate::crypto`.
+//!
+//! # Layout
+//! - this file: value sources, labels, [`Resolved`] and its errors.
+//! - [`access`]: what a `valueFrom` may read (value directories, variable
+//!   prefixes, reserved names) and the checked read of a value file.
+
+pub mod access;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::crypto::{self, Aad, Key, Secret};
+pub use access::{Access, FileRefusal};
 
 /// Label of a stored secret value (compared, or left alone).
 pub const STORED: &str = "(set)";
@@ -124,6 +132,35 @@ pub enum Error {
         /// The variable.
         var: String,
     },
+    /// A variable the reconciler itself reads (its key, database, git or
+    /// sandbox credentials): never copied into MCPBox.
+    #[error("{object}: `valueFrom: {{env: {var}}}` names a variable that holds the reconciler's own credentials or configuration; a manifest cannot copy it into MCPBox, where tools could read it (give the value its own variable, e.g. MCPBOX_SECRET_{upper})", upper = .var.to_ascii_uppercase())]
+    EnvReserved {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The variable.
+        var: String,
+    },
+    /// A variable without an allowed prefix.
+    #[error("{object}: `valueFrom: {{env: {var}}}` does not start with an allowed prefix ({}); rename the variable (e.g. {}{var}) or allow its prefix with --env-prefix", .prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "), .prefixes.first().map(String::as_str).unwrap_or(access::DEFAULT_ENV_PREFIX))]
+    EnvPrefix {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The variable.
+        var: String,
+        /// The prefixes allowed.
+        prefixes: Vec<String>,
+    },
+    /// A value file outside the allow-list (nothing was read).
+    #[error("{object}: `valueFrom: {{file: {path}}}` {why}")]
+    FileRefused {
+        /// `server/NAME` or setting key.
+        object: String,
+        /// The path as written (escaped).
+        path: String,
+        /// Why.
+        why: FileRefusal,
+    },
     /// A file cannot be read.
     #[error("{object}: cannot read `{path}` (valueFrom: {{file: {path}}}): {reason}")]
     File {
@@ -192,6 +229,7 @@ impl Resolved {
     /// Reads every source. `key` is needed when there is anything to read.
     pub fn read(
         sources: &BTreeMap<String, ValueSource>,
+        access: &Access,
         key: Option<Result<Key, crypto::KeyError>>,
         overwrite_undecryptable: bool,
         env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
@@ -205,6 +243,8 @@ impl Resolved {
         if sources.is_empty() {
             return Ok(out);
         }
+        // Every source is checked before any is read: a refused one reads nothing.
+        access.check_sources(sources)?;
         let names: Vec<&str> = sources.keys().map(String::as_str).collect();
         let what = if names.len() > 3 {
             format!("{}, … ({} values)", names[..3].join(", "), names.len())
@@ -217,7 +257,10 @@ impl Resolved {
         );
         for (object, source) in sources {
             let value = match source {
-                ValueSource::Env(var) => match env(var) {
+                ValueSource::Env(var) => match {
+                    access.check_env(object, var)?;
+                    env(var)
+                } {
                     None => {
                         return Err(Error::EnvUnset {
                             object: object.clone(),
@@ -230,11 +273,7 @@ impl Resolved {
                     })?,
                 },
                 ValueSource::File(path) => {
-                    let bytes = std::fs::read(path).map_err(|e| Error::File {
-                        object: object.clone(),
-                        path: path.clone(),
-                        reason: e.kind().to_string(),
-                    })?;
+                    let bytes = access.read_file(object, path)?;
                     let mut text = String::from_utf8(bytes).map_err(|_| Error::Invalid {
                         object: object.clone(),
                         from: source.clone(),
@@ -413,13 +452,22 @@ mod tests {
 
     const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+    /// Any variable name that is not reserved.
+    fn any_env() -> Access {
+        Access::new(&[], &[String::new()], &[]).unwrap()
+    }
+
     fn resolved(value: &str) -> Resolved {
         let mut sources = BTreeMap::new();
         sources.insert("s/TOKEN".to_string(), ValueSource::Env("T".into()));
         let v = value.to_string();
-        Resolved::read(&sources, Some(Key::parse(KEY)), false, &move |_| {
-            Some(v.clone().into())
-        })
+        Resolved::read(
+            &sources,
+            &any_env(),
+            Some(Key::parse(KEY)),
+            false,
+            &move |_| Some(v.clone().into()),
+        )
         .unwrap()
     }
 
@@ -496,9 +544,13 @@ mod tests {
             ValueSource::Env("DAYS".into()),
         );
         let read = |token: &'static str| {
-            Resolved::read(&sources, Some(Key::parse(KEY)), false, &move |var| {
-                Some(if var == "TUNNEL" { token } else { "30" }.into())
-            })
+            Resolved::read(
+                &sources,
+                &any_env(),
+                Some(Key::parse(KEY)),
+                false,
+                &move |var| Some(if var == "TUNNEL" { token } else { "30" }.into()),
+            )
             .unwrap()
         };
         let is_setting = |k: &str| !k.contains('/');
@@ -533,11 +585,13 @@ mod tests {
     fn missing_env_and_key_are_named() {
         let mut sources = BTreeMap::new();
         sources.insert("s/TOKEN".to_string(), ValueSource::Env("NOPE".into()));
-        let err = Resolved::read(&sources, Some(Key::parse(KEY)), false, &|_| None)
-            .unwrap_err()
-            .to_string();
+        let err = Resolved::read(&sources, &any_env(), Some(Key::parse(KEY)), false, &|_| {
+            None
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("s/TOKEN") && err.contains("NOPE"), "{err}");
-        let err = Resolved::read(&sources, None, false, &|_| Some("x".into()))
+        let err = Resolved::read(&sources, &any_env(), None, false, &|_| Some("x".into()))
             .unwrap_err()
             .to_string();
         assert!(
