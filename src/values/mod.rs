@@ -257,10 +257,8 @@ impl Resolved {
         );
         for (object, source) in sources {
             let value = match source {
-                ValueSource::Env(var) => match {
-                    access.check_env(object, var)?;
-                    env(var)
-                } {
+                // check_sources above refused every variable it must.
+                ValueSource::Env(var) => match env(var) {
                     None => {
                         return Err(Error::EnvUnset {
                             object: object.clone(),

@@ -128,16 +128,51 @@ fn symlinks(root: &Path, outside: &Path) -> Vec<Case> {
     std::fs::write(b.join("server.yaml"), SERVER).unwrap();
     std::fs::write(b.join("forecast.yaml"), TOOL).unwrap();
     std::os::unix::fs::symlink(outside.join("secret.py"), b.join("forecast.py")).unwrap();
+    // Issue 9: a folder linked out of the repository was skipped silently, and
+    // what it declared was planned as deleted.
+    let c = root.join("folder-symlink-outside");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("server.yaml"), SERVER).unwrap();
+    std::os::unix::fs::symlink(outside, c.join("servers")).unwrap();
+    // A folder linked to one that contains it.
+    let d = root.join("folder-symlink-loop");
+    std::fs::create_dir_all(d.join("nested")).unwrap();
+    std::fs::write(d.join("server.yaml"), SERVER).unwrap();
+    std::os::unix::fs::symlink("..", d.join("nested/up")).unwrap();
+    // A file name that is not UTF-8 (and one with a newline, printed escaped).
+    let e = root.join("file-name-not-utf8");
+    std::fs::create_dir_all(&e).unwrap();
+    std::fs::write(e.join("server.yaml"), SERVER).unwrap();
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"bad\xff.yaml");
+        std::fs::write(e.join(name), SERVER).unwrap();
+    }
     vec![
         parse_expect(
             "manifest-symlink-outside",
             a,
-            "E030 server.yaml:1:1 points outside the repository",
+            "E032 server.yaml:0:0 leads outside the repository",
         ),
         parse_expect(
             "codefile-symlink-outside",
             b,
-            "E030 forecast.yaml:7:13 points outside the repository",
+            "E032 forecast.py:0:0 leads outside the repository",
+        ),
+        parse_expect(
+            "folder-symlink-outside",
+            c,
+            "E032 servers:0:0 leads outside the repository",
+        ),
+        parse_expect(
+            "folder-symlink-loop",
+            d,
+            "E032 nested/up:0:0 leads back into a folder that contains it",
+        ),
+        parse_expect(
+            "file-name-not-utf8",
+            e,
+            "E033 bad\\xff.yaml:0:0 file name is not valid UTF-8",
         ),
     ]
 }
@@ -201,7 +236,12 @@ fn validate_exits_1_and_prints_the_diagnostic() {
         assert_eq!(out.status.code(), Some(1), "{}", case.name);
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
-        let place = format!("{}:{}:{}", case.file, case.line, case.column);
+        // A problem with a file itself is placed by its path alone.
+        let place = if case.line == 0 {
+            format!("{}: ", case.file)
+        } else {
+            format!("{}:{}:{}", case.file, case.line, case.column)
+        };
         assert!(
             text.contains(&case.code) && text.contains(&place),
             "{}: `{} {place}` not in\n{text}",

@@ -711,6 +711,7 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
     );
     with_values.values = Resolved::read(
         &desired.value_sources,
+        &mcpbox_gitops::values::Access::new(&[], &[String::new()], &[]).unwrap(),
         Some(Key::parse(KEY)),
         false,
         &variable,

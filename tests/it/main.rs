@@ -11,5 +11,6 @@ mod git;
 mod kinds;
 mod manifest_schema;
 mod schema;
+mod security;
 mod sources;
 mod values;

@@ -446,6 +446,7 @@ fn with_values(files: &mcpbox_gitops::source::FileSet) -> DesiredState {
     let mut d = desired(files);
     d.values = Resolved::read(
         &d.value_sources,
+        &mcpbox_gitops::values::Access::new(&[], &[String::new()], &[]).unwrap(),
         Some(Key::parse(KEY)),
         false,
         &|var| match var {
@@ -549,6 +550,7 @@ async fn tunnels_keep_one_active_and_store_tokens_as_mcpbox_does(pool: PgPool) {
     let mut rotated = desired(&tunnels(true, false));
     rotated.values = Resolved::read(
         &rotated.value_sources,
+        &mcpbox_gitops::values::Access::new(&[], &[String::new()], &[]).unwrap(),
         Some(Key::parse(KEY)),
         false,
         &|var| {

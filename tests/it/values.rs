@@ -264,7 +264,10 @@ async fn no_command_prints_a_secret_value(pool: PgPool) {
         ),
     ];
     for (want, args) in &commands {
-        let (code, text) = run(bin(&url, VALUE), args);
+        let mut cmd = bin(&url, VALUE);
+        // The value file is read from the repository's folder, allowed here.
+        cmd.env("MCPBOX_GITOPS_VALUES_DIRS", dir.path());
+        let (code, text) = run(cmd, args);
         assert_eq!(code, *want, "{args:?}: {text}");
     }
     // Files the commands wrote hold no value either.
