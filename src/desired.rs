@@ -232,15 +232,17 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
             let spec = &t.spec;
             let tool_type = spec.tool_type.unwrap_or(ToolType::PythonCode);
             let code = doc.code.as_ref().map(|c| c.text.clone());
+            let analysis = doc.code.as_ref().map(|c| c.python());
             let input_schema = match (&spec.input_schema, tool_type) {
                 (Some(s), _) => s.clone(),
                 // A pass-through tool's schema is the external server's: null here
                 // means "not given", filled from the source's discovery cache (or
                 // kept as stored) by `plan::diff`.
                 (None, ToolType::McpPassthrough) => serde_json::Value::Null,
-                (None, ToolType::PythonCode) => crate::python::input_schema(
-                    &crate::python::validate(code.as_deref().unwrap_or("")),
-                ),
+                (None, ToolType::PythonCode) => match analysis {
+                    Some(v) => crate::python::input_schema(v),
+                    None => crate::python::input_schema(&crate::python::validate("")),
+                },
             };
             out.push(Object::Tool(Tool {
                 server: t.metadata.server.clone(),

@@ -31,6 +31,7 @@
 //!   read (the allow-list), the values read for one run, and the labels plans
 //!   show instead of them.
 //! - [`escape`] (core): paths and names made safe to print.
+//! - [`parallel`] (core): an order-keeping parallel map for parsing.
 //! - [`state`] (edge): the actual state read from PostgreSQL; migrations.
 //! - [`plan`] (core): the diff engine, the `Plan` type, saved plans and the
 //!   renderers.
@@ -91,6 +92,7 @@ pub mod escape;
 pub mod export;
 pub mod manifest;
 pub mod model;
+pub mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod python;

@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: parsing 10,000 tools allocates
+/// millions of small AST nodes and strings, and glibc's malloc/free took a fifth
+/// of `validate`'s instructions (measured with callgrind).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = mcpbox_gitops::cli::Cli::parse();
     mcpbox_gitops::cli::init_tracing(&cli);

@@ -30,6 +30,17 @@ pub struct ToolCode {
     pub first_line: usize,
     /// Columns to add to positions inside the code (indent of a block scalar).
     pub indent: usize,
+    /// MCPBox's validation of `text`, computed once (for every tool at the end
+    /// of [`load`], in parallel) and shared by validation and `desired`.
+    pub analysis: std::sync::OnceLock<crate::python::Validation>,
+}
+
+impl ToolCode {
+    /// MCPBox's validation of the code (parsed on first use, then kept).
+    pub fn python(&self) -> &crate::python::Validation {
+        self.analysis
+            .get_or_init(|| crate::python::validate(&self.text))
+    }
 }
 
 /// One document, parsed, with its file and position index.
@@ -124,50 +135,76 @@ fn file_problem(path: &str, entry: &Entry) -> Option<Diagnostic> {
 
 /// Loads every manifest of the file set.
 pub fn load(files: &FileSet) -> Manifests {
+    // Files are independent: parsed in parallel, merged in path order.
+    let entries: Vec<(&String, &Entry)> = files.files.iter().collect();
+    let per_file = crate::parallel::map(&entries, |(path, entry)| {
+        let mut one = Manifests::default();
+        load_entry(files, path, entry, &mut one);
+        one
+    });
     let mut out = Manifests::default();
-    for (path, entry) in &files.files {
-        // Problems with a file itself, whatever its name: a link out of the
-        // repository (a folder of manifests behind it would otherwise be
-        // planned as deleted), a loop, a name we cannot print.
-        if let Some(d) = file_problem(path, entry) {
-            out.diagnostics.push(d);
-            continue;
-        }
-        if !is_manifest(path) {
-            continue;
-        }
-        let start = super::diagnostic::Location {
-            line: 1,
-            column: 1,
-            offset: 0,
-            len: 0,
-        };
-        let text = match entry {
-            Entry::Bytes(b) => match std::str::from_utf8(b) {
-                Ok(t) => without_bom(t),
-                Err(e) => {
-                    out.diagnostics.push(not_utf8(path, b, e.valid_up_to()));
-                    continue;
-                }
-            },
-            Entry::TooLarge(n) => {
-                out.diagnostics.push(
-                    Diagnostic::new(
-                        Code::InputLimit,
-                        path,
-                        start,
-                        format!("file is {n} bytes, larger than the 1 MiB limit"),
-                    )
-                    .help("split it into several files"),
-                );
-                continue;
-            }
-            // Reported above.
-            Entry::LinkOutside | Entry::LinkLoop | Entry::NameNotUtf8 => continue,
-        };
-        load_file(files, path, text, &mut out);
+    for one in per_file {
+        out.docs.extend(one.docs);
+        out.diagnostics.extend(one.diagnostics);
+        out.literals.extend(one.literals);
     }
+    analyse_code(&out.docs);
     out
+}
+
+/// Loads one entry of the file set into `out`.
+fn load_entry(files: &FileSet, path: &str, entry: &Entry, out: &mut Manifests) {
+    // Problems with a file itself, whatever its name: a link out of the
+    // repository (a folder of manifests behind it would otherwise be
+    // planned as deleted), a loop, a name we cannot print.
+    if let Some(d) = file_problem(path, entry) {
+        out.diagnostics.push(d);
+        return;
+    }
+    if !is_manifest(path) {
+        return;
+    }
+    let start = super::diagnostic::Location {
+        line: 1,
+        column: 1,
+        offset: 0,
+        len: 0,
+    };
+    let text = match entry {
+        Entry::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(t) => without_bom(t),
+            Err(e) => {
+                out.diagnostics.push(not_utf8(path, b, e.valid_up_to()));
+                return;
+            }
+        },
+        Entry::TooLarge(n) => {
+            out.diagnostics.push(
+                Diagnostic::new(
+                    Code::InputLimit,
+                    path,
+                    start,
+                    format!("file is {n} bytes, larger than the 1 MiB limit"),
+                )
+                .help("split it into several files"),
+            );
+            return;
+        }
+        // Reported above.
+        Entry::LinkOutside | Entry::LinkLoop | Entry::NameNotUtf8 => return,
+    };
+    load_file(files, path, text, out);
+}
+
+/// Parses every tool's Python once, in parallel, for validation and `desired`
+/// to share ([`ToolCode::python`]).
+fn analyse_code(docs: &[Loaded]) {
+    let codes: Vec<&ToolCode> = docs.iter().filter_map(|d| d.code.as_ref()).collect();
+    let texts: Vec<&str> = codes.iter().map(|c| c.text.as_str()).collect();
+    for (code, v) in codes.iter().zip(crate::python::validate_many(&texts)) {
+        // Set once here; nothing read it before.
+        let _ = code.analysis.set(v);
+    }
 }
 
 fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
@@ -746,6 +783,7 @@ fn tool_code(
             file: path.to_string(),
             first_line,
             indent,
+            analysis: Default::default(),
         });
     }
     let rel = spec.code_file.as_ref()?;
@@ -769,6 +807,7 @@ fn tool_code(
                 file: target,
                 first_line: 0,
                 indent: 0,
+                analysis: Default::default(),
             }),
             Err(_) => {
                 diags.push(fail(

@@ -803,7 +803,7 @@ fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
         );
         return;
     }
-    let v = crate::python::validate(&code.text);
+    let v = code.python();
     let text = crate::manifest::load::text_of(c.files, &code.file).unwrap_or("");
     let at = |line: usize, col: usize| {
         let off = super::diagnostic::offset_of(text, code.first_line + line, col + code.indent);

@@ -3,10 +3,12 @@
 //! # Layout
 //! - this file: the plain-data `ActualState` (rows mapped onto `model` objects).
 //! - `read`: fills it from PostgreSQL with a handful of set-based queries.
+//! - `marker`: one cheap query that tells whether any row a plan reads changed.
 //! - `migrate`: creates MCPBox's schema on an empty database and our bookkeeping.
 //!
 //! Only reads happen here; writing lives in `apply`.
 
+pub mod marker;
 pub mod migrate;
 pub mod read;
 
