@@ -186,14 +186,27 @@ impl Tool {
     /// The content hash: sha256 over what runs — type, code, dependencies and
     /// pass-through target. Approval pins name this hash.
     pub fn content_hash(&self) -> String {
-        let canonical = serde_json::json!({
-            "type": self.tool_type.label(),
-            "code": self.python_code,
-            "dependencies": self.dependencies,
-            "externalSource": self.external_source,
-            "externalToolName": self.external_tool_name,
-        });
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        /// The canonical document, its keys in the sorted order `serde_json`'s
+        /// map gave them when this hash was first defined (pins in
+        /// `approvals.yaml` hold these digests: the bytes must never change).
+        #[derive(Serialize)]
+        struct Content<'a> {
+            code: &'a Option<String>,
+            dependencies: &'a Vec<String>,
+            #[serde(rename = "externalSource")]
+            external_source: &'a Option<String>,
+            #[serde(rename = "externalToolName")]
+            external_tool_name: &'a Option<String>,
+            #[serde(rename = "type")]
+            tool_type: &'a str,
+        }
+        sha256_json(&Content {
+            code: &self.python_code,
+            dependencies: &self.dependencies,
+            external_source: &self.external_source,
+            external_tool_name: &self.external_tool_name,
+            tool_type: self.tool_type.label(),
+        })
     }
 }
 
@@ -314,6 +327,8 @@ impl Object {
                 }
             })
         };
+        // Only the small value-carrying kinds are copied; a tool (with its code)
+        // is serialised as it is, straight into the hasher.
         let normalised = match self {
             Object::Secret(s) => Object::Secret(Secret {
                 value: canonical(&s.value),
@@ -327,16 +342,61 @@ impl Object {
                 token: canonical(&t.token),
                 ..t.clone()
             }),
-            other => other.clone(),
+            other => return sha256_json(other),
         };
-        let json = serde_json::to_string(&normalised).unwrap_or_default();
-        hex::encode(Sha256::digest(json.as_bytes()))
+        sha256_json(&normalised)
     }
+}
+
+/// Hex sha256 of `value`'s compact JSON, streamed into the hasher (the same
+/// digest as hashing `serde_json::to_string(value)`, without the string).
+fn sha256_json<T: Serialize + ?Sized>(value: &T) -> String {
+    struct Hasher(Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hasher(Sha256::new());
+    // Serialising plain data into a writer that cannot fail cannot fail; were it
+    // to, the digest of what was written so far still identifies the object.
+    let _ = serde_json::to_writer(&mut h, value);
+    hex::encode(h.0.finalize())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digests are stored (ownership rows, pins in approvals.yaml): the
+    /// streamed forms must give exactly what the original definitions gave.
+    #[test]
+    fn hashes_keep_their_original_definitions() {
+        let mut t = tool();
+        t.python_code = Some("async def main(x: str):\n    return \"é\\n\"\n".into());
+        t.dependencies = vec!["httpx".into(), "b\"q".into()];
+        t.external_source = Some("src".into());
+        let old_content = serde_json::json!({
+            "type": t.tool_type.label(),
+            "code": t.python_code,
+            "dependencies": t.dependencies,
+            "externalSource": t.external_source,
+            "externalToolName": t.external_tool_name,
+        });
+        assert_eq!(
+            t.content_hash(),
+            hex::encode(Sha256::digest(old_content.to_string().as_bytes()))
+        );
+        let obj = Object::Tool(t);
+        let old_hash = hex::encode(Sha256::digest(
+            serde_json::to_string(&obj).unwrap().as_bytes(),
+        ));
+        assert_eq!(obj.hash(), old_hash);
+    }
 
     fn tool() -> Tool {
         Tool {

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
 use tracing::{info, instrument};
 use uuid::Uuid;
@@ -113,18 +112,49 @@ pub struct Report {
     pub not_started: Vec<String>,
 }
 
-/// The changes with display-only, fast-moving counts removed, for comparing a
-/// shown plan with the one re-computed inside the lock.
-fn comparable(plan: &Plan) -> Value {
-    let mut changes = plan.changes.clone();
-    for c in &mut changes {
-        if let Some(cascade) = &mut c.cascade {
-            // These move whenever MCPBox runs a tool or logs a request.
-            cascade.execution_logs = 0;
-            cascade.activity_logs = 0;
-        }
+/// Whether two plans make the same changes: every field of every change and
+/// every cache, except the display-only, fast-moving cascade counts. Compared
+/// field by field (the plan shown and the plan re-computed inside the lock hold
+/// all the code: no copies, no JSON).
+fn same_changes(shown: &Plan, now: &Plan) -> bool {
+    fn same(a: &crate::plan::Change, b: &crate::plan::Change) -> bool {
+        // Exhaustive: a new field of `Change` must be added here.
+        let crate::plan::Change {
+            action,
+            kind,
+            key,
+            row_id,
+            server_id,
+            tool_id,
+            before,
+            after,
+            fields,
+            tool,
+            cascade,
+            reason,
+        } = a;
+        // These move whenever MCPBox runs a tool or logs a request.
+        let counts = |c: &crate::plan::Cascade| crate::plan::Cascade {
+            execution_logs: 0,
+            activity_logs: 0,
+            ..c.clone()
+        };
+        *action == b.action
+            && *kind == b.kind
+            && *key == b.key
+            && *row_id == b.row_id
+            && *server_id == b.server_id
+            && *tool_id == b.tool_id
+            && *fields == b.fields
+            && *tool == b.tool
+            && *reason == b.reason
+            && cascade.as_ref().map(counts) == b.cascade.as_ref().map(counts)
+            && *before == b.before
+            && *after == b.after
     }
-    json!({"changes": changes, "caches": plan.caches})
+    shown.caches == now.caches
+        && shown.changes.len() == now.changes.len()
+        && shown.changes.iter().zip(&now.changes).all(|(a, b)| same(a, b))
 }
 
 /// Applies `desired` to the database. When `shown` is given (the plan the user
@@ -227,7 +257,7 @@ async fn locked(
         Work::Desired { desired, shown } => {
             let plan = diff::diff(desired, &actual)?;
             if let Some(shown) = shown {
-                if comparable(shown) != comparable(&plan) {
+                if !same_changes(shown, &plan) {
                     return Err(Error::PlanStale(
                         "the plan computed now differs from the one shown".into(),
                     ));
