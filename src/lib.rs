@@ -33,6 +33,8 @@
 //! - [`plan`] (core): the diff engine, the `Plan` type, saved plans and the
 //!   renderers.
 //! - [`apply`] (edge): executes a plan in one transaction.
+//! - [`activate`] (edge): after a commit, makes the change live in MCPBox's sandbox
+//!   (re-registers running servers, unregisters deleted ones, notifies clients).
 //! - [`cli`] (edge): one file per subcommand.
 
 #![warn(missing_docs)]
@@ -80,6 +82,7 @@ mod reference_tests {
     }
 }
 
+pub mod activate;
 pub mod apply;
 pub mod approvals;
 pub mod cli;

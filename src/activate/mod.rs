@@ -1,0 +1,175 @@
+//! Activation: after an apply's commit, make the change live in MCPBox's sandbox by
+//! replicating what MCPBox itself does (MCPBOX.md §8.5, path 2) — re-register the
+//! running servers whose served set changed, unregister deleted ones, install
+//! packages after module changes, then notify MCP clients.
+//!
+//! Nothing here writes the database or undoes a commit: a failed call is retried,
+//! then reported in the [`Outcome`], and the remaining calls still run. Deciding
+//! which servers changed lives in `apply::audit::report`; printing lives in `cli`.
+//!
+//! # Layout
+//! - `config`: where MCPBox is, the API key, retries and timeouts ([`Config`]).
+//! - `affected`: which servers to touch, from an apply [`Report`](crate::apply::Report).
+//! - `read`: the rows of the running servers, one query per table.
+//! - `payload`: MCPBox's request bodies, built from those rows (pure).
+//! - `call`: one HTTP call with bounded retries and backoff.
+//! - `outcome`: the result of every call ([`Outcome`]).
+
+mod affected;
+mod call;
+mod config;
+mod outcome;
+pub mod payload;
+mod read;
+
+pub use affected::{Affected, Gone};
+pub use config::{Config, DEFAULT_API_KEY_ENV, DEFAULT_SANDBOX_URL};
+pub use outcome::{Call, CallResult, Outcome};
+pub use read::REREGISTER_TOOL_LIMIT;
+
+use serde_json::json;
+use sqlx::PgPool;
+use tracing::{info, instrument};
+
+use crate::crypto::Key;
+use call::{Auth, Client};
+use config::join;
+
+/// Makes `affected` live in MCPBox, in MCPBox's order (§8.5): register the running
+/// servers, unregister deleted ones, sync packages after a module change, then
+/// notify the MCP gateway and backend when configured and anything succeeded.
+///
+/// `key` decrypts the servers' secrets in memory; without it, a server with stored
+/// secrets or OAuth tokens fails (and is reported), the others are registered.
+/// Never fails as a whole: every problem is a failed call in the [`Outcome`].
+#[instrument(skip_all, fields(reregister = affected.reregister.len(), unregister = affected.unregister.len(), modules_changed = affected.modules_changed))]
+pub async fn activate(
+    pool: &PgPool,
+    key: Option<&Key>,
+    affected: &Affected,
+    cfg: &Config,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    if affected.is_empty() {
+        return outcome;
+    }
+    let client = match Client::new(cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            outcome.push(CallResult::global(Call::Read).not_sent(e));
+            return outcome;
+        }
+    };
+    let sandbox = |path: &str| join(&cfg.sandbox_url, path);
+
+    // Status is read now, after the commit: only servers running now are
+    // re-registered (MCPBox re-registers nothing else, §8.2).
+    let snapshot = read::read(pool, &affected.reregister, affected.modules_changed).await;
+    let mut modules = None;
+    match snapshot {
+        Err(e) => outcome.push(CallResult::global(Call::Read).not_sent(chain(&e))),
+        Ok(snap) => {
+            let allowed = payload::allowed_modules(snap.allowed_modules.as_deref());
+            for server in &snap.servers {
+                let mut result = CallResult::server(Call::Register, server.id, &server.name);
+                let reg = match payload::register(server, &allowed, key) {
+                    Ok(reg) => reg,
+                    Err(e) => {
+                        outcome.push(result.not_sent(chain(&e)));
+                        continue;
+                    }
+                };
+                // The body holds decrypted values: built here, dropped at the end
+                // of this iteration, never logged.
+                let body = reg.body();
+                let answer = client
+                    .post(
+                        &sandbox("servers/register"),
+                        Auth::ApiKey,
+                        Some(&body),
+                        false,
+                        &reg.values(),
+                    )
+                    .await;
+                result.tools = Some(reg.tools.len());
+                outcome.push(finish(result, answer));
+            }
+            modules = Some(allowed);
+        }
+    }
+
+    for gone in &affected.unregister {
+        let result = CallResult::server(Call::Unregister, gone.id, &gone.name);
+        // MCPBox treats 404 (not registered) as success.
+        let answer = client
+            .post(
+                &sandbox(&format!("servers/{}/unregister", gone.id)),
+                Auth::ApiKey,
+                None,
+                true,
+                &[],
+            )
+            .await;
+        outcome.push(finish(result, answer));
+    }
+
+    if affected.modules_changed {
+        if let Some(modules) = &modules {
+            // The whole list: the sandbox installs what is missing and answers
+            // `not_required` for standard-library names (§8.3).
+            let body = json!({ "modules": modules });
+            let answer = client
+                .post(
+                    &sandbox("packages/sync"),
+                    Auth::ApiKey,
+                    Some(&body),
+                    false,
+                    &[],
+                )
+                .await;
+            outcome.push(finish(CallResult::global(Call::PackagesSync), answer));
+        }
+    }
+
+    // Clients re-list tools only if something changed in the sandbox (§8.4).
+    if outcome.any_ok() {
+        for (call, base) in [
+            (Call::NotifyGateway, &cfg.mcp_gateway_url),
+            (Call::NotifyBackend, &cfg.backend_url),
+        ] {
+            if let Some(base) = base {
+                let answer = client
+                    .post(
+                        &join(base, "mcp/internal/notify-tools-changed"),
+                        Auth::Bearer,
+                        None,
+                        false,
+                        &[],
+                    )
+                    .await;
+                outcome.push(finish(CallResult::global(call), answer));
+            }
+        }
+    }
+    info!(ok = outcome.ok, failed = outcome.failed, "activation done");
+    outcome
+}
+
+fn finish(mut result: CallResult, answer: call::Answer) -> CallResult {
+    result.attempts = answer.attempts;
+    result.ok = answer.error.is_none();
+    result.error = answer.error;
+    result
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
