@@ -1,0 +1,145 @@
+//! `mcpbox-gitops activate`: re-register every running server in MCPBox's sandbox,
+//! sync packages and notify MCP clients — the retry path when `apply --activate`
+//! could not reach the sandbox, since a re-run of apply finds no changes.
+//! Also the flags `apply --activate` shares ([`SandboxArgs`]) and the printing of
+//! an activation's [`Outcome`].
+//!
+//! The calls themselves live in `crate::activate`; this file reads flags and the
+//! environment and prints.
+
+use super::connect::DbArgs;
+use super::{print, Error, EXIT_OK};
+use crate::activate::{self, Affected, Call, Config, Outcome};
+use crate::crypto::{self, Key};
+
+/// Where MCPBox's sandbox is and how to authenticate (`apply --activate`,
+/// `activate`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SandboxArgs {
+    /// Base URL of MCPBox's sandbox (MCPBox's own is http://sandbox:8001, reachable
+    /// on its `mcpbox-sandbox` network).
+    #[arg(long, value_name = "URL", default_value = activate::DEFAULT_SANDBOX_URL)]
+    pub sandbox_url: String,
+    /// Base URL of MCPBox's MCP gateway (e.g. http://mcp-gateway:8002), told that
+    /// tools changed so connected clients re-list them.
+    #[arg(long, value_name = "URL")]
+    pub mcp_gateway_url: Option<String>,
+    /// Base URL of MCPBox's backend (e.g. http://127.0.0.1:8000), told the same for
+    /// local MCP clients.
+    #[arg(long, value_name = "URL")]
+    pub mcpbox_backend_url: Option<String>,
+    /// Environment variable holding the sandbox API key (MCPBox's `.env`).
+    #[arg(long, value_name = "NAME", default_value = activate::DEFAULT_API_KEY_ENV)]
+    pub sandbox_api_key_env: String,
+    /// Retries per call on connection errors, timeouts and 5xx answers.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub activate_retries: u32,
+}
+
+impl SandboxArgs {
+    /// The activation configuration, with the API key read from the environment.
+    pub fn config(&self) -> Result<Config, Error> {
+        let var = &self.sandbox_api_key_env;
+        let key = std::env::var(var)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "activation needs the sandbox API key: {var} is not set (use MCPBox's SANDBOX_API_KEY, or name another variable with --sandbox-api-key-env)"
+                ))
+            })?;
+        let mut cfg = Config::new(self.sandbox_url.clone(), key);
+        cfg.retries = self.activate_retries;
+        cfg.mcp_gateway_url = self.mcp_gateway_url.clone();
+        cfg.backend_url = self.mcpbox_backend_url.clone();
+        Ok(cfg)
+    }
+}
+
+/// `MCPBOX_ENCRYPTION_KEY`, when set, to decrypt the servers' secrets. Unset is
+/// not an error here: servers with stored secrets then fail, and say why.
+pub fn encryption_key() -> Result<Option<Key>, Error> {
+    match std::env::var_os(crypto::ENV_VAR) {
+        None => Ok(None),
+        Some(v) => {
+            let text = v
+                .into_string()
+                .map_err(|_| Error::Other(crypto::KeyError::NotHex { position: 0 }.to_string()))?;
+            Key::parse(&text)
+                .map(Some)
+                .map_err(|e| Error::Other(e.to_string()))
+        }
+    }
+}
+
+/// Arguments of `activate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The sandbox.
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// Runs `activate`.
+pub async fn run(args: Args) -> Result<u8, Error> {
+    let cfg = args.sandbox.config()?;
+    let key = encryption_key()?;
+    let url = args.db.database_url.as_deref().ok_or_else(|| {
+        Error::Other("activate needs a database: set DATABASE_URL or pass --database-url".into())
+    })?;
+    let pool = super::connect::ready_pool(url).await?;
+    let outcome = activate::activate(&pool, key.as_ref(), &Affected::everything(), &cfg).await;
+    report(&outcome)?;
+    if outcome.calls.is_empty() {
+        print("No running server to register.\n")?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// Prints one line per call; fails (exit 1) when any call failed, saying that
+/// the database is as applied and how to retry.
+pub fn report(outcome: &Outcome) -> Result<(), Error> {
+    let mut out = String::new();
+    for c in &outcome.calls {
+        let what = match (&c.server, c.call) {
+            (Some(server), call) => format!("Server {server}: {}", call.as_str()),
+            (None, call) => call.as_str().replace('_', " "),
+        };
+        let tools = match c.tools {
+            Some(1) => " (1 tool)".to_string(),
+            Some(n) => format!(" ({n} tools)"),
+            None => String::new(),
+        };
+        match &c.error {
+            None => out.push_str(&format!("{what}{tools}: ok\n")),
+            Some(e) => out.push_str(&format!(
+                "{what}: failed after {} attempt(s): {e}\n",
+                c.attempts
+            )),
+        }
+    }
+    print(&out)?;
+    if outcome.is_ok() {
+        return Ok(());
+    }
+    let unregistered: Vec<String> = outcome
+        .calls
+        .iter()
+        .filter(|c| c.call == Call::Unregister && !c.ok)
+        .filter_map(|c| c.server_id.map(|id| id.to_string()))
+        .collect();
+    let mut msg = format!(
+        "{} activation call(s) failed; the database changes are committed and stay. Retry with `mcpbox-gitops activate` (re-registers every running server), or restart the servers in MCPBox",
+        outcome.failed
+    );
+    if !unregistered.is_empty() {
+        msg.push_str(&format!(
+            "; deleted server(s) {} stay callable in the sandbox until it restarts",
+            unregistered.join(", ")
+        ));
+    }
+    Err(Error::Other(msg))
+}
