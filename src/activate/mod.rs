@@ -29,7 +29,7 @@ pub use read::REREGISTER_TOOL_LIMIT;
 
 use serde_json::json;
 use sqlx::PgPool;
-use tracing::{info, instrument};
+use tracing::{info, info_span, instrument, Instrument};
 
 use crate::crypto::Key;
 use call::{Auth, Client};
@@ -90,6 +90,9 @@ pub async fn activate(
                         false,
                         &reg.values(),
                     )
+                    .instrument(
+                        info_span!("register", server = %server.name, server_id = %server.id),
+                    )
                     .await;
                 result.tools = Some(reg.tools.len());
                 outcome.push(finish(result, answer));
@@ -109,6 +112,7 @@ pub async fn activate(
                 true,
                 &[],
             )
+            .instrument(info_span!("unregister", server = %gone.name, server_id = %gone.id))
             .await;
         outcome.push(finish(result, answer));
     }
@@ -146,6 +150,7 @@ pub async fn activate(
                         false,
                         &[],
                     )
+                    .instrument(info_span!("notify", call = call.as_str()))
                     .await;
                 outcome.push(finish(CallResult::global(call), answer));
             }

@@ -12,8 +12,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Call {
-    /// Reading the servers to register from the database (no HTTP call; failed
-    /// only when the database could not be read).
+    /// Reading the servers to register from the database, or preparing the HTTP
+    /// client (no HTTP call; failed only when one of those failed).
     Read,
     /// `POST /servers/register`.
     Register,

@@ -143,8 +143,9 @@ pub enum Error {
 }
 
 /// One external source as registered: `{"source_id", "url", "auth_headers",
-/// "transport_type"}`. Header values are secrets.
-#[derive(Debug, Clone)]
+/// "transport_type"}`. Header values are secrets; `Debug` shows neither them nor
+/// the URL (which may carry credentials).
+#[derive(Clone)]
 pub struct ExternalSource {
     /// `external_mcp_sources.id`.
     pub source_id: Uuid,
@@ -154,6 +155,19 @@ pub struct ExternalSource {
     pub auth_headers: BTreeMap<String, Secret>,
     /// `transport_type`.
     pub transport_type: String,
+}
+
+impl std::fmt::Debug for ExternalSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalSource")
+            .field("source_id", &self.source_id)
+            .field(
+                "auth_headers",
+                &self.auth_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("transport_type", &self.transport_type)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The body of `POST /servers/register` (MCPBOX.md §8.3), with its secret values

@@ -600,3 +600,88 @@ async fn apply_activate_and_activate_drive_the_sandbox_from_the_binary(pool: PgP
     );
     assert!(stdout.contains("packages sync: ok"), "{stdout}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_tool_that_stops_being_served_reregisters_its_server_without_it(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &repo_with(CODE_V1, &[])).await;
+    start_with_secret(&pool, &["github", "other"]).await;
+    let sandbox = FakeSandbox::start(0).await;
+    // Disabled in git: hidden from tools/list at once, but callable until the
+    // server is re-registered without it (MCPBOX.md §8.1).
+    let disabled = TOOL.to_string() + "  enabled: false\n";
+    let files = files_with(CODE_V1, &[]);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| {
+            if a == "list_issues.yaml" {
+                (a.as_str(), disabled.as_str())
+            } else {
+                (a.as_str(), b.as_str())
+            }
+        })
+        .collect();
+    let report = apply_report(&pool, &repo(&refs)).await;
+    assert_eq!(
+        report
+            .reregister
+            .iter()
+            .map(|r| r.server.as_str())
+            .collect::<Vec<_>>(),
+        ["github"]
+    );
+    let outcome = run(&pool, &report, &config(&sandbox)).await;
+    assert!(outcome.is_ok(), "{outcome:#?}");
+    let registered = sandbox.to("/servers/register");
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0].body["server_name"], "github");
+    assert_eq!(
+        registered[0].body["tools"],
+        json!([]),
+        "registered with no tools, so the disabled one is no longer callable"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn reregistration_sends_served_tools_among_the_first_50_by_creation(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &repo_with(CODE_V1, &[])).await;
+    start_with_secret(&pool, &["github"]).await;
+    let github = server_id(&pool, "github").await;
+    // 55 more tools as MCPBox would hold them, created one second apart after
+    // list_issues: t01 is disabled, t02 a draft, the rest approved.
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, enabled, tool_type, python_code, current_version,
+                            approval_status, created_at)
+         SELECT gen_random_uuid(), $1, 't' || lpad(n::text, 2, '0'), n <> 1, 'python_code',
+                'async def main():\n    return 1\n', 1,
+                (CASE WHEN n = 2 THEN 'draft' ELSE 'approved' END)::approval_status,
+                now() + n * interval '1 second'
+           FROM generate_series(1, 55) AS n",
+    )
+    .bind(github)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let sandbox = FakeSandbox::start(0).await;
+    let affected = Affected {
+        reregister: [github].into(),
+        ..Affected::default()
+    };
+    let key = Key::parse(KEY).unwrap();
+    let outcome = activate::activate(&pool, Some(&key), &affected, &config(&sandbox)).await;
+    assert!(outcome.is_ok(), "{outcome:#?}");
+    let body = &sandbox.to("/servers/register")[0].body;
+    let names: Vec<&str> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    // The first 50 are list_issues and t01..t49; of those, t01 and t02 are not
+    // served.
+    let mut want = vec!["list_issues".to_string()];
+    want.extend((3..=49).map(|n| format!("t{n:02}")));
+    assert_eq!(names, want);
+    assert_eq!(outcome.calls[0].tools, Some(48));
+}
