@@ -484,7 +484,8 @@ async fn cli(url: &str, args: Vec<String>, api_key: bool) -> (i32, String, Strin
         cmd.env("NO_COLOR", "1")
             .env("DATABASE_URL", &url)
             .env("MCPBOX_ENCRYPTION_KEY", KEY)
-            .env("RUST_LOG", "debug")
+            // Everything any crate logs, HTTP client included, must stay clean.
+            .env("RUST_LOG", "trace")
             .env_remove("SANDBOX_API_KEY")
             .timeout(Duration::from_secs(60));
         if api_key {
