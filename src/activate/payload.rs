@@ -274,13 +274,22 @@ pub fn register(
 
 /// One tool as the sandbox receives it (MCPBOX.md §4.5). The two external keys are
 /// sent for pass-through tools only; `code_dependencies` never.
+///
+/// MCPBox builds it with Python's `x or default`, so falsy values take the
+/// default too: an empty description is `""`, an empty or null schema `{}`, empty
+/// code `null`, a timeout of 0 is 30000.
 pub fn tool(t: &ToolRow) -> Value {
+    let parameters = t
+        .input_schema
+        .clone()
+        .filter(|v| !v.is_null())
+        .unwrap_or_else(|| json!({}));
     let mut obj = json!({
         "name": t.name,
         "description": t.description.clone().unwrap_or_default(),
-        "parameters": t.input_schema.clone().filter(|v| !v.is_null()).unwrap_or_else(|| json!({})),
-        "python_code": t.python_code,
-        "timeout_ms": t.timeout_ms.unwrap_or(DEFAULT_TOOL_TIMEOUT_MS),
+        "parameters": parameters,
+        "python_code": t.python_code.as_deref().filter(|c| !c.is_empty()),
+        "timeout_ms": t.timeout_ms.filter(|&ms| ms != 0).unwrap_or(DEFAULT_TOOL_TIMEOUT_MS),
         "tool_type": t.tool_type,
     });
     if t.tool_type == "mcp_passthrough" {
@@ -474,6 +483,24 @@ mod tests {
                    "python_code": "async def main(): pass", "timeout_ms": 30000,
                    "tool_type": "python_code"})
         );
+    }
+
+    #[test]
+    fn falsy_values_take_mcpboxs_defaults() {
+        let t = ToolRow {
+            name: "t".into(),
+            description: Some(String::new()),
+            input_schema: Some(Value::Null),
+            python_code: Some(String::new()),
+            timeout_ms: Some(0),
+            tool_type: "python_code".into(),
+            ..ToolRow::default()
+        };
+        let v = tool(&t);
+        assert_eq!(v["description"], "");
+        assert_eq!(v["parameters"], json!({}));
+        assert_eq!(v["python_code"], Value::Null);
+        assert_eq!(v["timeout_ms"], 30000);
     }
 
     #[test]
