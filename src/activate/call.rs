@@ -1,10 +1,14 @@
 //! One HTTP call to MCPBox with bounded retries: exponential backoff on
-//! connection errors, timeouts and 5xx answers; any other answer is final.
+//! connection errors, timeouts and 5xx answers; any other answer is final. Once a
+//! host stayed unreachable through all retries, later calls to it are tried once,
+//! so a sandbox that is down costs one timeout per call instead of several.
 //!
 //! What to send lives in `activate::payload`, and the order of calls in
 //! `activate::mod`. Error texts leave this file scrubbed of every secret value
 //! and of the API key; URLs are never part of them.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -34,6 +38,9 @@ pub(super) struct Answer {
 pub(super) struct Client<'a> {
     http: reqwest::Client,
     cfg: &'a Config,
+    /// `host:port` of hosts that stayed unreachable through every retry. A Mutex,
+    /// not a RefCell, so the activation future stays `Send` for the daemon.
+    unreachable: Mutex<HashSet<String>>,
 }
 
 impl<'a> Client<'a> {
@@ -42,10 +49,15 @@ impl<'a> Client<'a> {
     pub fn new(cfg: &'a Config) -> Result<Client<'a>, String> {
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
             .no_proxy()
             .build()
             .map_err(|e| format!("cannot create an http client: {}", describe(&e)))?;
-        Ok(Client { http, cfg })
+        Ok(Client {
+            http,
+            cfg,
+            unreachable: Mutex::new(HashSet::new()),
+        })
     }
 
     /// POSTs `body` (None: no body, as MCPBox sends none) to `url`; retried as the
@@ -60,20 +72,31 @@ impl<'a> Client<'a> {
         not_found_ok: bool,
         secrets: &[&str],
     ) -> Answer {
+        let host = host_of(url);
+        let retries = if self.is_unreachable(&host) {
+            0
+        } else {
+            self.cfg.retries
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
             let result = self.once(url, auth, body, not_found_ok).await;
             let error = match result {
                 Ok(()) => {
+                    self.set_unreachable(&host, false);
                     return Answer {
                         attempts,
                         error: None,
-                    }
+                    };
                 }
                 Err(Failure::Final(e)) => Some(e),
-                Err(Failure::Transient(e)) if attempts > self.cfg.retries => Some(e),
-                Err(Failure::Transient(e)) => {
+                Err(Failure::Unreachable(e)) if attempts > retries => {
+                    self.set_unreachable(&host, true);
+                    Some(e)
+                }
+                Err(Failure::Transient(e)) if attempts > retries => Some(e),
+                Err(Failure::Transient(e) | Failure::Unreachable(e)) => {
                     let delay = backoff(self.cfg.backoff, attempts);
                     warn!(attempt = attempts, delay_ms = delay.as_millis() as u64, cause = %scrub(&e, secrets, &self.cfg.api_key), "activation call failed; retrying");
                     tokio::time::sleep(delay).await;
@@ -108,7 +131,9 @@ impl<'a> Client<'a> {
         };
         let resp = req.send().await.map_err(|e| {
             let text = describe(&e);
-            if e.is_connect() || e.is_timeout() || e.is_request() {
+            if e.is_connect() || e.is_timeout() {
+                Failure::Unreachable(text)
+            } else if e.is_request() {
                 Failure::Transient(text)
             } else {
                 Failure::Final(text)
@@ -146,10 +171,42 @@ impl<'a> Client<'a> {
 }
 
 enum Failure {
+    /// Worth retrying: no connection, or no answer in time.
+    Unreachable(String),
     /// Worth retrying: the request may not have arrived, or the server failed.
     Transient(String),
     /// Retrying would get the same answer.
     Final(String),
+}
+
+impl Client<'_> {
+    fn is_unreachable(&self, host: &str) -> bool {
+        self.unreachable
+            .lock()
+            .map(|set| set.contains(host))
+            .unwrap_or(false)
+    }
+
+    fn set_unreachable(&self, host: &str, down: bool) {
+        if let Ok(mut set) = self.unreachable.lock() {
+            if down {
+                set.insert(host.to_string());
+            } else {
+                set.remove(host);
+            }
+        }
+    }
+}
+
+/// `host:port` of a URL, the unit of reachability.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(format!("{host}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or_default()
 }
 
 /// The delay before retry number `attempt` (1-based): `base · 2^(attempt-1)`,
