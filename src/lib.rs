@@ -14,7 +14,7 @@
 //! source ──→ manifest (load, validate) ──→ desired ─┐
 //!                                                   ├─→ plan::diff ──→ Plan ──→ plan::render (text | json | markdown)
 //! PostgreSQL ──→ state (read) ──→ ActualState ──────┘                   ├────→ plan::saved (plan --out)
-//!                                                                       └────→ apply (one transaction)
+//!                                                                       └────→ apply (one transaction) ──→ activate (sandbox)
 //! ```
 //!
 //! - [`source`] (edge): a directory or a git commit (local or a cached remote) →

@@ -173,6 +173,9 @@ async fn finish(
         } else {
             print("\nActivating in MCPBox's sandbox:\n")?;
             let outcome = crate::activate::activate(pool, a.key.as_ref(), &affected, &a.cfg).await;
+            if outcome.calls.is_empty() {
+                print("No affected server is running any more; nothing was sent.\n")?;
+            }
             super::activate::report(&outcome)?;
         }
     }
