@@ -19,11 +19,15 @@ use crate::crypto::Secret;
 
 /// How a request authenticates.
 #[derive(Clone, Copy)]
-pub(super) enum Auth {
-    /// `X-API-Key: <key>` (the sandbox, MCPBOX.md §8.3).
+pub(super) enum Auth<'a> {
+    /// `X-API-Key: <api key>` (the sandbox, MCPBOX.md §8.3).
     ApiKey,
-    /// `Authorization: Bearer <key>` (the notify endpoints, §8.4).
+    /// `Authorization: Bearer <api key>` (the notify endpoints, §8.4).
     Bearer,
+    /// `Authorization: Bearer <token>` (MCPBox's admin API, with a login's JWT).
+    Token(&'a Secret),
+    /// Nothing (logging in).
+    None,
 }
 
 /// The result of a call after its retries.
@@ -32,6 +36,8 @@ pub(super) struct Answer {
     pub attempts: u32,
     /// None: success; Some: why not (scrubbed).
     pub error: Option<String>,
+    /// The answer's body on success. Wrapped: a login's answer holds a token.
+    pub body: Option<Secret>,
 }
 
 /// An HTTP client bound to one configuration.
@@ -67,7 +73,7 @@ impl<'a> Client<'a> {
     pub async fn post(
         &self,
         url: &str,
-        auth: Auth,
+        auth: Auth<'_>,
         body: Option<&Value>,
         not_found_ok: bool,
         secrets: &[&str],
@@ -83,11 +89,12 @@ impl<'a> Client<'a> {
             attempts += 1;
             let result = self.once(url, auth, body, not_found_ok).await;
             let error = match result {
-                Ok(()) => {
+                Ok(text) => {
                     self.set_unreachable(&host, false);
                     return Answer {
                         attempts,
                         error: None,
+                        body: Some(text),
                     };
                 }
                 Err(Failure::Final(e)) => Some(e),
@@ -107,6 +114,7 @@ impl<'a> Client<'a> {
                 return Answer {
                     attempts,
                     error: Some(scrub(&e, secrets, &self.cfg.api_key)),
+                    body: None,
                 };
             }
         }
@@ -115,10 +123,10 @@ impl<'a> Client<'a> {
     async fn once(
         &self,
         url: &str,
-        auth: Auth,
+        auth: Auth<'_>,
         body: Option<&Value>,
         not_found_ok: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<Secret, Failure> {
         let key = self.cfg.api_key.expose();
         let req = self.http.post(url);
         let req = match body {
@@ -128,6 +136,8 @@ impl<'a> Client<'a> {
         let req = match auth {
             Auth::ApiKey => req.header("X-API-Key", key),
             Auth::Bearer => req.bearer_auth(key),
+            Auth::Token(token) => req.bearer_auth(token.expose()),
+            Auth::None => req,
         };
         let resp = req.send().await.map_err(|e| {
             let text = describe(&e);
@@ -142,7 +152,7 @@ impl<'a> Client<'a> {
         let status = resp.status();
         debug!(status = status.as_u16(), "activation call answered");
         if status.as_u16() == 404 && not_found_ok {
-            return Ok(());
+            return Ok(Secret::default());
         }
         let text = resp.text().await.unwrap_or_default();
         if status.is_server_error() {
@@ -166,7 +176,7 @@ impl<'a> Client<'a> {
                 return Err(Failure::Final(format!("refused{}", detail(&text))));
             }
         }
-        Ok(())
+        Ok(Secret::new(text))
     }
 }
 

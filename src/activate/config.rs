@@ -15,6 +15,35 @@ pub const DEFAULT_SANDBOX_URL: &str = "http://sandbox:8001";
 /// The environment variable MCPBox reads the sandbox API key from.
 pub const DEFAULT_API_KEY_ENV: &str = "SANDBOX_API_KEY";
 
+/// Where MCPBox's backend listens on its host (MCPBOX.md §8.5).
+pub const DEFAULT_BACKEND_URL: &str = "http://127.0.0.1:8000";
+
+/// Path 1 of MCPBOX.md §8.5: restart servers through MCPBox's admin API instead of
+/// registering them with the sandbox directly.
+///
+/// A restart registers *every* tool of the server, drafts and disabled ones
+/// included (callable by name though hidden from `tools/list`, §8.2); that is why
+/// the sandbox route is the default. `Debug` hides the password.
+#[derive(Clone)]
+pub struct AdminApi {
+    /// MCPBox's backend, e.g. `http://127.0.0.1:8000`.
+    pub backend_url: String,
+    /// The admin's user name (`POST /auth/login`).
+    pub username: String,
+    /// The admin's password.
+    pub password: Secret,
+}
+
+impl fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminApi")
+            .field("backend_url", &shown(&self.backend_url))
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
 /// How to reach MCPBox.
 ///
 /// `Debug` hides the API key and any credentials in the URLs.
@@ -39,6 +68,10 @@ pub struct Config {
     pub timeout: Duration,
     /// Delay before the first retry; doubled for each further one.
     pub backoff: Duration,
+    /// Go through MCPBox's admin API (path 1) instead of the sandbox (path 2).
+    /// The sandbox URL and API key are then used only to unregister deleted
+    /// servers, which the admin API cannot do (leave `api_key` empty to skip).
+    pub admin_api: Option<AdminApi>,
 }
 
 impl Config {
@@ -52,7 +85,14 @@ impl Config {
             retries: 3,
             timeout: Duration::from_secs(10),
             backoff: Duration::from_millis(500),
+            admin_api: None,
         }
+    }
+
+    /// Restarts servers through MCPBox's admin API (path 1) instead.
+    pub fn with_admin_api(mut self, admin: AdminApi) -> Config {
+        self.admin_api = Some(admin);
+        self
     }
 
     /// Notifies the MCP gateway at this base URL.
@@ -113,6 +153,7 @@ impl fmt::Debug for Config {
             .field("retries", &self.retries)
             .field("timeout", &self.timeout)
             .field("backoff", &self.backoff)
+            .field("admin_api", &self.admin_api)
             .finish()
     }
 }
@@ -124,9 +165,15 @@ mod tests {
     #[test]
     fn debug_hides_the_key_and_url_credentials() {
         let cfg = Config::new("http://user:pw@sandbox:8001/", "k-123-secret")
-            .with_gateway("http://mcp-gateway:8002");
+            .with_gateway("http://mcp-gateway:8002")
+            .with_admin_api(AdminApi {
+                backend_url: "http://127.0.0.1:8000".into(),
+                username: "admin".into(),
+                password: "admin-pass-999".into(),
+            });
         let text = format!("{cfg:?}");
         assert!(!text.contains("k-123-secret"), "{text}");
+        assert!(!text.contains("admin-pass-999"), "{text}");
         assert!(!text.contains("pw"), "{text}");
         assert!(text.contains("sandbox:8001"), "{text}");
         assert!(text.contains("mcp-gateway:8002"), "{text}");

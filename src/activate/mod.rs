@@ -1,7 +1,8 @@
 //! Activation: after an apply's commit, make the change live in MCPBox's sandbox by
 //! replicating what MCPBox itself does (MCPBOX.md §8.5, path 2) — re-register the
 //! running servers whose served set changed, unregister deleted ones, install
-//! packages after module changes, then notify MCP clients.
+//! packages after module changes, then notify MCP clients. Path 1 (restart through
+//! MCPBox's admin API) is an option ([`AdminApi`]).
 //!
 //! Nothing here writes the database or undoes a commit: a failed call is retried,
 //! then reported in the [`Outcome`], and the remaining calls still run. Deciding
@@ -12,22 +13,25 @@
 //! - `affected`: which servers to touch, from an apply [`Report`](crate::apply::Report).
 //! - `read`: the rows of the running servers, one query per table.
 //! - `payload`: MCPBox's request bodies, built from those rows (pure).
+//! - `sandbox`: path 2, the sandbox's register, unregister and package calls.
+//! - `admin`: path 1, login and restart through MCPBox's admin API.
 //! - `call`: one HTTP call with bounded retries and backoff.
 //! - `outcome`: the result of every call ([`Outcome`]).
 
+mod admin;
 mod affected;
 mod call;
 mod config;
 mod outcome;
 pub mod payload;
 mod read;
+mod sandbox;
 
 pub use affected::{Affected, Gone};
-pub use config::{Config, DEFAULT_API_KEY_ENV, DEFAULT_SANDBOX_URL};
+pub use config::{AdminApi, Config, DEFAULT_API_KEY_ENV, DEFAULT_BACKEND_URL, DEFAULT_SANDBOX_URL};
 pub use outcome::{Call, CallResult, Outcome};
 pub use read::REREGISTER_TOOL_LIMIT;
 
-use serde_json::json;
 use sqlx::PgPool;
 use tracing::{info, info_span, instrument, Instrument};
 
@@ -36,8 +40,9 @@ use call::{Auth, Client};
 use config::join;
 
 /// Makes `affected` live in MCPBox, in MCPBox's order (§8.5): register the running
-/// servers, unregister deleted ones, sync packages after a module change, then
-/// notify the MCP gateway and backend when configured and anything succeeded.
+/// servers (or restart them through the admin API), unregister deleted ones, sync
+/// packages after a module change, then notify the MCP gateway and backend when
+/// configured and anything succeeded.
 ///
 /// `key` decrypts the servers' secrets in memory; without it, a server with stored
 /// secrets or OAuth tokens fails (and is reported), the others are registered.
@@ -60,83 +65,47 @@ pub async fn activate(
             return outcome;
         }
     };
-    let sandbox = |path: &str| join(&cfg.sandbox_url, path);
 
     // Status is read now, after the commit: only servers running now are
     // re-registered (MCPBox re-registers nothing else, §8.2).
-    let snapshot = read::read(pool, &affected.reregister, affected.modules_changed).await;
-    let mut modules = None;
-    match snapshot {
-        Err(e) => outcome.push(CallResult::global(Call::Read).not_sent(chain(&e))),
-        Ok(snap) => {
-            let allowed = payload::allowed_modules(snap.allowed_modules.as_deref());
-            for server in &snap.servers {
-                let mut result = CallResult::server(Call::Register, server.id, &server.name);
-                let reg = match payload::register(server, &allowed, key) {
-                    Ok(reg) => reg,
-                    Err(e) => {
-                        outcome.push(result.not_sent(chain(&e)));
-                        continue;
-                    }
-                };
-                // The body holds decrypted values: built here, dropped at the end
-                // of this iteration, never logged.
-                let body = reg.body();
-                let answer = client
-                    .post(
-                        &sandbox("servers/register"),
-                        Auth::ApiKey,
-                        Some(&body),
-                        false,
-                        &reg.values(),
-                    )
-                    .instrument(
-                        info_span!("register", server = %server.name, server_id = %server.id),
-                    )
-                    .await;
-                result.tools = Some(reg.tools.len());
-                outcome.push(finish(result, answer));
+    let snapshot = match read::read(pool, &affected.reregister, affected.modules_changed).await {
+        Ok(snap) => Some(snap),
+        Err(e) => {
+            outcome.push(CallResult::global(Call::Read).not_sent(chain(&e)));
+            None
+        }
+    };
+    let modules = snapshot
+        .as_ref()
+        .map(|snap| payload::allowed_modules(snap.allowed_modules.as_deref()));
+    if let (Some(snap), Some(modules)) = (&snapshot, &modules) {
+        match &cfg.admin_api {
+            None => {
+                sandbox::register(&client, cfg, &snap.servers, modules, key, &mut outcome).await
             }
-            modules = Some(allowed);
-        }
-    }
-
-    for gone in &affected.unregister {
-        let result = CallResult::server(Call::Unregister, gone.id, &gone.name);
-        // MCPBox treats 404 (not registered) as success.
-        let answer = client
-            .post(
-                &sandbox(&format!("servers/{}/unregister", gone.id)),
-                Auth::ApiKey,
-                None,
-                true,
-                &[],
-            )
-            .instrument(info_span!("unregister", server = %gone.name, server_id = %gone.id))
-            .await;
-        outcome.push(finish(result, answer));
-    }
-
-    if affected.modules_changed {
-        if let Some(modules) = &modules {
-            // The whole list: the sandbox installs what is missing and answers
-            // `not_required` for standard-library names (§8.3).
-            let body = json!({ "modules": modules });
-            let answer = client
-                .post(
-                    &sandbox("packages/sync"),
-                    Auth::ApiKey,
-                    Some(&body),
-                    false,
-                    &[],
+            Some(admin) => {
+                admin::restart(
+                    &client,
+                    admin,
+                    &snap.servers,
+                    affected.modules_changed,
+                    &mut outcome,
                 )
-                .await;
-            outcome.push(finish(CallResult::global(Call::PackagesSync), answer));
+                .await
+            }
         }
+    }
+    sandbox::unregister(&client, cfg, &affected.unregister, &mut outcome).await;
+    if let (true, None, Some(modules)) = (affected.modules_changed, &cfg.admin_api, &modules) {
+        sandbox::sync_packages(&client, cfg, modules, &mut outcome).await;
     }
 
     // Clients re-list tools only if something changed in the sandbox (§8.4).
-    if outcome.any_ok() {
+    let changed = outcome
+        .calls
+        .iter()
+        .any(|c| c.ok && !matches!(c.call, Call::Read | Call::Login));
+    if changed {
         for (call, base) in [
             (Call::NotifyGateway, &cfg.mcp_gateway_url),
             (Call::NotifyBackend, &cfg.backend_url),

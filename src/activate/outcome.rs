@@ -19,8 +19,13 @@ pub enum Call {
     Register,
     /// `POST /servers/{id}/unregister`.
     Unregister,
-    /// `POST /packages/sync`.
+    /// `POST /packages/sync` (sandbox), or `POST /api/settings/modules/sync`
+    /// (admin API).
     PackagesSync,
+    /// `POST /auth/login` (admin API).
+    Login,
+    /// `POST /api/sandbox/servers/{id}/restart` (admin API).
+    Restart,
     /// `POST {gateway}/mcp/internal/notify-tools-changed`.
     NotifyGateway,
     /// `POST {backend}/mcp/internal/notify-tools-changed`.
@@ -35,6 +40,8 @@ impl Call {
             Call::Register => "register",
             Call::Unregister => "unregister",
             Call::PackagesSync => "packages_sync",
+            Call::Login => "login",
+            Call::Restart => "restart",
             Call::NotifyGateway => "notify_gateway",
             Call::NotifyBackend => "notify_backend",
         }
@@ -44,9 +51,9 @@ impl Call {
 /// The result of one call, after its retries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallResult {
-    /// Server name (register, unregister); None for global calls.
+    /// Server name (register, unregister, restart); None for global calls.
     pub server: Option<String>,
-    /// `servers.id` (register, unregister).
+    /// `servers.id` (register, unregister, restart).
     pub server_id: Option<Uuid>,
     /// Which call.
     pub call: Call,

@@ -34,24 +34,71 @@ pub struct SandboxArgs {
     /// Retries per call on connection errors, timeouts and 5xx answers.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub activate_retries: u32,
+    /// `sandbox`: register servers with the sandbox as MCPBox's re-registration
+    /// does (only enabled, approved tools). `admin-api`: restart them through
+    /// MCPBox's admin API, which registers every tool of the server, drafts and
+    /// disabled ones included (MCPBOX.md §8.2).
+    #[arg(long, value_enum, value_name = "ROUTE", default_value = "sandbox")]
+    pub activate_via: Route,
+    /// MCPBox admin user for `--activate-via admin-api`.
+    #[arg(long, value_name = "NAME")]
+    pub mcpbox_admin_user: Option<String>,
+    /// Environment variable holding that admin's password.
+    #[arg(long, value_name = "NAME", default_value = "MCPBOX_ADMIN_PASSWORD")]
+    pub mcpbox_admin_password_env: String,
+}
+
+/// How activation reaches MCPBox (MCPBOX.md §8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    /// Path 2: straight to the sandbox with `SANDBOX_API_KEY`.
+    Sandbox,
+    /// Path 1: MCPBox's admin API (login, restart), backend at
+    /// `--mcpbox-backend-url` (default http://127.0.0.1:8000).
+    AdminApi,
 }
 
 impl SandboxArgs {
     /// The activation configuration, with the API key read from the environment.
     pub fn config(&self) -> Result<Config, Error> {
         let var = &self.sandbox_api_key_env;
-        let key = std::env::var(var)
-            .ok()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Error::Other(format!(
+        let key = std::env::var(var).ok().filter(|k| !k.is_empty());
+        let key = match (key, self.activate_via) {
+            (Some(key), _) => key,
+            // The admin API needs no sandbox key; without one, deleted servers
+            // cannot be unregistered (reported per server).
+            (None, Route::AdminApi) => String::new(),
+            (None, Route::Sandbox) => {
+                return Err(Error::Other(format!(
                     "activation needs the sandbox API key: {var} is not set (use MCPBox's SANDBOX_API_KEY, or name another variable with --sandbox-api-key-env)"
-                ))
-            })?;
+                )))
+            }
+        };
         let mut cfg = Config::new(self.sandbox_url.clone(), key);
         cfg.retries = self.activate_retries;
         cfg.mcp_gateway_url = self.mcp_gateway_url.clone();
         cfg.backend_url = self.mcpbox_backend_url.clone();
+        if self.activate_via == Route::AdminApi {
+            let username = self.mcpbox_admin_user.clone().ok_or_else(|| {
+                Error::Other(
+                    "--activate-via admin-api needs the MCPBox admin user: pass --mcpbox-admin-user NAME".into(),
+                )
+            })?;
+            let var = &self.mcpbox_admin_password_env;
+            let password = std::env::var(var).ok().filter(|p| !p.is_empty()).ok_or_else(|| {
+                Error::Other(format!(
+                    "--activate-via admin-api needs the admin's password: {var} is not set (or name another variable with --mcpbox-admin-password-env)"
+                ))
+            })?;
+            cfg = cfg.with_admin_api(activate::AdminApi {
+                backend_url: self
+                    .mcpbox_backend_url
+                    .clone()
+                    .unwrap_or_else(|| activate::DEFAULT_BACKEND_URL.to_string()),
+                username,
+                password: password.into(),
+            });
+        }
         Ok(cfg)
     }
 }

@@ -695,3 +695,75 @@ async fn reregistration_sends_served_tools_among_the_first_50_by_creation(pool: 
     assert_eq!(names, want);
     assert_eq!(outcome.calls[0].tools, Some(48));
 }
+
+#[sqlx::test(migrations = false)]
+async fn admin_api_route_logs_in_and_restarts_running_servers(pool: PgPool) {
+    use crate::fake_sandbox::ACCESS_TOKEN;
+    const PASSWORD: &str = "pw-Adm1n-Xy7";
+    migrate(&pool).await;
+    apply(&pool, &repo_with(CODE_V1, &[("idle.yaml", IDLE)])).await;
+    start_with_secret(&pool, &["github", "other"]).await;
+    let sandbox = FakeSandbox::start(0).await;
+    let report = apply_report(
+        &pool,
+        &repo_with(CODE_V1, &[("idle.yaml", IDLE), ("m.yaml", MODULES)]),
+    )
+    .await;
+    let cfg = Config::new(sandbox.url(), API_KEY)
+        .with_retries(0, Duration::from_millis(10))
+        .with_admin_api(activate::AdminApi {
+            backend_url: sandbox.url(),
+            username: "admin".into(),
+            password: PASSWORD.into(),
+        });
+    let outcome = run(&pool, &report, &cfg).await;
+    assert_eq!(
+        calls(&outcome),
+        vec![
+            (None, Call::Login, true),
+            (Some("github"), Call::Restart, true),
+            (Some("other"), Call::Restart, true),
+            (None, Call::PackagesSync, true),
+        ],
+        "{outcome:#?}"
+    );
+    let text = format!("{outcome:?}");
+    assert!(
+        !text.contains(PASSWORD) && !text.contains(ACCESS_TOKEN),
+        "{text}"
+    );
+    let login = &sandbox.to("/auth/login")[0];
+    assert_eq!(
+        login.body,
+        json!({"username": "admin", "password": PASSWORD})
+    );
+    assert!(!login.headers.contains_key("authorization"));
+    let github = server_id(&pool, "github").await;
+    let restart = &sandbox.to(&format!("/api/sandbox/servers/{github}/restart"))[0];
+    let bearer = format!("Bearer {ACCESS_TOKEN}");
+    assert_eq!(restart.headers.get("authorization"), Some(&bearer));
+    let sync = &sandbox.to("/api/settings/modules/sync")[0];
+    assert_eq!(sync.headers.get("authorization"), Some(&bearer));
+    assert!(
+        sandbox.to("/servers/register").is_empty(),
+        "no direct registration"
+    );
+
+    // A failed login: nothing else is sent, every call says why.
+    sandbox.fail_next(usize::MAX);
+    let outcome = run(&pool, &report, &cfg).await;
+    assert_eq!(
+        calls(&outcome),
+        vec![
+            (None, Call::Login, false),
+            (Some("github"), Call::Restart, false),
+            (Some("other"), Call::Restart, false),
+            (None, Call::PackagesSync, false),
+        ]
+    );
+    assert_eq!(outcome.calls[1].attempts, 0);
+    assert_eq!(
+        outcome.calls[1].error.as_deref(),
+        Some("not sent: logging in to MCPBox failed")
+    );
+}

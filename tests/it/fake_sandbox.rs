@@ -1,6 +1,7 @@
 //! A stand-in for MCPBox's sandbox and MCP gateway: an HTTP/1.1 server on
 //! 127.0.0.1:0 that records every request (method, path, headers, JSON body) and
-//! answers as the sandbox does (MCPBOX.md §8.3), or with 503 the first N times.
+//! answers as the sandbox does (MCPBOX.md §8.3) — and as MCPBox's backend does to
+//! a login (§6.6) — or with 503 the first N times.
 //! One request per connection; everything bounded in size.
 
 use std::collections::HashMap;
@@ -11,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// The JWT the fake's `/auth/login` hands out.
+pub const ACCESS_TOKEN: &str = "jwt-Token-Zz9Kp4";
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -137,6 +141,12 @@ async fn serve(
         .is_ok();
     let (status, answer) = if fail {
         ("503 Service Unavailable", json!({"detail": "sandbox busy"}))
+    } else if path == "/auth/login" {
+        // MCPBox's backend (§6.6), for the admin-API route.
+        (
+            "200 OK",
+            json!({"access_token": ACCESS_TOKEN, "refresh_token": "r", "token_type": "bearer"}),
+        )
     } else if path == "/servers/register" {
         let tools = body["tools"].as_array().map_or(0, Vec::len);
         (
