@@ -13,6 +13,7 @@
 //! - `affected`: which servers to touch, from an apply [`Report`](crate::apply::Report).
 //! - `read`: the rows of the running servers, one query per table.
 //! - `payload`: MCPBox's request bodies, built from those rows (pure).
+//! - `secrets`: the servers' secrets decrypted in memory, and source auth headers.
 //! - `sandbox`: path 2, the sandbox's register, unregister and package calls.
 //! - `admin`: path 1, login and restart through MCPBox's admin API.
 //! - `call`: one HTTP call with bounded retries and backoff.
@@ -26,6 +27,7 @@ mod outcome;
 pub mod payload;
 mod read;
 mod sandbox;
+pub mod secrets;
 
 pub use affected::{Affected, Gone};
 pub use config::{AdminApi, Config, DEFAULT_API_KEY_ENV, DEFAULT_BACKEND_URL, DEFAULT_SANDBOX_URL};
