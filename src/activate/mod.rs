@@ -49,6 +49,23 @@ use config::join;
 /// `key` decrypts the servers' secrets in memory; without it, a server with stored
 /// secrets or OAuth tokens fails (and is reported), the others are registered.
 /// Never fails as a whole: every problem is a failed call in the [`Outcome`].
+///
+/// After an apply (the daemon's seam):
+///
+/// ```no_run
+/// # async fn pass(pool: sqlx::PgPool, report: mcpbox_gitops::apply::Report) {
+/// use mcpbox_gitops::activate::{activate, Affected, Config};
+/// use mcpbox_gitops::crypto::{self, Key};
+///
+/// let api_key = std::env::var("SANDBOX_API_KEY").unwrap_or_default();
+/// let cfg = Config::new("http://sandbox:8001", api_key).with_gateway("http://mcp-gateway:8002");
+/// let key = Key::parse_env(std::env::var(crypto::ENV_VAR).ok().as_deref()).ok();
+/// let outcome = activate(&pool, key.as_ref(), &Affected::from(&report), &cfg).await;
+/// if !outcome.is_ok() {
+///     // Reported; the commit stands. `Affected::everything()` retries it all.
+/// }
+/// # }
+/// ```
 #[instrument(skip_all, fields(reregister = affected.reregister.len(), unregister = affected.unregister.len(), modules_changed = affected.modules_changed))]
 pub async fn activate(
     pool: &PgPool,
