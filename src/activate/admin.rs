@@ -24,6 +24,9 @@ pub(super) async fn restart(
     modules_changed: bool,
     outcome: &mut Outcome,
 ) {
+    if servers.is_empty() && !modules_changed {
+        return;
+    }
     let token = login(client, admin, outcome).await;
     let password = admin.password.expose();
     for server in servers {

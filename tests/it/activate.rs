@@ -381,6 +381,26 @@ async fn deleted_running_server_is_unregistered(pool: PgPool) {
         Some(API_KEY)
     );
     assert_eq!(r.body, Value::Null, "MCPBox sends no body");
+
+    // Through the admin API without a sandbox key: MCPBox's API cannot
+    // unregister, so nothing is sent (not even a login) and the outcome says why.
+    let before = sandbox.requests().len();
+    let cfg = Config::new(sandbox.url(), "").with_admin_api(activate::AdminApi {
+        backend_url: sandbox.url(),
+        username: "admin".into(),
+        password: "pw".into(),
+    });
+    let outcome = run(&pool, &report, &cfg).await;
+    assert_eq!(
+        calls(&outcome),
+        vec![(Some("other"), Call::Unregister, false)]
+    );
+    assert!(outcome.calls[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("stays callable until the sandbox restarts"));
+    assert_eq!(sandbox.requests().len(), before);
 }
 
 #[sqlx::test(migrations = false)]
