@@ -103,9 +103,9 @@ pub(super) async fn audit(
 }
 
 /// Which running servers need re-registration, and why (MCPBOX.md §8): those
-/// whose served set changed — tools that are or were approved and enabled, secrets,
-/// external sources, allowed hosts — and every running server after a change of
-/// the allowed modules. Deleted servers that were running need unregistering
+/// whose served set changed — tools that are or were approved and enabled, secret
+/// values, external sources, allowed hosts — and every running server after a
+/// change of the allowed modules. Deleted servers that were running need unregistering
 /// instead.
 pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
     let deleted: BTreeSet<Uuid> = plan
@@ -126,7 +126,10 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
         let why = match c.after.as_ref().or(c.before.as_ref()) {
             Some(Object::Tool(_)) if !changes_served_tools(&served, c) => continue,
             Some(Object::Tool(t)) => format!("tool {} {}", t.name, verb(c.action)),
-            Some(Object::Network(_)) => "allowed hosts changed".to_string(),
+            // Network rows reach the sandbox only through `allowed_hosts`, whose
+            // changes are the plan's caches (below): a new justification alone
+            // changes nothing it serves.
+            Some(Object::Secret(_)) if !changes_secret_values(c) => continue,
             Some(Object::Secret(s)) => format!("secret {} {}", s.name, verb(c.action)),
             // Registration carries the server's non-disabled sources (MCPBOX.md §8.3).
             Some(Object::Source(s)) => format!("external source {} {}", s.name, verb(c.action)),
@@ -190,6 +193,18 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
         not_started,
         unregister,
         modules_changed,
+    }
+}
+
+/// Whether a secret change changes the server's `secrets` dict (values only,
+/// MCPBOX.md §8.3): a value written, changed or removed — not a description, not
+/// a placeholder created or deleted without a value.
+fn changes_secret_values(c: &Change) -> bool {
+    let has_value = |o: &Option<Object>| matches!(o, Some(Object::Secret(s)) if s.value.is_some());
+    match c.action {
+        Action::Create => has_value(&c.after),
+        Action::Delete => has_value(&c.before),
+        Action::Update | Action::Adopt => c.fields.iter().any(|f| f.field == "value"),
     }
 }
 

@@ -787,3 +787,51 @@ async fn admin_api_route_logs_in_and_restarts_running_servers(pool: PgPool) {
         Some("not sent: logging in to MCPBox failed")
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn only_changes_to_what_the_sandbox_receives_need_reregistration(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &repo_with(CODE_V1, &[])).await;
+    start_with_secret(&pool, &["github", "other"]).await;
+    let reregistered = |report: &Report| -> Vec<String> {
+        report
+            .reregister
+            .iter()
+            .map(|r| format!("{}: {}", r.server, r.reasons.join("; ")))
+            .collect()
+    };
+    // A secret's description and a host's justification: nothing the sandbox
+    // receives changes.
+    let edited = SERVER
+        .replace("description: a PAT", "description: a fine-grained PAT")
+        .replace(
+            "justification: raw files",
+            "justification: raw file downloads",
+        );
+    let files = files_with(CODE_V1, &[]);
+    let with = |server: &str, extra: &[(&str, &str)]| {
+        let mut refs: Vec<(String, String)> = files
+            .iter()
+            .map(|(a, b)| {
+                let text = if a == "github.yaml" { server } else { b };
+                (a.clone(), text.to_string())
+            })
+            .collect();
+        refs.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+        refs
+    };
+    let as_repo = |files: &[(String, String)]| {
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        repo(&refs)
+    };
+    let report = apply_report(&pool, &as_repo(&with(&edited, &[]))).await;
+    assert!(report.changed);
+    assert_eq!(reregistered(&report), Vec::<String>::new());
+    // A new host changes github's allowed_hosts: github only.
+    let more = edited.clone() + "    - {host: uploads.github.com, justification: uploads}\n";
+    let report = apply_report(&pool, &as_repo(&with(&more, &[]))).await;
+    assert_eq!(reregistered(&report), ["github: allowed hosts changed"]);
+}
