@@ -2,7 +2,8 @@
 //! 127.0.0.1:0 that records every request (method, path, headers, JSON body) and
 //! answers as the sandbox does (MCPBOX.md §8.3) — and as MCPBox's backend does to
 //! a login (§6.6) — or with 503 the first N times.
-//! One request per connection; everything bounded in size.
+//! One request per connection; everything bounded in size and time; the accept
+//! loop ends when the fake is dropped.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,7 +60,12 @@ impl FakeSandbox {
                 };
                 let (l, f) = (l.clone(), f.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, &l, &f).await;
+                    // Bounded in time: a client that stops sending is dropped.
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        serve(stream, &l, &f),
+                    )
+                    .await;
                 });
             }
         });
