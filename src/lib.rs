@@ -14,7 +14,7 @@
 //! source ──→ manifest (load, validate) ──→ desired ─┐
 //!                                                   ├─→ plan::diff ──→ Plan ──→ plan::render (text | json | markdown)
 //! PostgreSQL ──→ state (read) ──→ ActualState ──────┘                   ├────→ plan::saved (plan --out)
-//!                                                                       └────→ apply (one transaction)
+//!                                                                       └────→ apply (one transaction) ──→ activate (sandbox)
 //! ```
 //!
 //! - [`source`] (edge): a directory or a git commit (local or a cached remote) →
@@ -36,6 +36,8 @@
 //! - [`plan`] (core): the diff engine, the `Plan` type, saved plans and the
 //!   renderers.
 //! - [`apply`] (edge): executes a plan in one transaction.
+//! - [`activate`] (edge): after a commit, makes the change live in MCPBox's sandbox
+//!   (re-registers running servers, unregisters deleted ones, notifies clients).
 //! - [`cli`] (edge): one file per subcommand.
 
 #![warn(missing_docs)]
@@ -83,6 +85,7 @@ mod reference_tests {
     }
 }
 
+pub mod activate;
 pub mod apply;
 pub mod approvals;
 pub mod cli;

@@ -1,17 +1,18 @@
 //! What an apply tells the world: MCPBox-shaped audit rows in `activity_logs`, and
 //! the report of running servers whose sandbox registration is now stale.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::execute::{w, Error, Report, Reregister};
+use super::execute::{w, Error, Report, Reregister, Unregister};
 use super::ids::Ids;
 use crate::model::{Kind, Object};
 use crate::plan::{Action, Change, Plan};
+use crate::rules::approval::Status;
 use crate::state::ActualState;
 
 /// MCPBox-shaped audit rows: one global row for the apply, and one per server
@@ -101,13 +102,34 @@ pub(super) async fn audit(
     Ok(())
 }
 
-/// Which running servers need re-registration, and why (MCPBOX.md §8).
+/// Which running servers need re-registration, and why (MCPBOX.md §8): those
+/// whose served set changed — tools that are or were approved and enabled, secret
+/// values, external sources, allowed hosts — and every running server after a
+/// change of the allowed modules. Deleted servers that were running need unregistering
+/// instead.
 pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
+    let deleted: BTreeSet<Uuid> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::Server && c.action == Action::Delete)
+        .filter_map(|c| c.row_id)
+        .collect();
+    // Tools the sandbox serves now (approved and enabled), looked up once.
+    let served: HashSet<Uuid> = actual
+        .tools
+        .iter()
+        .filter(|t| t.obj.enabled && t.approval_status == Status::Approved)
+        .map(|t| t.id)
+        .collect();
     let mut reasons: BTreeMap<Uuid, BTreeSet<String>> = BTreeMap::new();
     for c in &plan.changes {
         let why = match c.after.as_ref().or(c.before.as_ref()) {
+            Some(Object::Tool(_)) if !changes_served_tools(&served, c) => continue,
             Some(Object::Tool(t)) => format!("tool {} {}", t.name, verb(c.action)),
-            Some(Object::Network(_)) => "allowed hosts changed".to_string(),
+            // Network rows reach the sandbox only through `allowed_hosts`, whose
+            // changes are the plan's caches (below): a new justification alone
+            // changes nothing it serves.
+            Some(Object::Secret(_)) if !changes_secret_values(c) => continue,
             Some(Object::Secret(s)) => format!("secret {} {}", s.name, verb(c.action)),
             // Registration carries the server's non-disabled sources (MCPBOX.md §8.3).
             Some(Object::Source(s)) => format!("external source {} {}", s.name, verb(c.action)),
@@ -117,6 +139,7 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
             reasons.entry(id).or_default().insert(why);
         }
     }
+    let mut modules_changed = false;
     for cache in &plan.caches {
         match cache.server_id {
             Some(id) => {
@@ -127,6 +150,7 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
             }
             None if cache.server.is_none() => {
                 // Module changes are global: every running server.
+                modules_changed = true;
                 for s in &actual.servers {
                     reasons
                         .entry(s.id)
@@ -137,15 +161,23 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
             None => {}
         }
     }
-    let reregister = actual
-        .servers
-        .iter()
-        .filter(|s| s.status == "running")
+    let running = actual.servers.iter().filter(|s| s.status == "running");
+    let reregister = running
+        .clone()
+        .filter(|s| !deleted.contains(&s.id))
         .filter_map(|s| {
             reasons.remove(&s.id).map(|r| Reregister {
                 server: s.obj.name.clone(),
+                server_id: s.id,
                 reasons: r.into_iter().collect(),
             })
+        })
+        .collect();
+    let unregister = running
+        .filter(|s| deleted.contains(&s.id))
+        .map(|s| Unregister {
+            server: s.obj.name.clone(),
+            server_id: s.id,
         })
         .collect();
     let not_started = plan
@@ -159,7 +191,35 @@ pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
         changed: plan.has_changes(),
         reregister,
         not_started,
+        unregister,
+        modules_changed,
     }
+}
+
+/// Whether a secret change changes the server's `secrets` dict (values only,
+/// MCPBOX.md §8.3): a value written, changed or removed — not a description, not
+/// a placeholder created or deleted without a value.
+fn changes_secret_values(c: &Change) -> bool {
+    let has_value = |o: &Option<Object>| matches!(o, Some(Object::Secret(s)) if s.value.is_some());
+    match c.action {
+        Action::Create => has_value(&c.after),
+        Action::Delete => has_value(&c.before),
+        Action::Update | Action::Adopt => c.fields.iter().any(|f| f.field == "value"),
+    }
+}
+
+/// Whether a tool change can change what a running server serves: the tool is
+/// approved and enabled before or after it (MCPBox registers only those, §4.5).
+/// A draft edited into another draft changes nothing in the sandbox.
+fn changes_served_tools(served: &HashSet<Uuid>, c: &Change) -> bool {
+    let served_before = c.row_id.is_some_and(|id| served.contains(&id));
+    let served_after = match (&c.after, &c.tool) {
+        (Some(Object::Tool(t)), Some(tc)) => t.enabled && tc.approval.status == Status::Approved,
+        // No decision recorded: assume it may be served rather than miss it.
+        (Some(Object::Tool(_)), None) => true,
+        _ => false,
+    };
+    served_before || served_after
 }
 
 fn verb(a: Action) -> &'static str {

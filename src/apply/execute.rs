@@ -94,8 +94,20 @@ impl Default for Options {
 pub struct Reregister {
     /// Server name.
     pub server: String,
-    /// Why.
+    /// `servers.id`: what activation re-registers (names are not unique in MCPBox).
+    pub server_id: Uuid,
+    /// Why. Shown to people only; activation never branches on it.
     pub reasons: Vec<String>,
+}
+
+/// A deleted server that was `running` when the apply read the database, so the
+/// sandbox still serves it until it is unregistered (MCPBOX.md §8.1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unregister {
+    /// Server name.
+    pub server: String,
+    /// The deleted row's `servers.id`, the sandbox's registration key.
+    pub server_id: Uuid,
 }
 
 /// What an apply did.
@@ -110,6 +122,12 @@ pub struct Report {
     pub reregister: Vec<Reregister>,
     /// New servers, left `imported` as MCPBox leaves them until started.
     pub not_started: Vec<String>,
+    /// Deleted servers that were running: still registered in the sandbox.
+    pub unregister: Vec<Unregister>,
+    /// Whether `global_config.allowed_modules` changed. Module changes are global:
+    /// every running server must be re-registered (already listed in
+    /// `reregister`) and the sandbox asked to install packages (MCPBOX.md §8.5).
+    pub modules_changed: bool,
 }
 
 /// Whether two plans make the same changes: every field of every change and

@@ -24,4 +24,4 @@ mod sync;
 mod tunnels;
 mod write;
 
-pub use execute::{execute, execute_saved, Error, Options, Report};
+pub use execute::{execute, execute_saved, Error, Options, Report, Reregister, Unregister};

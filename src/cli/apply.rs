@@ -1,5 +1,7 @@
 //! `mcpbox-gitops apply [PATH]`: show the plan, ask, and execute it in one
 //! transaction. The plan is recomputed inside the lock and must equal the one shown.
+//! With `--activate`, the change is then made live in MCPBox's sandbox
+//! (`crate::activate`); without it, the running servers to re-register are listed.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -30,6 +32,33 @@ pub struct Args {
     /// manifests. Refused, naming the objects, if a row it read moved since.
     #[arg(long = "plan", value_name = "FILE")]
     pub saved: Option<std::path::PathBuf>,
+    /// After the commit, re-register the affected running servers in MCPBox's
+    /// sandbox, unregister deleted ones, install packages and notify MCP clients.
+    /// Needs the sandbox API key; a failure there leaves the commit in place.
+    #[arg(long)]
+    pub activate: bool,
+    /// The sandbox, for `--activate`.
+    #[command(flatten)]
+    pub sandbox: super::activate::SandboxArgs,
+}
+
+/// What `--activate` needs, resolved before anything is written so a missing
+/// API key or a bad encryption key refuses the apply instead of half-doing it.
+struct Activation {
+    cfg: crate::activate::Config,
+    key: Option<crate::crypto::Key>,
+}
+
+impl Args {
+    fn activation(&self) -> Result<Option<Activation>, Error> {
+        if !self.activate {
+            return Ok(None);
+        }
+        Ok(Some(Activation {
+            cfg: self.sandbox.config()?,
+            key: super::activate::encryption_key()?,
+        }))
+    }
 }
 
 /// Runs `apply`.
@@ -37,6 +66,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     if let Some(path) = &args.saved {
         return run_saved(&args, path).await;
     }
+    let activation = args.activation()?;
     let (_files, mut desired) = super::load_desired(&args.source)?;
     super::read_values(
         &mut desired,
@@ -59,7 +89,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         return Err(crate::apply::Error::Refused(why).into());
     }
     if !plan.has_changes() && plan.bookkeeping.is_empty() {
-        return Ok(EXIT_OK);
+        return nothing_to_activate(&activation);
     }
     if plan.has_changes() && !args.auto_approve && !confirm()? {
         print("\nApply cancelled.\n")?;
@@ -70,11 +100,12 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         ..Default::default()
     };
     let (applied, report) = crate::apply::execute(&pool, &desired, Some(&plan), &opts).await?;
-    finish(&applied, &report)
+    finish(&pool, &applied, &report, activation.as_ref()).await
 }
 
 /// `apply --plan FILE`.
 async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
+    let activation = args.activation()?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display())))?;
     let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
@@ -97,7 +128,7 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
     let pool = super::connect::write_pool(url).await?;
     print(&render::text::render(&saved.plan))?;
     if !saved.plan.has_changes() && saved.plan.bookkeeping.is_empty() {
-        return Ok(EXIT_OK);
+        return nothing_to_activate(&activation);
     }
     if saved.plan.has_changes() && !args.auto_approve && !confirm()? {
         print("\nApply cancelled.\n")?;
@@ -108,22 +139,54 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
         ..Default::default()
     };
     let (applied, report) = crate::apply::execute_saved(&pool, &saved, &values, &opts).await?;
-    finish(&applied, &report)
+    finish(&pool, &applied, &report, activation.as_ref()).await
 }
 
-fn finish(applied: &crate::plan::Plan, report: &crate::apply::Report) -> Result<u8, Error> {
+/// With `--activate` and no changes: nothing was applied, so nothing is known to
+/// be stale; say how to re-register anyway.
+fn nothing_to_activate(activation: &Option<Activation>) -> Result<u8, Error> {
+    if activation.is_some() {
+        print("Nothing to activate: no changes were applied. `mcpbox-gitops activate` re-registers every running server.\n")?;
+    }
+    Ok(EXIT_OK)
+}
+
+async fn finish(
+    pool: &sqlx::PgPool,
+    applied: &crate::plan::Plan,
+    report: &crate::apply::Report,
+    activation: Option<&Activation>,
+) -> Result<u8, Error> {
     let s = &applied.summary;
     let mut out = format!(
         "\nApply complete! Objects: {} adopted, {} added, {} changed, {} destroyed.\n",
         s.adopt, s.add, s.change, s.destroy
     );
-    for r in &report.reregister {
-        out.push_str(&format!("Server {} is running and must be re-registered to serve these changes ({}): restart it in MCPBox.\n", r.server, r.reasons.join("; ")));
+    if activation.is_none() {
+        for r in &report.reregister {
+            out.push_str(&format!("Server {} is running and must be re-registered to serve these changes ({}): restart it in MCPBox.\n", r.server, r.reasons.join("; ")));
+        }
+        for r in &report.unregister {
+            out.push_str(&format!("Server {} was deleted while running and stays callable in MCPBox's sandbox until unregistered (`apply --activate` does it) or the sandbox restarts.\n", r.server));
+        }
     }
     for s in &report.not_started {
         out.push_str(&format!("Server {s} was created as `imported`; start it in MCPBox to serve its approved tools.\n"));
     }
     print(&out)?;
+    if let Some(a) = activation {
+        let affected = crate::activate::Affected::from(report);
+        if affected.is_empty() {
+            print("Nothing to activate: no running server serves anything that changed.\n")?;
+        } else {
+            print("\nActivating in MCPBox's sandbox:\n")?;
+            let outcome = crate::activate::activate(pool, a.key.as_ref(), &affected, &a.cfg).await;
+            if outcome.calls.is_empty() {
+                print("No affected server is running any more; nothing was sent.\n")?;
+            }
+            super::activate::report(&outcome)?;
+        }
+    }
     Ok(EXIT_OK)
 }
 

@@ -1,12 +1,14 @@
 //! The command line: one file per subcommand, behind the `Command` enum.
 //!
 //! # Layout
-//! - `validate`, `plan`, `apply`, `approve`, `db`, `export`: the subcommands.
+//! - `validate`, `plan`, `apply`, `approve`, `db`, `export`, `activate`: the subcommands
+//!   (`activate` also holds the sandbox flags `apply --activate` shares).
 //! - `diagnostics`: renders manifest diagnostics with source snippets.
 //! - `connect`: opens the database pool from `--database-url` / `DATABASE_URL`.
 //!
 //! Only this module (and `main`) prints; the library returns values.
 
+pub mod activate;
 pub mod apply;
 pub mod approve;
 pub mod connect;
@@ -65,6 +67,9 @@ pub enum Command {
     Db(db::Command),
     /// Write MCPBox's database as a manifest repository (a plan of it then shows adoptions only).
     Export(export::Args),
+    /// Re-register every running server in MCPBox's sandbox, sync packages and
+    /// notify MCP clients (the retry path of `apply --activate`).
+    Activate(activate::Args),
 }
 
 /// Errors the CLI reports (as a miette report on stderr, exit 1).
@@ -138,6 +143,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Approve(args) => approve::run(args),
         Command::Db(cmd) => db::run(cmd).await,
         Command::Export(args) => export::run(args).await,
+        Command::Activate(args) => activate::run(args).await,
     }
 }
 

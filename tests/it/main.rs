@@ -1,11 +1,13 @@
 //! Integration tests: one binary, topic modules, a real PostgreSQL (each test gets
 //! its own database from `#[sqlx::test]`), real files and the real CLI.
 
+mod activate;
 mod apply;
 mod cli;
 mod common;
 mod corpus;
 mod export;
+mod fake_sandbox;
 mod fuzz;
 mod git;
 mod kinds;
