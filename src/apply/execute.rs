@@ -172,7 +172,11 @@ fn same_changes(shown: &Plan, now: &Plan) -> bool {
     }
     shown.caches == now.caches
         && shown.changes.len() == now.changes.len()
-        && shown.changes.iter().zip(&now.changes).all(|(a, b)| same(a, b))
+        && shown
+            .changes
+            .iter()
+            .zip(&now.changes)
+            .all(|(a, b)| same(a, b))
 }
 
 /// Applies `desired` to the database. When `shown` is given (the plan the user

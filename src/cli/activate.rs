@@ -10,7 +10,6 @@
 use super::connect::DbArgs;
 use super::{print, Error, EXIT_OK};
 use crate::activate::{self, Affected, Call, Config, Outcome};
-use crate::crypto::{self, Key};
 
 /// Where MCPBox's sandbox is and how to authenticate (`apply --activate`,
 /// `activate`).
@@ -46,6 +45,17 @@ pub struct SandboxArgs {
     /// Environment variable holding that admin's password.
     #[arg(long, value_name = "NAME", default_value = "MCPBOX_ADMIN_PASSWORD")]
     pub mcpbox_admin_password_env: String,
+}
+
+impl SandboxArgs {
+    /// The variables these flags name: the reconciler's own credentials, which
+    /// no `valueFrom` may read.
+    pub fn env_names(&self) -> [&str; 2] {
+        [
+            self.sandbox_api_key_env.as_str(),
+            self.mcpbox_admin_password_env.as_str(),
+        ]
+    }
 }
 
 /// How activation reaches MCPBox (MCPBOX.md §8.5).
@@ -103,22 +113,6 @@ impl SandboxArgs {
     }
 }
 
-/// `MCPBOX_ENCRYPTION_KEY`, when set, to decrypt the servers' secrets. Unset is
-/// not an error here: servers with stored secrets then fail, and say why.
-pub fn encryption_key() -> Result<Option<Key>, Error> {
-    match std::env::var_os(crypto::ENV_VAR) {
-        None => Ok(None),
-        Some(v) => {
-            let text = v
-                .into_string()
-                .map_err(|_| Error::Other(crypto::KeyError::NotHex { position: 0 }.to_string()))?;
-            Key::parse(&text)
-                .map(Some)
-                .map_err(|e| Error::Other(e.to_string()))
-        }
-    }
-}
-
 /// Arguments of `activate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -133,7 +127,7 @@ pub struct Args {
 /// Runs `activate`.
 pub async fn run(args: Args) -> Result<u8, Error> {
     let cfg = args.sandbox.config()?;
-    let key = encryption_key()?;
+    let key = super::encryption_key()?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("activate needs a database: set DATABASE_URL or pass --database-url".into())
     })?;

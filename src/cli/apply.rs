@@ -56,7 +56,7 @@ impl Args {
         }
         Ok(Some(Activation {
             cfg: self.sandbox.config()?,
-            key: super::activate::encryption_key()?,
+            key: super::encryption_key()?,
         }))
     }
 }
@@ -68,12 +68,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     }
     let activation = args.activation()?;
     let (_files, mut desired) = super::load_desired(&args.source)?;
-    super::read_values(
-        &mut desired,
-        &args.values,
-        true,
-        &[args.source.git_token_env.as_str()],
-    )?;
+    super::read_values(&mut desired, &args.values, true, &reserved(&args))?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
     })?;
@@ -117,9 +112,7 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
     saved
         .check_version()
         .map_err(|e| Error::Other(e.to_string()))?;
-    let access = args
-        .values
-        .access(&saved.values_policy, &[args.source.git_token_env.as_str()])?;
+    let access = args.values.access(&saved.values_policy, &reserved(args))?;
     let values = super::read_value_sources(&saved.value_sources, &args.values, &access, true)?
         .unwrap_or_default();
     let url = args.db.database_url.as_deref().ok_or_else(|| {
@@ -202,4 +195,11 @@ fn confirm() -> Result<bool, Error> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
+}
+
+/// The variables this run reads for itself: never readable by `valueFrom`.
+fn reserved(args: &Args) -> Vec<&str> {
+    let mut names = vec![args.source.git_token_env.as_str()];
+    names.extend(args.sandbox.env_names());
+    names
 }

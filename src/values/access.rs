@@ -38,11 +38,12 @@ const SYSTEM_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
 /// Variables the reconciler (or the libraries it uses) reads for its own
 /// credentials and configuration. A manifest naming one would copy it into
 /// MCPBox. Compared case-insensitively.
-pub const RESERVED_ENV: [&str; 15] = [
+pub const RESERVED_ENV: [&str; 16] = [
     "MCPBOX_ENCRYPTION_KEY",
     "DATABASE_URL",
     "GIT_TOKEN",
     "SANDBOX_API_KEY",
+    "MCPBOX_ADMIN_PASSWORD",
     "PGPASSWORD",
     "PGPASSFILE",
     "PGSERVICEFILE",
