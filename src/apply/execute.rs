@@ -155,7 +155,7 @@ fn same_changes(shown: &Plan, now: &Plan) -> bool {
         let counts = |c: &crate::plan::Cascade| crate::plan::Cascade {
             execution_logs: 0,
             activity_logs: 0,
-            ..c.clone()
+            ..*c
         };
         *action == b.action
             && *kind == b.kind
