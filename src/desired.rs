@@ -44,6 +44,10 @@ pub struct DesiredState {
     pub value_sources: BTreeMap<String, ValueSource>,
     /// The values read for this run (empty unless the CLI read them).
     pub values: Resolved,
+    /// [`Object::hash`] of every object, computed once (in parallel) when the
+    /// state is built: the diff and the fingerprint need them, and hashing
+    /// 10,000 tools' code is not free. `objects` is not changed after `build`.
+    hashes: BTreeMap<(crate::model::Kind, String), String>,
 }
 
 impl DesiredState {
@@ -93,6 +97,17 @@ impl DesiredState {
         self.objects.is_empty()
     }
 
+    /// `obj.hash()`, taken from the hashes computed at build time when `obj`
+    /// is (or equals) this state's own object for `(kind, key)`; the diff
+    /// sometimes hashes an object it derived from it instead.
+    pub fn hash_of(&self, kind: crate::model::Kind, key: &str, obj: &Object) -> String {
+        let k = (kind, key.to_string());
+        match (self.objects.get(&k), self.hashes.get(&k)) {
+            (Some(own), Some(hash)) if std::ptr::eq(own, obj) || own == obj => hash.clone(),
+            _ => obj.hash(),
+        }
+    }
+
     /// A fingerprint of the desired state: sha256 over every object and pin.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
@@ -100,7 +115,7 @@ impl DesiredState {
         for ((kind, key), obj) in &self.objects {
             h.update(kind.as_str().as_bytes());
             h.update(key.as_bytes());
-            h.update(obj.hash().as_bytes());
+            h.update(self.hash_of(*kind, key, obj).as_bytes());
         }
         for pin in self.pins.values() {
             h.update(pin.identity().as_bytes());
@@ -142,6 +157,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         objects: BTreeMap::new(),
         value_sources: BTreeMap::new(),
         values: Resolved::unread(),
+        hashes: BTreeMap::new(),
     };
     state.set_policy(policy);
     for doc in &manifests.docs {
@@ -192,6 +208,9 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
             state.objects.insert((obj.kind(), obj.key()), obj);
         }
     }
+    let all: Vec<(&(crate::model::Kind, String), &Object)> = state.objects.iter().collect();
+    let hashes = crate::parallel::map(&all, |(_, obj)| obj.hash());
+    state.hashes = all.iter().map(|(k, _)| (*k).clone()).zip(hashes).collect();
     Ok(state)
 }
 

@@ -134,7 +134,7 @@ pub struct Report {
 /// every cache, except the display-only, fast-moving cascade counts. Compared
 /// field by field (the plan shown and the plan re-computed inside the lock hold
 /// all the code: no copies, no JSON).
-fn same_changes(shown: &Plan, now: &Plan) -> bool {
+pub fn same_changes(shown: &Plan, now: &Plan) -> bool {
     fn same(a: &crate::plan::Change, b: &crate::plan::Change) -> bool {
         // Exhaustive: a new field of `Change` must be added here.
         let crate::plan::Change {

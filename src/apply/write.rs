@@ -544,17 +544,24 @@ pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result
             (vec![], vec![], vec![], vec![], vec![]);
         let mut forget_kind = vec![];
         let mut forget_key = vec![];
-        for c in &cx.plan.changes {
+        // Hashing every tool's code is the costly part: in parallel, up front.
+        let hashes = crate::parallel::map(&cx.plan.changes, |c| match c.action {
+            Action::Delete => None,
+            _ => c.after.as_ref().map(Object::hash),
+        });
+        for (c, after_hash) in cx.plan.changes.iter().zip(hashes) {
             if c.action == Action::Delete {
                 forget_kind.push(c.kind.as_str().to_string());
                 forget_key.push(c.key.clone());
                 continue;
             }
-            let Some(after) = &c.after else { continue };
+            let Some(after_hash) = after_hash else {
+                continue;
+            };
             kind.push(c.kind.as_str().to_string());
             key.push(c.key.clone());
             row.push(cx.ids.row(c.kind, &c.key)?);
-            hash.push(after.hash());
+            hash.push(after_hash);
             pin.push(c.tool.as_ref().and_then(|t| t.pin.clone()));
         }
         for b in &cx.plan.bookkeeping {

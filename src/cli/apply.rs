@@ -94,7 +94,18 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         allow_destroy: args.allow_destroy,
         ..Default::default()
     };
-    let (applied, report) = crate::apply::execute(&pool, &desired, Some(&plan), &opts).await?;
+    // With --auto-approve nobody approved the plan shown, so the plan computed
+    // inside the lock is the one to apply: an apply that waited for another
+    // (three CI jobs of three merges) applies what is left, usually nothing,
+    // instead of failing as stale. A plan a human confirmed must match exactly.
+    let shown = (!args.auto_approve).then_some(&plan);
+    let (applied, report) = crate::apply::execute(&pool, &desired, shown, &opts).await?;
+    if args.auto_approve && !crate::apply::execute::same_changes(&plan, &applied) {
+        print(&format!(
+            "\nThe database changed while this apply waited for the lock; the plan re-computed inside it was applied instead:\n{}",
+            render::text::render(&applied)
+        ))?;
+    }
     finish(&pool, &applied, &report, activation.as_ref()).await
 }
 

@@ -264,3 +264,48 @@ fn diagnostics_never_print_a_credential() {
         assert!(text.contains("E013") && text.contains("E060"), "{text}");
     }
 }
+
+/// Issue 13.1: three `apply --auto-approve` of one repository started together
+/// (CI jobs of three merges) all succeed: the ones that waited for the lock
+/// re-plan inside it and apply what is left, instead of failing as stale.
+#[sqlx::test(migrations = false)]
+async fn concurrent_auto_approved_applies_all_succeed(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    let exe = assert_cmd::cargo::cargo_bin("mcpbox-gitops");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(["apply", "examples/homelab", "--auto-approve"])
+                .env("DATABASE_URL", &url)
+                .env("NO_COLOR", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        if text.contains("Apply complete!") && !text.contains("0 added, 0 changed") {
+            applied += 1;
+        }
+    }
+    // Every object exists once, and the next plan is empty.
+    let tools: i64 = sqlx::query_scalar("SELECT count(*) FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tools, 12);
+    assert!(applied >= 1);
+    bin()
+        .args(["plan", "examples/homelab", "--detailed-exitcode"])
+        .env("DATABASE_URL", &url)
+        .assert()
+        .code(0);
+}

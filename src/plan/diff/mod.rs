@@ -224,7 +224,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                    obj: &Object,
                    pin: Option<String>,
                    bookkeeping: &mut Vec<Bookkeeping>| {
-        let hash = obj.hash();
+        let hash = desired.hash_of(kind, key, obj);
         if let Some(o) = actual.ownership.get(&(kind, key.to_string())) {
             if o.applied_hash != hash || (kind == Kind::Tool && o.pin != pin) {
                 bookkeeping.push(Bookkeeping {
@@ -362,10 +362,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     None => (t, obj),
                 };
                 let pin = desired.pins.get(key);
-                let pin_identity = pin
-                    .filter(|p| p.sha256 == t.content_hash())
-                    .map(|p| p.identity());
                 let hash = t.content_hash();
+                let pin_identity = pin.filter(|p| p.sha256 == hash).map(|p| p.identity());
                 match found {
                     None => {
                         let decision = approval::decide(&Facts {
