@@ -29,8 +29,14 @@ pub const APPLY_LOCK: i64 = 0x6d63_7062_6769_746f;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Another reconciler held the lock for too long.
-    #[error("another mcpbox-gitops apply holds the lock; gave up after {0:?}")]
-    LockTimeout(Duration),
+    #[error("another apply holds the lock ({holder}); gave up after {} s (raise --lock-timeout, or find that process: if it is gone, PostgreSQL frees its lock within about 30 s)", .waited.as_secs())]
+    LockTimeout {
+        /// How long this apply waited.
+        waited: Duration,
+        /// Who holds it: backend pid, application name (our pid and host),
+        /// client address and since when.
+        holder: String,
+    },
     /// The database changed between showing the plan and applying it.
     #[error(
         "the database changed since the plan was made ({0}); nothing was applied — run plan again"
@@ -84,7 +90,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             allow_destroy: false,
-            lock_timeout: Duration::from_secs(60),
+            lock_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -243,8 +249,17 @@ async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Rep
     result
 }
 
+/// Takes the session lock, waiting up to `timeout`. While it waits it says once
+/// (a warning on stderr) who holds it.
+///
+/// A session lock, not a transaction-scoped one: the apply's REPEATABLE READ
+/// snapshot must be taken after the lock is granted, and a transaction's
+/// snapshot is fixed by its first statement, which would be the one waiting
+/// for a transaction-scoped lock. A holder that vanished cannot keep it: our
+/// connections ask the server for keepalives (`cli::connect`).
 async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
     let start = std::time::Instant::now();
+    let mut told = false;
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(APPLY_LOCK)
@@ -257,10 +272,47 @@ async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
         if got {
             return Ok(());
         }
+        if !told {
+            tracing::warn!(holder = %holder(conn).await, "waiting for another apply to finish");
+            told = true;
+        }
         if start.elapsed() >= timeout {
-            return Err(Error::LockTimeout(timeout));
+            return Err(Error::LockTimeout {
+                waited: start.elapsed(),
+                holder: holder(conn).await,
+            });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Who holds the apply lock, from `pg_locks` and `pg_stat_activity`.
+pub async fn holder(conn: &mut PgConnection) -> String {
+    // A bigint advisory key shows as its high and low 32 bits.
+    let row: Result<Option<(i32, Option<String>, Option<String>, Option<DateTime<Utc>>)>, _> =
+        sqlx::query_as(
+            "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+              WHERE l.locktype = 'advisory' AND l.granted
+                AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid AND l.objsubid = 1
+              LIMIT 1",
+        )
+        .bind(APPLY_LOCK)
+        .fetch_optional(&mut *conn)
+        .await;
+    match row {
+        Ok(Some((pid, app, addr, since))) => format!(
+            "backend pid {pid}, {}, from {}, connected since {}",
+            app.filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "no application name".into()),
+            addr.unwrap_or_else(|| "a local socket".into()),
+            since.map_or_else(
+                || "unknown".into(),
+                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+            )
+        ),
+        Ok(None) => "its holder has just released it".into(),
+        Err(_) => "its holder could not be read (no right to read pg_stat_activity)".into(),
     }
 }
 

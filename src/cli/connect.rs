@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::Error;
 
@@ -16,19 +16,91 @@ pub struct DbArgs {
     pub database_url: Option<String>,
 }
 
-/// Connects, without checking the schema.
+/// How long one connection attempt may take before we say why it failed
+/// (a pool's own retries would wait 15 s and say only "pool timed out").
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects, without checking the schema. Every connection names this process
+/// (`application_name`: pid and host, so a waiting apply can name the holder of
+/// the lock) and asks the server to probe it (TCP keepalives every 5 s after
+/// 15 s idle: a client gone without a goodbye is dropped, and its locks freed,
+/// in about 30 s instead of the system's two hours), and to end a transaction
+/// left idle for a minute.
 pub async fn pool(url: &str) -> Result<PgPool, Error> {
-    PgPoolOptions::new()
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        Error::Other(format!(
+            "DATABASE_URL is not a PostgreSQL URL: {} (e.g. postgres://user@host:5432/mcpbox)",
+            redact(&e.to_string(), url)
+        ))
+    })?;
+    let options = options.application_name(&application_name()).options([
+        ("tcp_keepalives_idle", "15"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+        ("idle_in_transaction_session_timeout", "60s"),
+    ]);
+    // One attempt first, to say exactly what is wrong (down, no such database,
+    // refused login) within seconds.
+    let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
+    match first {
+        Err(_) => {
+            return Err(Error::Other(format!(
+                "cannot connect to the database at {}: no answer within {} s; check the host and port, and that PostgreSQL is running; nothing was read or written",
+                where_(&options),
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        }
+        Ok(Err(e)) => {
+            return Err(Error::Other(format!(
+                "cannot connect to the database at {}: {}; nothing was read or written",
+                where_(&options),
+                explain(&redact(&e.to_string(), url))
+            )))
+        }
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+        }
+    }
+    Ok(PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(15))
-        .connect(url)
-        .await
-        .map_err(|e| {
-            Error::Other(format!(
-                "cannot connect to the database: {}",
-                redact(&e.to_string(), url)
-            ))
-        })
+        .connect_lazy_with(options))
+}
+
+/// `host:port/database` of a connection, without user or password.
+fn where_(o: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("(default database)")
+    )
+}
+
+/// The driver's error with a hint for the usual causes.
+fn explain(msg: &str) -> String {
+    let hint = if msg.contains("Connection refused") {
+        " (is PostgreSQL running and listening there?)"
+    } else if msg.contains("does not exist") && msg.contains("database") {
+        " (create it, or point DATABASE_URL at MCPBox's database)"
+    } else if msg.contains("password authentication failed") || msg.contains("role") {
+        " (check the user and password in DATABASE_URL)"
+    } else {
+        ""
+    };
+    format!("{msg}{hint}")
+}
+
+/// `mcpbox-gitops pid=<pid> host=<host>` (PostgreSQL keeps 63 bytes of it).
+pub fn application_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let mut name = format!("mcpbox-gitops pid={} host={host}", std::process::id());
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
 }
 
 /// Connects and checks that MCPBox's schema and our bookkeeping are in place.
