@@ -286,10 +286,13 @@ async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
     }
 }
 
+/// A lock holder's backend pid, application name, client address, connection time.
+type HolderRow = (i32, Option<String>, Option<String>, Option<DateTime<Utc>>);
+
 /// Who holds the apply lock, from `pg_locks` and `pg_stat_activity`.
 pub async fn holder(conn: &mut PgConnection) -> String {
     // A bigint advisory key shows as its high and low 32 bits.
-    let row: Result<Option<(i32, Option<String>, Option<String>, Option<DateTime<Utc>>)>, _> =
+    let row: Result<Option<HolderRow>, _> =
         sqlx::query_as(
             "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start
                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
