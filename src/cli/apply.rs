@@ -22,6 +22,9 @@ pub struct Args {
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// How long to wait for another apply to finish (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
+    pub lock_timeout: std::time::Duration,
     /// Allow deleting servers, secrets, or more than the policy's share of owned objects.
     #[arg(long)]
     pub allow_destroy: bool,
@@ -92,7 +95,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     }
     let opts = crate::apply::Options {
         allow_destroy: args.allow_destroy,
-        ..Default::default()
+        lock_timeout: args.lock_timeout,
     };
     // With --auto-approve nobody approved the plan shown, so the plan computed
     // inside the lock is the one to apply: an apply that waited for another
@@ -140,7 +143,7 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
     }
     let opts = crate::apply::Options {
         allow_destroy: args.allow_destroy,
-        ..Default::default()
+        lock_timeout: args.lock_timeout,
     };
     let (applied, report) = crate::apply::execute_saved(&pool, &saved, &values, &opts).await?;
     finish(&pool, &applied, &report, activation.as_ref()).await

@@ -147,6 +147,30 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
+/// A duration as flags take it: a number with an optional unit, `ms`, `s`
+/// (the default), `m` or `h` (`500ms`, `30`, `30s`, `5m`, `1h`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 30s, 5m or 500ms"))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`; use ms, s, m or h"
+            ))
+        }
+    };
+    ms.map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))
+}
+
 /// Writes to stdout; a closed pipe (e.g. `| head`) is not an error.
 pub fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
@@ -449,6 +473,20 @@ pub fn load_desired_at(
 #[cfg(test)]
 mod tests {
     use super::SourceArgs;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        use std::time::Duration;
+        let d = super::parse_duration;
+        assert_eq!(d("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(d("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(d("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(d("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(d("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "5x", "-1s", "1.5s", "99999999999999999999h"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn subdir_stays_inside_the_directory() {

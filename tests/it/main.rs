@@ -12,6 +12,7 @@ mod fuzz;
 mod git;
 mod kinds;
 mod manifest_schema;
+mod reliability;
 mod schema;
 mod security;
 mod sources;
