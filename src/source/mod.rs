@@ -272,6 +272,35 @@ mod tests {
         assert_eq!(set.get("link"), Some(&Entry::LinkOutside));
     }
 
+    /// Issue 9.2: a folder linked inside the repository is read once, under
+    /// the link's name; a folder linked outside, and a loop, are recorded (the
+    /// loader makes them errors), never skipped silently.
+    #[cfg(unix)]
+    #[test]
+    fn folder_links_are_followed_inside_and_recorded_otherwise() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real/deep")).unwrap();
+        std::fs::write(dir.path().join("real/deep/x.yaml"), "k: v").unwrap();
+        std::fs::write(outside.path().join("y.yaml"), "k: v").unwrap();
+        symlink(dir.path().join("real"), dir.path().join("alias")).unwrap();
+        symlink(outside.path(), dir.path().join("away")).unwrap();
+        symlink("..", dir.path().join("real/up")).unwrap();
+        symlink("../..", dir.path().join("real/deep/top")).unwrap();
+        let set = FileSet::from_dir(dir.path()).unwrap();
+        assert_eq!(
+            set.get("alias/deep/x.yaml"),
+            Some(&Entry::Bytes(b"k: v".to_vec()))
+        );
+        assert_eq!(set.get("real/deep/x.yaml"), set.get("alias/deep/x.yaml"));
+        assert_eq!(set.get("away"), Some(&Entry::LinkOutside));
+        assert_eq!(set.get("real/up"), Some(&Entry::LinkLoop));
+        assert_eq!(set.get("real/deep/top"), Some(&Entry::LinkLoop));
+        assert_eq!(set.get("alias/up"), Some(&Entry::LinkLoop));
+        assert!(set.files.keys().all(|k| !k.contains("y.yaml")));
+    }
+
     #[test]
     fn nested_repositories_are_not_read() {
         let dir = tempfile::tempdir().unwrap();

@@ -519,3 +519,28 @@ fn a_base_with_invalid_manifests_still_gets_a_comment() {
     );
     assert!(md.contains("server <code>github</code>"), "{md}");
 }
+
+/// Issue 9.2: the directory reader and the git reader agree on links: a folder
+/// linked inside is read under its name, a link out of the repository and a
+/// loop are recorded as such (errors for the loader), in both.
+#[cfg(unix)]
+#[test]
+fn directory_and_commit_read_links_alike() {
+    use mcpbox_gitops::source::{git as source_git, FileSet};
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    write(
+        dir.path(),
+        &[("real/deep/x.yaml", "k: v\n"), ("top.yaml", "k: w\n")],
+    );
+    std::os::unix::fs::symlink("real", dir.path().join("alias")).unwrap();
+    std::os::unix::fs::symlink("/etc", dir.path().join("away")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("real/up")).unwrap();
+    commit(dir.path(), "links");
+    let from_dir = FileSet::from_dir(dir.path()).unwrap();
+    let from_git = source_git::from_commit(dir.path(), "HEAD", None)
+        .unwrap()
+        .file_set;
+    assert_eq!(from_dir.files, from_git.files);
+    assert!(from_dir.files.contains_key("alias/deep/x.yaml"));
+}
