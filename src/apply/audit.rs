@@ -52,12 +52,7 @@ pub(super) async fn audit(
         "timestamp": timestamp,
         "changes": changes_json(&all),
     }));
-    let deleted: BTreeSet<Uuid> = plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::Server && c.action == Action::Delete)
-        .filter_map(|c| c.row_id)
-        .collect();
+    let deleted = deleted_servers(plan);
     let mut per_server: BTreeMap<Uuid, Vec<&Change>> = BTreeMap::new();
     for c in &plan.changes {
         if let Some(server_id) = ids.server_of_change(c) {
@@ -108,12 +103,7 @@ pub(super) async fn audit(
 /// change of the allowed modules. Deleted servers that were running need unregistering
 /// instead.
 pub(super) fn report(actual: &ActualState, plan: &Plan, ids: &Ids) -> Report {
-    let deleted: BTreeSet<Uuid> = plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::Server && c.action == Action::Delete)
-        .filter_map(|c| c.row_id)
-        .collect();
+    let deleted = deleted_servers(plan);
     // Tools the sandbox serves now (approved and enabled), looked up once.
     let served: HashSet<Uuid> = actual
         .tools
@@ -229,4 +219,13 @@ fn verb(a: Action) -> &'static str {
         Action::Update => "updated",
         Action::Delete => "deleted",
     }
+}
+
+/// Ids of the servers the plan deletes.
+fn deleted_servers(plan: &Plan) -> BTreeSet<Uuid> {
+    plan.changes
+        .iter()
+        .filter(|c| c.kind == Kind::Server && c.action == Action::Delete)
+        .filter_map(|c| c.row_id)
+        .collect()
 }
