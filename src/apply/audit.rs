@@ -87,8 +87,14 @@ pub(super) async fn audit(
     .execute(&mut *tx)
     .await
     .map_err(w("writing audit rows"))?;
+    Ok(())
+}
+
+/// Records this apply in our bookkeeping, inside its transaction: after a
+/// connection lost at COMMIT, finding `id` tells whether it committed.
+pub(super) async fn record(tx: &mut PgConnection, id: Uuid, plan: &Plan) -> Result<(), Error> {
     sqlx::query("INSERT INTO mcpbox_gitops.applies (id, source, summary) VALUES ($1, $2, $3)")
-        .bind(Uuid::new_v4())
+        .bind(id)
         .bind(&plan.source)
         .bind(json!(plan.summary))
         .execute(&mut *tx)

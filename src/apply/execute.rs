@@ -61,6 +61,21 @@ pub enum Error {
     /// A value could not be encrypted; nothing was applied.
     #[error("{0}; nothing was applied")]
     Value(#[from] crate::values::Error),
+    /// The connection was lost at COMMIT, and our bookkeeping (checked on a new
+    /// connection once the old backend was gone) does not hold this apply.
+    #[error("the connection to the database was lost at COMMIT, and apply {id} is not recorded: it did not commit and nothing was applied; run the command again")]
+    NotCommitted {
+        /// This apply's id in `mcpbox_gitops.applies`.
+        id: Uuid,
+    },
+    /// The connection was lost at COMMIT and no new connection could tell.
+    #[error("the connection to the database was lost at COMMIT; whether apply {id} committed is unknown ({reason}). Find out with `SELECT * FROM mcpbox_gitops.applies WHERE id = '{id}'`, or run plan: an empty plan means it did")]
+    OutcomeUnknown {
+        /// This apply's id in `mcpbox_gitops.applies`.
+        id: Uuid,
+        /// Why the check failed.
+        reason: String,
+    },
     /// A write failed; the transaction was rolled back.
     #[error("apply failed while {what}; the transaction was rolled back and nothing was applied")]
     Write {
@@ -235,6 +250,10 @@ async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Rep
         source,
     })?;
     lock(&mut conn, opts.lock_timeout).await?;
+    let backend: Option<i32> = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .ok();
     let result = locked(&mut conn, &work, opts).await;
     // Always release the session lock; if that fails, drop the connection so the
     // server releases it.
@@ -246,7 +265,70 @@ async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Rep
     {
         let _ = conn.detach().close().await;
     }
-    result
+    match result {
+        Ok(Locked::Done(done)) => Ok(*done),
+        Ok(Locked::CommitLost { id, done, source }) => {
+            tracing::warn!(apply = %id, cause = %source, "the connection was lost at COMMIT; checking whether the apply committed");
+            match committed(pool, id, backend).await {
+                Ok(true) => {
+                    tracing::warn!(apply = %id, "the apply is recorded: it committed");
+                    Ok(*done)
+                }
+                Ok(false) => Err(Error::NotCommitted { id }),
+                Err(reason) => Err(Error::OutcomeUnknown { id, reason }),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether apply `id` committed, asked on a new connection once the backend
+/// that ran it (`backend`) is gone: while it lives it may still be committing.
+/// Bounded: about ten seconds.
+async fn committed(pool: &PgPool, id: Uuid, backend: Option<i32>) -> Result<bool, String> {
+    let mut last = String::from("no attempt");
+    for _ in 0..20 {
+        let attempt = async {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            if let Some(pid) = backend {
+                let alive: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                )
+                .bind(pid)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?;
+                if alive {
+                    return Err("the old connection is still open on the server".to_string());
+                }
+            }
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM mcpbox_gitops.applies WHERE id = $1)",
+            )
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())
+        };
+        match attempt.await {
+            Ok(found) => return Ok(found),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(last)
+}
+
+/// What the transaction came to.
+enum Locked {
+    /// Committed (or nothing to write).
+    Done(Box<(Plan, Report)>),
+    /// COMMIT was sent and its answer lost with the connection.
+    CommitLost {
+        id: Uuid,
+        done: Box<(Plan, Report)>,
+        source: sqlx::Error,
+    },
 }
 
 /// Takes the session lock, waiting up to `timeout`. While it waits it says once
@@ -319,11 +401,7 @@ pub async fn holder(conn: &mut PgConnection) -> String {
     }
 }
 
-async fn locked(
-    conn: &mut PgConnection,
-    work: &Work<'_>,
-    opts: &Options,
-) -> Result<(Plan, Report), Error> {
+async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Result<Locked, Error> {
     let mut tx = conn.begin().await.map_err(w("beginning the transaction"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut *tx)
@@ -365,8 +443,25 @@ async fn locked(
     if let Some(why) = plan.refusal(opts.allow_destroy, max_delete_percent, desired_empty) {
         return Err(Error::Refused(why));
     }
-    let report = write_all(&mut tx, &inputs, &actual, &plan, Utc::now()).await?;
-    tx.commit().await.map_err(w("committing"))?;
+    let id = Uuid::new_v4();
+    let report = write_all(&mut tx, &inputs, &actual, &plan, Utc::now(), id).await?;
+    let wrote = plan.has_changes() || !plan.bookkeeping.is_empty();
+    if let Err(source) = tx.commit().await {
+        // An error at COMMIT may come after the server committed (the answer
+        // was lost with the connection): only an apply that wrote its record
+        // can be looked up; one that wrote nothing lost nothing.
+        if wrote && is_connection_loss(&source) {
+            return Ok(Locked::CommitLost {
+                id,
+                done: Box::new((plan.into_owned(), report)),
+                source,
+            });
+        }
+        return Err(Error::Write {
+            what: "committing",
+            source,
+        });
+    }
     info!(
         add = plan.summary.add,
         change = plan.summary.change,
@@ -374,7 +469,16 @@ async fn locked(
         adopt = plan.summary.adopt,
         "applied"
     );
-    Ok((plan.into_owned(), report))
+    Ok(Locked::Done(Box::new((plan.into_owned(), report))))
+}
+
+/// Whether a driver error means the connection is gone (rather than the
+/// server refusing the COMMIT, which it answers).
+fn is_connection_loss(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+    ) || matches!(e, sqlx::Error::Protocol(_))
 }
 
 /// What the writer needs besides the plan: from the desired state, or from a
@@ -394,6 +498,7 @@ async fn write_all(
     actual: &ActualState,
     plan: &Plan,
     now: DateTime<Utc>,
+    apply_id: Uuid,
 ) -> Result<Report, Error> {
     let notes = format!("Submitted by mcpbox-gitops from {}", inputs.source);
     let ids = Ids::for_plan(plan);
@@ -438,6 +543,9 @@ async fn write_all(
     write::ownership(tx, &cx).await?;
     if plan.has_changes() {
         audit::audit(tx, plan, &ids, now).await?;
+    }
+    if plan.has_changes() || !plan.bookkeeping.is_empty() {
+        audit::record(tx, apply_id, plan).await?;
     }
     Ok(audit::report(actual, plan, &ids))
 }

@@ -93,3 +93,123 @@ fn unreachable_databases_are_named_with_the_reason() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("does not exist"), "{text}");
 }
+
+/// A TCP proxy in front of the test's PostgreSQL that, the first time a
+/// client sends `COMMIT` on a connection that recorded an apply (inserted into
+/// `mcpbox_gitops.applies`), either forwards it and then cuts both sides before
+/// the answer comes back (`forward = true`: the server commits, the client
+/// never hears), or cuts without forwarding it (the server rolls back).
+async fn commit_cutting_proxy(forward: bool) -> u16 {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        // Bounded: a test makes a handful of connections.
+        for _ in 0..64 {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await else {
+                return;
+            };
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let back = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut recorded = false;
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let chunk = &buf[..n];
+                    let record = b"INSERT INTO mcpbox_gitops.applies";
+                    recorded |= chunk.windows(record.len()).any(|w| w == record);
+                    let is_commit = chunk.windows(6).any(|w| w == b"COMMIT");
+                    if recorded && is_commit && !cut.swap(true, Ordering::SeqCst) {
+                        // The answer must never reach the client: stop the way
+                        // back first (dropping the client's side of it).
+                        back.abort();
+                        let _ = back.await;
+                        if forward {
+                            let _ = sw.write_all(chunk).await;
+                            // Let the server commit before its line goes dead too.
+                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        }
+                        return;
+                    }
+                    if sw.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                back.abort();
+            });
+        }
+    });
+    port
+}
+
+fn via_proxy(pool: &PgPool, port: u16) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@127.0.0.1:{port}/{}",
+        o.get_username(),
+        o.get_database().unwrap_or("postgres")
+    )
+}
+
+/// Issue 13.2: the connection dies right after COMMIT was sent and the server
+/// committed: apply does not claim a rollback; it looks its record up on a
+/// new connection and reports the apply as done.
+#[sqlx::test(migrations = false)]
+async fn a_commit_whose_answer_is_lost_is_found_committed(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let port = commit_cutting_proxy(true).await;
+    let url = via_proxy(&pool, port);
+    let out = tokio::task::spawn_blocking(move || {
+        output(bin(&url).args(["apply", "examples/homelab", "--auto-approve"]))
+    })
+    .await
+    .unwrap();
+    let (code, text) = out;
+    assert!(text.contains("lost at COMMIT"), "{text}");
+    assert!(text.contains("it committed"), "{text}");
+    assert!(!text.contains("rolled back"), "{text}");
+    assert_eq!(code, 0, "{text}");
+    let tools: i64 = sqlx::query_scalar("SELECT count(*) FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tools, 12);
+}
+
+/// Issue 13.2: the connection dies before the server saw COMMIT: the
+/// transaction rolled back, and apply says so with certainty.
+#[sqlx::test(migrations = false)]
+async fn a_commit_that_never_arrived_is_reported_not_committed(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let port = commit_cutting_proxy(false).await;
+    let url = via_proxy(&pool, port);
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        output(bin(&url).args(["apply", "examples/homelab", "--auto-approve"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("is not recorded: it did not commit and nothing was applied"),
+        "{text}"
+    );
+    let tools: i64 = sqlx::query_scalar("SELECT count(*) FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tools, 0);
+}
