@@ -151,53 +151,90 @@ pub struct Report {
     pub modules_changed: bool,
 }
 
+/// Whether two changes are the same, cascade counts aside.
+fn same_change(a: &crate::plan::Change, b: &crate::plan::Change) -> bool {
+    // Exhaustive: a new field of `Change` must be added here.
+    let crate::plan::Change {
+        action,
+        kind,
+        key,
+        row_id,
+        server_id,
+        tool_id,
+        before,
+        after,
+        fields,
+        tool,
+        cascade,
+        reason,
+    } = a;
+    // These move whenever MCPBox runs a tool or logs a request.
+    let counts = |c: &crate::plan::Cascade| crate::plan::Cascade {
+        execution_logs: 0,
+        activity_logs: 0,
+        ..*c
+    };
+    *action == b.action
+        && *kind == b.kind
+        && *key == b.key
+        && *row_id == b.row_id
+        && *server_id == b.server_id
+        && *tool_id == b.tool_id
+        && *fields == b.fields
+        && *tool == b.tool
+        && *reason == b.reason
+        && cascade.as_ref().map(counts) == b.cascade.as_ref().map(counts)
+        && *before == b.before
+        && *after == b.after
+}
+
 /// Whether two plans make the same changes: every field of every change and
 /// every cache, except the display-only, fast-moving cascade counts. Compared
 /// field by field (the plan shown and the plan re-computed inside the lock hold
 /// all the code: no copies, no JSON).
 pub fn same_changes(shown: &Plan, now: &Plan) -> bool {
-    fn same(a: &crate::plan::Change, b: &crate::plan::Change) -> bool {
-        // Exhaustive: a new field of `Change` must be added here.
-        let crate::plan::Change {
-            action,
-            kind,
-            key,
-            row_id,
-            server_id,
-            tool_id,
-            before,
-            after,
-            fields,
-            tool,
-            cascade,
-            reason,
-        } = a;
-        // These move whenever MCPBox runs a tool or logs a request.
-        let counts = |c: &crate::plan::Cascade| crate::plan::Cascade {
-            execution_logs: 0,
-            activity_logs: 0,
-            ..*c
-        };
-        *action == b.action
-            && *kind == b.kind
-            && *key == b.key
-            && *row_id == b.row_id
-            && *server_id == b.server_id
-            && *tool_id == b.tool_id
-            && *fields == b.fields
-            && *tool == b.tool
-            && *reason == b.reason
-            && cascade.as_ref().map(counts) == b.cascade.as_ref().map(counts)
-            && *before == b.before
-            && *after == b.after
-    }
     shown.caches == now.caches
         && shown.changes.len() == now.changes.len()
         && shown
             .changes
             .iter()
             .zip(&now.changes)
-            .all(|(a, b)| same(a, b))
+            .all(|(a, b)| same_change(a, b))
+}
+
+/// The objects whose change differs between two plans (`kind key`), in plan
+/// order, so a refusal names what moved (issue 13.4).
+pub fn moved_between(shown: &Plan, now: &Plan) -> Vec<String> {
+    let index = |p: &Plan| -> std::collections::BTreeMap<(Kind, String), usize> {
+        p.changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.kind, c.key.clone()), i))
+            .collect()
+    };
+    let (a, b) = (index(shown), index(now));
+    let mut moved: Vec<(usize, String)> = Vec::new();
+    for (key, &i) in &a {
+        let same = b
+            .get(key)
+            .is_some_and(|&j| same_change(&shown.changes[i], &now.changes[j]));
+        if !same {
+            moved.push((i, format!("{} {}", key.0.as_str(), key.1)));
+        }
+    }
+    for (key, &j) in &b {
+        if !a.contains_key(key) {
+            moved.push((
+                shown.changes.len() + j,
+                format!("{} {}", key.0.as_str(), key.1),
+            ));
+        }
+    }
+    if shown.caches != now.caches {
+        moved.push((usize::MAX, "the allow-list caches".to_string()));
+    }
+    moved.sort();
+    moved.into_iter().map(|(_, m)| m).collect()
 }
 
 /// Applies `desired` to the database. When `shown` is given (the plan the user
@@ -249,6 +286,20 @@ async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Rep
         context: "connect",
         source,
     })?;
+    // Name this apply's source on its connection: an apply waiting for the
+    // lock shows it (best effort; a name is not worth failing for).
+    let source = match &work {
+        Work::Desired { desired, .. } => desired
+            .revision
+            .as_deref()
+            .map(|r| r.chars().take(12).collect::<String>())
+            .unwrap_or_else(|| desired.source.clone()),
+        Work::Saved { saved, .. } => saved.plan.source.clone(),
+    };
+    let _ = sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(state::application_name(Some(&crate::escape::text(&source))))
+        .execute(&mut *conn)
+        .await;
     lock(&mut conn, opts.lock_timeout).await?;
     let backend: Option<i32> = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut *conn)
@@ -413,9 +464,10 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
             let plan = diff::diff(desired, &actual)?;
             if let Some(shown) = shown {
                 if !same_changes(shown, &plan) {
-                    return Err(Error::PlanStale(
-                        "the plan computed now differs from the one shown".into(),
-                    ));
+                    return Err(Error::PlanStale(format!(
+                        "these objects moved: {}",
+                        moved_between(shown, &plan).join(", ")
+                    )));
                 }
             }
             let inputs = Inputs {

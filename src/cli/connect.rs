@@ -33,12 +33,14 @@ pub async fn pool(url: &str) -> Result<PgPool, Error> {
             redact(&e.to_string(), url)
         ))
     })?;
-    let options = options.application_name(&application_name()).options([
-        ("tcp_keepalives_idle", "15"),
-        ("tcp_keepalives_interval", "5"),
-        ("tcp_keepalives_count", "3"),
-        ("idle_in_transaction_session_timeout", "60s"),
-    ]);
+    let options = options
+        .application_name(&crate::state::application_name(None))
+        .options([
+            ("tcp_keepalives_idle", "15"),
+            ("tcp_keepalives_interval", "5"),
+            ("tcp_keepalives_count", "3"),
+            ("idle_in_transaction_session_timeout", "60s"),
+        ]);
     // One attempt first, to say exactly what is wrong (down, no such database,
     // refused login) within seconds.
     let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
@@ -89,18 +91,6 @@ fn explain(msg: &str) -> String {
         ""
     };
     format!("{msg}{hint}")
-}
-
-/// `mcpbox-gitops pid=<pid> host=<host>` (PostgreSQL keeps 63 bytes of it).
-pub fn application_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    let mut name = format!("mcpbox-gitops pid={} host={host}", std::process::id());
-    while name.len() > 63 {
-        name.pop();
-    }
-    name
 }
 
 /// Connects and checks that MCPBox's schema and our bookkeeping are in place.

@@ -39,6 +39,25 @@ pub enum Error {
     NotReady(String),
 }
 
+/// The `application_name` our connections carry, so that anyone looking at
+/// PostgreSQL's activity (and an apply waiting for the lock) can tell who we
+/// are: `mcpbox-gitops pid=<pid> host=<host>[ src=<source>]`, cut to the 63
+/// bytes PostgreSQL keeps.
+pub fn application_name(source: Option<&str>) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let mut name = format!("mcpbox-gitops pid={} host={host}", std::process::id());
+    if let Some(src) = source {
+        name.push_str(" src=");
+        name.push_str(src);
+    }
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
 /// A `servers` row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerRow {

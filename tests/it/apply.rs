@@ -783,3 +783,35 @@ async fn pruned_auto_approve_setting_does_not_approve_the_same_apply(pool: PgPoo
         "pending_review"
     );
 }
+
+/// Issue 13.4: a plan a person confirmed is refused when the database moved in
+/// between, and the refusal names the objects that moved.
+#[sqlx::test(migrations = false)]
+async fn a_stale_confirmed_plan_names_what_moved(pool: PgPool) {
+    migrate(&pool).await;
+    let v1 = basic(CODE_V1, &[]);
+    apply(&pool, &v1).await;
+    // The person looks at a plan that changes the tool's code…
+    let v2 = basic(&CODE_V1.replace("main", "main  "), &[]);
+    let shown = crate::common::plan(&pool, &v2).await;
+    assert!(shown.has_changes());
+    // …while MCPBox's UI renames the server's description.
+    sqlx::query("UPDATE servers SET description = 'edited in the UI' WHERE name = 'github'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = mcpbox_gitops::apply::execute(
+        &pool,
+        &desired(&v2),
+        Some(&shown),
+        &mcpbox_gitops::apply::Options::default(),
+    )
+    .await
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("these objects moved: server github") && err.contains("nothing was applied"),
+        "{err}"
+    );
+}
