@@ -77,7 +77,7 @@ pub enum Error {
         reason: String,
     },
     /// A write failed; the transaction was rolled back.
-    #[error("apply failed while {what}; the transaction was rolled back and nothing was applied")]
+    #[error("apply failed while {what}; the transaction was rolled back and nothing was applied: the command can be run again")]
     Write {
         /// What was being written.
         what: &'static str,

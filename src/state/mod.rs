@@ -26,7 +26,7 @@ use crate::rules::approval::Status;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A query failed.
-    #[error("cannot read MCPBox's database: {context}")]
+    #[error("cannot read MCPBox's database ({context}); nothing was applied, the command can be run again")]
     Query {
         /// Which read.
         context: &'static str,

@@ -6,6 +6,7 @@ mod apply;
 mod cli;
 mod common;
 mod corpus;
+mod crash;
 mod export;
 mod fake_sandbox;
 mod fuzz;
