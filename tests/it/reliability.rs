@@ -213,3 +213,44 @@ async fn a_commit_that_never_arrived_is_reported_not_committed(pool: PgPool) {
         .unwrap();
     assert_eq!(tools, 0);
 }
+
+/// Issue 13.9: a database that is not MCPBox's, or one at another Alembic
+/// revision, is refused by plan and apply with one message saying what and how
+/// to fix it, and nothing is written.
+#[sqlx::test(migrations = false)]
+async fn databases_apply_cannot_use_are_refused_with_the_fix(pool: PgPool) {
+    let url = crate::common::url(&pool);
+    // An empty database: not MCPBox's (yet).
+    for cmd in [vec!["plan", "examples/homelab"], vec!["apply", "examples/homelab", "--auto-approve"]] {
+        let (code, text) = output(bin(&url).args(&cmd));
+        assert_eq!(code, 1, "{cmd:?}: {text}");
+        assert!(
+            text.contains("MCPBox's tables are missing") && text.contains("db migrate"),
+            "{cmd:?}: {text}"
+        );
+    }
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0, "nothing was created");
+    // MCPBox upgraded past the revision we write.
+    crate::common::migrate(&pool).await;
+    sqlx::query("UPDATE alembic_version SET version_num = '0003'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (code, text) = output(bin(&url).args(["apply", "examples/homelab", "--auto-approve"]));
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("Alembic revision 0003") && text.contains("0002"),
+        "{text}"
+    );
+    let servers: i64 = sqlx::query_scalar("SELECT count(*) FROM servers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(servers, 0);
+}
