@@ -495,6 +495,7 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
     if let Some(why) = plan.refusal(opts.allow_destroy, max_delete_percent, desired_empty) {
         return Err(Error::Refused(why));
     }
+    pause_for_tests().await;
     let id = Uuid::new_v4();
     let report = write_all(&mut tx, &inputs, &actual, &plan, Utc::now(), id).await?;
     let wrote = plan.has_changes() || !plan.bookkeeping.is_empty();
@@ -531,6 +532,26 @@ fn is_connection_loss(e: &sqlx::Error) -> bool {
         e,
         sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
     ) || matches!(e, sqlx::Error::Protocol(_))
+}
+
+/// A deterministic point between reading and writing, for tests that race
+/// MCPBox's own writers against an apply: with `MCPBOX_GITOPS_TEST_PAUSE` set to
+/// a directory, the apply creates `paused` in it and waits (at most 60 s) for
+/// `resume` to appear. Unset, as in any real run, it does nothing.
+async fn pause_for_tests() {
+    let Some(dir) = std::env::var_os("MCPBOX_GITOPS_TEST_PAUSE") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    if std::fs::write(dir.join("paused"), b"").is_err() {
+        return;
+    }
+    for _ in 0..600 {
+        if dir.join("resume").exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// What the writer needs besides the plan: from the desired state, or from a

@@ -221,7 +221,10 @@ async fn a_commit_that_never_arrived_is_reported_not_committed(pool: PgPool) {
 async fn databases_apply_cannot_use_are_refused_with_the_fix(pool: PgPool) {
     let url = crate::common::url(&pool);
     // An empty database: not MCPBox's (yet).
-    for cmd in [vec!["plan", "examples/homelab"], vec!["apply", "examples/homelab", "--auto-approve"]] {
+    for cmd in [
+        vec!["plan", "examples/homelab"],
+        vec!["apply", "examples/homelab", "--auto-approve"],
+    ] {
         let (code, text) = output(bin(&url).args(&cmd));
         assert_eq!(code, 1, "{cmd:?}: {text}");
         assert!(
@@ -253,4 +256,120 @@ async fn databases_apply_cannot_use_are_refused_with_the_fix(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(servers, 0);
+}
+
+const RACE_SERVER: &str = "apiVersion: mcpbox/v1
+kind: Server
+metadata: {name: github}
+spec:
+  secrets: [{name: TOKEN}]
+  network:
+    - {host: api.github.com, port: 443, justification: api}
+";
+
+fn race_tool(name: &str, rev: u32) -> String {
+    format!(
+        "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: {name}, server: github}}\nspec:\n  description: tool {name}\n  code: |\n    async def main(q: str):\n        return {{\"q\": q, \"rev\": {rev}}}\n"
+    )
+}
+
+fn race_repo(dir: &std::path::Path, rev_a: u32) {
+    std::fs::write(dir.join("server.yaml"), RACE_SERVER).unwrap();
+    std::fs::write(dir.join("a.yaml"), race_tool("a", rev_a)).unwrap();
+    std::fs::write(dir.join("b.yaml"), race_tool("b", 1)).unwrap();
+}
+
+/// Issue 13.7: while an apply sits between its read and its writes (a test
+/// pause), MCPBox's UI or LLM writes on another connection. No such write is
+/// ever lost silently: it is still in the database afterwards, and when it
+/// touched a row the apply writes, the apply was refused and rolled back
+/// (REPEATABLE READ: "could not serialize access") instead of overwriting it.
+#[sqlx::test(migrations = false)]
+async fn racing_mcpbox_writes_are_never_lost_silently(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    // (what MCPBox does, SQL, whether it touches a row the apply writes, check)
+    let races: [(&str, &str, bool, &str); 7] = [
+        ("edit the changed tool's description", "UPDATE tools SET description = 'edited in the UI' WHERE name = 'a'", true,
+         "SELECT count(*) FROM tools WHERE name = 'a' AND description = 'edited in the UI'"),
+        ("revoke the changed tool", "UPDATE tools SET approval_status = 'rejected', rejection_reason = 'no' WHERE name = 'a'", true,
+         "SELECT count(*) FROM tools WHERE name = 'a' AND approval_status = 'rejected'"),
+        ("edit another tool's description", "UPDATE tools SET description = 'edited by the LLM' WHERE name = 'b'", false,
+         "SELECT count(*) FROM tools WHERE name = 'b' AND description = 'edited by the LLM'"),
+        ("approve another tool", "UPDATE tools SET approval_status = 'approved', approved_by = 'admin@ui', approved_at = now() WHERE name = 'b'", false,
+         "SELECT count(*) FROM tools WHERE name = 'b' AND approved_by = 'admin@ui'"),
+        ("request a host", "INSERT INTO network_access_requests (id, server_id, host, justification, requested_by, status, created_at, updated_at) SELECT gen_random_uuid(), id, 'evil.example.com', 'llm', 'llm', 'pending', now(), now() FROM servers WHERE name = 'github'", false,
+         "SELECT count(*) FROM network_access_requests WHERE host = 'evil.example.com' AND status = 'pending'"),
+        ("delete another tool", "DELETE FROM tools WHERE name = 'b'", false,
+         "SELECT 1 - count(*) FROM tools WHERE name = 'b'"),
+        ("set a secret's value", "UPDATE server_secrets SET encrypted_value = '\\x00'::bytea WHERE key_name = 'TOKEN'", false,
+         "SELECT count(*) FROM server_secrets WHERE key_name = 'TOKEN' AND encrypted_value = '\\x00'::bytea"),
+    ];
+    let repo = tempfile::tempdir().unwrap();
+    for (round, (what, sql, conflicts, check)) in races.iter().enumerate() {
+        // State A: tool a at revision `round`; the apply moves it on.
+        race_repo(repo.path(), round as u32);
+        let (code, text) = output(
+            bin(&url)
+                .args(["apply", "--auto-approve", "--allow-destroy"])
+                .arg(repo.path()),
+        );
+        assert_eq!(code, 0, "{what}: {text}");
+        race_repo(repo.path(), 100 + round as u32);
+        let pause = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mcpbox-gitops"))
+            .args(["apply", "--auto-approve"])
+            .arg(repo.path())
+            .env("DATABASE_URL", &url)
+            .env("NO_COLOR", "1")
+            .env("MCPBOX_GITOPS_TEST_PAUSE", pause.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bounded wait for the apply to reach its pause.
+        for _ in 0..300 {
+            if pause.path().join("paused").exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            pause.path().join("paused").exists(),
+            "{what}: the apply never paused"
+        );
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        std::fs::write(pause.path().join("resume"), b"").unwrap();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let kept: i64 = sqlx::query_scalar(check).fetch_one(&pool).await.unwrap();
+        assert_eq!(kept, 1, "{what}: MCPBox's write was lost\n{text}");
+        if *conflicts {
+            assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+            assert!(
+                text.contains("could not serialize") && text.contains("nothing was applied"),
+                "{what}: {text}"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{what}: {text}");
+        }
+        // Restore tool b and the secret for the next round, as git says.
+        let (code, text) = output(
+            bin(&url)
+                .args(["apply", "--auto-approve", "--allow-destroy"])
+                .arg(repo.path()),
+        );
+        assert_eq!(code, 0, "{what}: {text}");
+        sqlx::query("UPDATE server_secrets SET encrypted_value = NULL WHERE key_name = 'TOKEN'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM network_access_requests WHERE host = 'evil.example.com'")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
 }
