@@ -90,6 +90,7 @@ pub mod apply;
 pub mod approvals;
 pub mod cli;
 pub mod crypto;
+pub mod daemon;
 pub mod desired;
 pub mod escape;
 pub mod export;
