@@ -31,12 +31,10 @@ pub fn run(args: Args) -> Result<u8, Error> {
     }
     let source = SourceArgs::dir(&args.path);
     let (files, desired) = super::load_desired(&source)?;
-    let mut pins = match text_of(&files, APPROVALS_FILE) {
-        Some(text) => {
-            approvals::parse(APPROVALS_FILE, text).map_err(|d| Error::Other(d.to_string()))?
-        }
-        None => approvals::Pins::new(),
-    };
+    // The file is edited in place, one pin at a time: its diff is exactly the
+    // pins changed (it is the file CODEOWNERS protects).
+    let mut text = text_of(&files, APPROVALS_FILE).unwrap_or("").to_string();
+    approvals::parse(APPROVALS_FILE, &text).map_err(|d| Error::Other(d.to_string()))?;
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = String::new();
     for key in &args.tools {
@@ -53,32 +51,25 @@ pub fn run(args: Args) -> Result<u8, Error> {
             )));
         };
         let hash = tool.content_hash();
-        pins.insert(
-            key.clone(),
-            Pin {
-                tool: key.clone(),
-                sha256: hash.clone(),
-                approved_by: args.by.clone(),
-                approved_at: Some(at.clone()),
-            },
-        );
+        let pin = Pin {
+            tool: key.clone(),
+            sha256: hash.clone(),
+            approved_by: args.by.clone(),
+            approved_at: Some(at.clone()),
+        };
+        text = approvals::upsert(&text, &pin).ok_or_else(|| {
+            Error::Other(format!(
+                "{APPROVALS_FILE} is not a block list this command can edit in place (a flow-style list?); add the pin by hand: tool: {key}, sha256: {hash}, approvedBy: {}",
+                args.by
+            ))
+        })?;
         out.push_str(&format!(
             "pinned {key} at sha256 {} by {}\n",
             &hash[..12],
             args.by
         ));
     }
-    // Keep an editor's `# yaml-language-server: $schema=…` line on top.
-    let path = args.path.join(APPROVALS_FILE);
-    let schema_line = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.lines().next().map(str::to_string))
-        .filter(|l| l.starts_with("# yaml-language-server:"));
-    let mut text = approvals::render(&pins);
-    if let Some(line) = schema_line {
-        text = format!("{line}\n{text}");
-    }
-    std::fs::write(path, text)?;
+    std::fs::write(args.path.join(APPROVALS_FILE), text)?;
     print(&out)?;
     Ok(EXIT_OK)
 }

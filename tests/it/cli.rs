@@ -309,3 +309,51 @@ async fn concurrent_auto_approved_applies_all_succeed(pool: PgPool) {
         .assert()
         .code(0);
 }
+
+/// Issue 15.3: `approve` edits approvals.yaml in place: re-pinning one tool of
+/// the example changes exactly that pin's lines, byte for byte; every other
+/// pin, comment and quote stays.
+#[test]
+fn approve_changes_exactly_the_pin_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab"),
+        dir.path(),
+    );
+    let before = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
+    bin()
+        .args([
+            "approve",
+            "weather/forecast",
+            "--by",
+            "dana@homelab.example",
+            "--path",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
+    let changed: Vec<(usize, &str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, (a, b))| (i, a, b))
+        .collect();
+    assert_eq!(before.lines().count(), after.lines().count(), "{after}");
+    assert_eq!(changed.len(), 2, "{changed:#?}");
+    assert!(
+        changed[0].2.trim() == "approvedBy: dana@homelab.example",
+        "{changed:#?}"
+    );
+    assert!(
+        changed[1].2.trim().starts_with("approvedAt: \""),
+        "{changed:#?}"
+    );
+    // Both lines belong to the forecast pin.
+    let pin_line = before
+        .lines()
+        .position(|l| l.trim() == "- tool: weather/forecast")
+        .unwrap();
+    assert_eq!((changed[0].0, changed[1].0), (pin_line + 2, pin_line + 3));
+}
