@@ -163,7 +163,7 @@ pub fn upsert(text: &str, pin: &Pin) -> Option<String> {
                 None => return None,
                 Some(_) => {}
             }
-            let Some(at) = item_indent else { return None };
+            let at = item_indent?;
             if ind < at || (ind == at && !dash) {
                 break;
             }
