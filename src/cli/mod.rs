@@ -474,6 +474,82 @@ pub fn load_desired_at(
 mod tests {
     use super::SourceArgs;
 
+    /// Issue 15.2: every command a message suggests parses as printed: the
+    /// golden outputs' backticked or `<code>` commands, and the backticked
+    /// commands in the source's string literals (help texts, errors, notes).
+    #[test]
+    fn every_suggested_command_parses_as_printed() {
+        use clap::Parser;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts: Vec<(String, String)> = Vec::new();
+        let mut stack = vec![root.join("src"), root.join("tests")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "snap" || x == "rs") {
+                    texts.push((
+                        p.display().to_string(),
+                        std::fs::read_to_string(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        let unescape = |s: &str| {
+            s.replace("&#64;", "@")
+                .replace("&#95;", "_")
+                .replace("&#45;", "-")
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&#42;", "*")
+        };
+        let mut checked = 0;
+        let mut bad = Vec::new();
+        for (file, text) in &texts {
+            // Comments describe; messages and outputs suggest.
+            let text: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for (open, close) in [
+                ("`mcpbox-gitops ", "`"),
+                ("<code>mcpbox-gitops ", "</code>"),
+            ] {
+                let mut rest = text.as_str();
+                while let Some(i) = rest.find(open) {
+                    let after = &rest[i + open.len() - "mcpbox-gitops ".len()..];
+                    let Some(end) = after.find(close) else { break };
+                    let cmd = unescape(&after[..end]);
+                    rest = &after[end..];
+                    // Not a command line: a placeholder mention or a partial phrase.
+                    if cmd.contains('\n')
+                        || cmd.contains('{')
+                        || cmd.contains('"')
+                        || cmd.ends_with(' ')
+                    {
+                        continue;
+                    }
+                    let words: Vec<&str> = cmd.split_whitespace().collect();
+                    checked += 1;
+                    if let Err(e) = super::Cli::try_parse_from(&words) {
+                        if !matches!(
+                            e.kind(),
+                            clap::error::ErrorKind::DisplayHelp
+                                | clap::error::ErrorKind::DisplayVersion
+                        ) {
+                            bad.push(format!("{file}: `{cmd}`: {}", e.kind()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10, "only {checked} commands found");
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
     #[test]
     fn durations_parse_with_units_and_refuse_nonsense() {
         use std::time::Duration;

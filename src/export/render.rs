@@ -63,7 +63,7 @@ fn yaml<T: Serialize>(what: &str, doc: &T) -> Result<String, Error> {
 }
 
 fn with_header(lines: &[String], body: &str) -> String {
-    let mut out = String::from("# Exported from MCPBox by `mcpbox-gitops export`.\n");
+    let mut out = String::from("# Exported from MCPBox by mcpbox-gitops export.\n");
     for l in lines {
         out.push_str("# ");
         out.push_str(&one_line(l));
@@ -204,7 +204,7 @@ pub(super) fn render(
         };
         let mut notes = vec![match &t.pin {
             Some(_) => "approved in MCPBox: pinned in approvals.yaml at its current content".to_string(),
-            None => format!("approval state in MCPBox: {}; exported without a pin, so that state stays MCPBox's (approve in MCPBox, or pin with `mcpbox-gitops approve`)", t.status.label()),
+            None => format!("approval state in MCPBox: {}; exported without a pin, so that state stays MCPBox's (approve in MCPBox, or pin with `mcpbox-gitops approve {server}/{name} --by EMAIL`)", t.status.label()),
         }];
         if passthrough {
             let fields = match (t.shape.description, t.shape.schema) {

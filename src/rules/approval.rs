@@ -141,10 +141,11 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         match (f.mode, f.pin) {
             (ApprovalMode::Admin, _) => format!("pending_review ({what}; approval mode admin: an MCPBox admin approves)"),
             (ApprovalMode::Pinned, Some(p)) => format!(
-                "pending_review ({what}; pin is stale: pinned {} but content is {}; run `mcpbox-gitops approve {}` to re-pin)",
+                "pending_review ({what}; pin is stale: pinned {} but content is {}; run `mcpbox-gitops approve {} --by {}` to re-pin)",
                 short(&p.sha256),
                 short(f.content_hash),
-                p.tool
+                p.tool,
+                p.approved_by
             ),
             (ApprovalMode::Pinned, None) => format!("pending_review ({what}, no pin)"),
         }

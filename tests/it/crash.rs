@@ -156,7 +156,7 @@ async fn killed_or_terminated_applies_leave_before_or_after(pool: PgPool) {
             // The backend dies under the apply (a failover, an admin's kill).
             sqlx::query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                  WHERE application_name LIKE 'mcpbox-gitops%' AND pid <> pg_backend_pid()",
+                  WHERE application_name LIKE 'mcpbox-gitops%' AND datname = current_database() AND pid <> pg_backend_pid()",
             )
             .execute(&pool)
             .await
@@ -180,7 +180,7 @@ async fn killed_or_terminated_applies_leave_before_or_after(pool: PgPool) {
         // Let PostgreSQL finish with a killed client's backend.
         for _ in 0..50 {
             let busy: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'mcpbox-gitops%' AND pid <> pg_backend_pid()",
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'mcpbox-gitops%' AND datname = current_database() AND pid <> pg_backend_pid()",
             )
             .fetch_one(&pool)
             .await

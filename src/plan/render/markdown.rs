@@ -490,7 +490,7 @@ fn outside_line(c: &Change) -> String {
     let reason = c
         .reason
         .as_ref()
-        .map(|r| format!(" — {}", html(r)))
+        .map(|r| format!(" — {}", prose(r)))
         .unwrap_or_default();
     format!(
         "{} {} {} {}{fields}{reason}",
@@ -520,7 +520,7 @@ fn notes(out: &mut String, plan: &Plan, lists: &mut Lists) {
         .iter()
         .map(|k| format!("{} left git but is kept (prune is off)", html(k)))
         .collect();
-    items.extend(plan.notes.iter().map(|n| html(n)));
+    items.extend(plan.notes.iter().map(|n| prose(n)));
     if !items.is_empty() {
         let _ = writeln!(out, "#### Notes\n");
         out.push_str(&lists.bullets(&items));
@@ -620,7 +620,7 @@ fn pin_in_range(c: &Change, ctx: &PrContext) -> bool {
 fn body(c: &Change, ctx: &PrContext) -> String {
     let mut out = String::new();
     if let Some(r) = &c.reason {
-        let _ = writeln!(out, "> {}\n", html(r));
+        let _ = writeln!(out, "> {}\n", prose(r));
     }
     if let Some(Object::Tool(t)) = c.after.as_ref().or(c.before.as_ref()) {
         if t.tool_type == crate::model::ToolType::McpPassthrough {
@@ -633,7 +633,7 @@ fn body(c: &Change, ctx: &PrContext) -> String {
         }
     }
     if let Some(tc) = &c.tool {
-        let _ = writeln!(out, "**approval:** {}\n", html(&tc.approval.reason));
+        let _ = writeln!(out, "**approval:** {}\n", prose(&tc.approval.reason));
         if pin_in_range(c, ctx) {
             let what = if tc.content_changed {
                 "code and its approval pin change"
@@ -947,6 +947,21 @@ fn footer(plan: &Plan) -> String {
         html(&plan.tool_version),
         plan.format_version
     )
+}
+
+/// A sentence of ours that marks commands with backticks: the marked spans
+/// become `<code>` (so GitHub shows them as code, not as escaped backticks),
+/// the rest is escaped as [`html`]. Unbalanced backticks are text.
+fn prose(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return html(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i % 2 == 1 { code(p) } else { html(p) })
+        .collect()
 }
 
 /// Inline HTML code: safe in table cells, `<summary>` and running text.
@@ -1535,6 +1550,16 @@ spec:
 
     /// Hostile text in names and values can break neither the markdown nor the
     /// HTML, and code holding a fence gets a longer one.
+    /// Issue 15.2: commands in our messages show as code on GitHub.
+    #[test]
+    fn backticked_commands_become_code() {
+        assert_eq!(
+            prose("run `mcpbox-gitops approve a/b --by x@y` to re-pin"),
+            "run <code>mcpbox-gitops approve a/b --by x&#64;y</code> to re-pin"
+        );
+        assert_eq!(prose("odd ` tick"), html("odd ` tick"));
+    }
+
     #[test]
     fn escapes_markdown_and_html() {
         let code = "async def main():\n    return \"```\" + \"````\"\n";
