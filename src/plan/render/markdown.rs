@@ -954,7 +954,7 @@ fn footer(plan: &Plan) -> String {
 /// the rest is escaped as [`html`]. Unbalanced backticks are text.
 fn prose(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return html(s);
     }
     parts
