@@ -133,7 +133,10 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
     })?;
     let pool = super::connect::write_pool(url).await?;
-    print(&render::text::render(&saved.plan))?;
+    print(&render::text::render_saved(
+        &saved.plan,
+        &crate::escape::path(path),
+    ))?;
     if !saved.plan.has_changes() && saved.plan.bookkeeping.is_empty() {
         return nothing_to_activate(&activation);
     }

@@ -69,6 +69,14 @@ pub async fn pool(url: &str) -> Result<PgPool, Error> {
         .connect_lazy_with(options))
 }
 
+/// `host:port/database` of a database URL, without user or password (for
+/// messages and PR comments); `(unparsable URL)` when it is not one.
+pub fn describe(url: &str) -> String {
+    url.parse::<PgConnectOptions>()
+        .map(|o| where_(&o))
+        .unwrap_or_else(|_| "(unparsable URL)".to_string())
+}
+
 /// `host:port/database` of a connection, without user or password.
 fn where_(o: &PgConnectOptions) -> String {
     format!(

@@ -143,6 +143,12 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             ctx.pins_in_range = &pins_in_range;
             ctx.artifact = args.artifact.as_deref();
             ctx.policy_change = policy_change.as_ref();
+            let database = args
+                .db
+                .database_url
+                .as_deref()
+                .map(super::connect::describe);
+            ctx.database = database.as_deref();
             render::markdown::render(&plan, &ctx)
         }
     };
@@ -167,11 +173,37 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
     }
     print(&text)?;
+    if let Some(path) = &args.out {
+        // Terraform's closing words: where the plan went and the exact command
+        // that applies it. On stderr when stdout is a JSON or markdown document.
+        let shown = crate::escape::path(path);
+        let next = format!(
+            "\nSaved the plan to: {shown}\n\nTo perform exactly these actions, run:\n    mcpbox-gitops apply --plan {}\n",
+            shell_word(&shown)
+        );
+        match args.format {
+            Format::Text => print(&next)?,
+            _ => eprint!("{next}"),
+        }
+    }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
     } else {
         EXIT_OK
     })
+}
+
+/// A word a POSIX shell reads back as itself: quoted when it holds anything
+/// but plain path characters.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// BASE in PR mode: its policy (always), its pins, and its desired state when

@@ -357,3 +357,75 @@ fn approve_changes_exactly_the_pin_it_writes() {
         .unwrap();
     assert_eq!((changed[0].0, changed[1].0), (pin_line + 2, pin_line + 3));
 }
+
+/// Issue 15.2: `plan --out` says where the plan went and the exact command to
+/// apply it, and that command, as printed, applies it; `apply --plan` does not
+/// open with "Planning"; a markdown plan names the database without credentials.
+#[sqlx::test(migrations = false)]
+async fn plan_out_prints_the_command_that_applies_it(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("my plan.json");
+    let out = bin()
+        .args(["plan", "examples/homelab", "--out"])
+        .arg(&saved)
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(&format!("Saved the plan to: {}", saved.display())),
+        "{text}"
+    );
+    let command = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("mcpbox-gitops apply --plan "))
+        .expect("the next command is printed");
+    // The printed words, as a shell would split them (one quoted path).
+    let path = command
+        .trim_start_matches("mcpbox-gitops apply --plan ")
+        .trim_matches('\'');
+    assert_eq!(std::path::Path::new(path), saved);
+    let applied = bin()
+        .args(["apply", "--plan", path, "--auto-approve"])
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let applied = String::from_utf8(applied).unwrap();
+    assert!(applied.starts_with("Applying the saved plan "), "{applied}");
+    assert!(!applied.contains("Planning "), "{applied}");
+    // Markdown names the database, never its password.
+    let o = pool.connect_options();
+    let with_password = format!(
+        "postgres://{}:hunter2-Qz@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    );
+    let md = bin()
+        .args(["plan", "examples/homelab", "--format", "markdown"])
+        .env("DATABASE_URL", &with_password)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(md).unwrap();
+    let want = format!(
+        "planned against <code>{}:{}/{}</code>",
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    );
+    assert!(md.replace("&#95;", "_").contains(&want), "{md}");
+    assert!(!md.contains("hunter2"), "{md}");
+}

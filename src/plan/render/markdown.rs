@@ -43,6 +43,9 @@ pub struct PrContext<'a> {
     /// The PR changes `mcpbox-gitops.yaml`: the plan used BASE's policy, and this
     /// says what changes after merge.
     pub policy_change: Option<&'a PolicyChange>,
+    /// The database planned against, as `host:port/database` (never a user or
+    /// password); `None` when no database was given.
+    pub database: Option<&'a str>,
 }
 
 /// A policy file changed by the pull request.
@@ -70,6 +73,7 @@ impl<'a> PrContext<'a> {
             max_chars: GITHUB_COMMENT_LIMIT,
             artifact: None,
             policy_change: None,
+            database: None,
         }
     }
 }
@@ -241,10 +245,10 @@ fn heading(out: &mut String, plan: &Plan, ctx: &PrContext) {
     if plan.source != ctx.head {
         let _ = writeln!(out, "- **Source:** {}", code(&plan.source));
     }
-    let db = if plan.against_database {
-        "planned against the database"
-    } else {
-        "planned against an empty MCPBox (no database given)"
+    let db = match (plan.against_database, ctx.database) {
+        (true, Some(name)) => format!("planned against {}", code(name)),
+        (true, None) => "planned against the database".to_string(),
+        (false, _) => "planned against an empty MCPBox (no database given)".to_string(),
     };
     let _ = writeln!(out, "- **Database:** {db}\n");
 }
@@ -1254,6 +1258,7 @@ spec:
             max_chars: GITHUB_COMMENT_LIMIT,
             artifact: Some("plan.json artifact"),
             policy_change: None,
+            database: None,
         }
     }
 

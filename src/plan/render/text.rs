@@ -12,17 +12,32 @@ use crate::model::{Kind, Object};
 
 /// Renders the whole plan.
 pub fn render(plan: &Plan) -> String {
-    let mut out = String::new();
     let against = if plan.against_database {
         "the database"
     } else {
         "an empty MCPBox (no database given: set DATABASE_URL or --database-url to plan against a real one)"
     };
-    let _ = writeln!(
-        out,
+    let header = format!(
         "Planning {} against {against}.",
         crate::escape::text(&plan.source)
     );
+    render_under(plan, &header)
+}
+
+/// Renders a saved plan that `apply --plan` is about to apply: the same body,
+/// under a header that names the file instead of planning again.
+pub fn render_saved(plan: &Plan, file: &str) -> String {
+    let header = format!(
+        "Applying the saved plan {} (made from {}).",
+        crate::escape::text(file),
+        crate::escape::text(&plan.source)
+    );
+    render_under(plan, &header)
+}
+
+fn render_under(plan: &Plan, header: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}");
     if !plan.has_changes() {
         let _ = writeln!(out);
         notes(&mut out, plan);
