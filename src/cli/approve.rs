@@ -1,4 +1,4 @@
-//! `mcpbox-gitops approve SERVER/TOOL… --by EMAIL [--path PATH]`: pin each tool's
+//! `mcpbox-gitops approve SERVER/TOOL… --by EMAIL [--repo DIR]`: pin each tool's
 //! current content hash in `approvals.yaml`. Offline.
 
 use std::path::PathBuf;
@@ -17,19 +17,26 @@ pub struct Args {
     /// Who approves (written as `approved_by`).
     #[arg(long)]
     pub by: String,
-    /// Root of the manifest repository.
-    #[arg(long, default_value = ".")]
-    pub path: PathBuf,
+    /// Root of the manifest repository (where approvals.yaml lives).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// Deprecated spelling of `--repo` (elsewhere `--path` means `--subdir`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub path: Option<PathBuf>,
 }
 
 /// Runs `approve`.
-pub fn run(args: Args) -> Result<u8, Error> {
+pub fn run(mut args: Args) -> Result<u8, Error> {
+    if let Some(path) = args.path.take() {
+        eprintln!("warning: `approve --path` is deprecated: use `--repo` (in validate, plan and apply `--path` means `--subdir`)");
+        args.repo = path;
+    }
     if args.by.trim().is_empty() || args.by.chars().count() > 255 {
         return Err(Error::Other(
             "--by must be 1 to 255 characters (it becomes tools.approved_by)".into(),
         ));
     }
-    let source = SourceArgs::dir(&args.path);
+    let source = SourceArgs::dir(&args.repo);
     let (files, desired) = super::load_desired(&source)?;
     // The file is edited in place, one pin at a time: its diff is exactly the
     // pins changed (it is the file CODEOWNERS protects).
@@ -69,7 +76,7 @@ pub fn run(args: Args) -> Result<u8, Error> {
             args.by
         ));
     }
-    std::fs::write(args.path.join(APPROVALS_FILE), text)?;
+    std::fs::write(args.repo.join(APPROVALS_FILE), text)?;
     print(&out)?;
     Ok(EXIT_OK)
 }

@@ -18,7 +18,17 @@ pub struct DbArgs {
 
 /// How long one connection attempt may take before we say why it failed
 /// (a pool's own retries would wait 15 s and say only "pool timed out").
+/// `MCPBOX_GITOPS_CONNECT_TIMEOUT` (e.g. `2s`, `30s`) changes it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connect timeout in force: the environment's, or [`CONNECT_TIMEOUT`].
+fn connect_timeout() -> Result<Duration, Error> {
+    match std::env::var("MCPBOX_GITOPS_CONNECT_TIMEOUT") {
+        Ok(v) => super::parse_duration(&v)
+            .map_err(|e| Error::Other(format!("MCPBOX_GITOPS_CONNECT_TIMEOUT: {e}"))),
+        Err(_) => Ok(CONNECT_TIMEOUT),
+    }
+}
 
 /// Connects, without checking the schema. Every connection names this process
 /// (`application_name`: pid and host, so a waiting apply can name the holder of
@@ -43,13 +53,14 @@ pub async fn pool(url: &str) -> Result<PgPool, Error> {
         ]);
     // One attempt first, to say exactly what is wrong (down, no such database,
     // refused login) within seconds.
-    let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
+    let timeout = connect_timeout()?;
+    let first = tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await;
     match first {
         Err(_) => {
             return Err(Error::Other(format!(
-                "cannot connect to the database at {}: no answer within {} s; check the host and port, and that PostgreSQL is running; nothing was read or written",
+                "cannot connect to the database at {}: no answer within {} s (MCPBOX_GITOPS_CONNECT_TIMEOUT); check the host and port, and that PostgreSQL is running; nothing was read or written",
                 where_(&options),
-                CONNECT_TIMEOUT.as_secs()
+                timeout.as_secs_f32()
             )))
         }
         Ok(Err(e)) => {

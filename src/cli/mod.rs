@@ -328,8 +328,9 @@ fn default_cache_dir() -> PathBuf {
 /// How secret and setting values (`valueFrom`) are handled, and what they may read.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ValueArgs {
-    /// Store git's value for secrets whose stored value no longer decrypts
-    /// (after MCPBox's key was rotated), instead of refusing.
+    /// Stored values that no longer decrypt (MCPBox's key was rotated) count as
+    /// changed, to be replaced by git's value, instead of being an error: plan
+    /// shows them as changes, apply rewrites them.
     #[arg(long)]
     pub overwrite_undecryptable: bool,
     /// A directory `valueFrom.file` may read from (repeatable; e.g. the mount point

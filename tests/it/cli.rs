@@ -120,7 +120,11 @@ fn approve_writes_a_pin_for_the_current_content() {
         .arg(dir.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains("pinned github/list_issues"));
+        .stdout(predicate::str::contains("pinned github/list_issues"))
+        // Issue 15.4: the old spelling works, and says it is deprecated.
+        .stderr(predicate::str::contains(
+            "`approve --path` is deprecated: use `--repo`",
+        ));
     let text = std::fs::read_to_string(dir.path().join("approvals.yaml")).unwrap();
     assert!(text.starts_with(schema_line), "{text}");
     let pins = mcpbox_gitops::approvals::parse("approvals.yaml", &text).unwrap();
@@ -134,7 +138,7 @@ fn approve_writes_a_pin_for_the_current_content() {
     };
     assert_eq!(pins["github/list_issues"].sha256, t.content_hash());
     bin()
-        .args(["approve", "github/nope", "--by", "a", "--path"])
+        .args(["approve", "github/nope", "--by", "a", "--repo"])
         .arg(dir.path())
         .assert()
         .code(1)
@@ -327,7 +331,7 @@ fn approve_changes_exactly_the_pin_it_writes() {
             "weather/forecast",
             "--by",
             "dana@homelab.example",
-            "--path",
+            "--repo",
         ])
         .arg(dir.path())
         .assert()

@@ -74,7 +74,7 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
 /// A pin line for `tool` of the repo at `dir` (by `by`), via the CLI.
 fn approve(dir: &Path, tool: &str, by: &str) {
     let (code, out, err) = run(bin(None)
-        .args(["approve", tool, "--by", by, "--path"])
+        .args(["approve", tool, "--by", by, "--repo"])
         .arg(dir));
     assert_eq!(code, 0, "{out}{err}");
 }

@@ -260,7 +260,7 @@ async fn no_command_prints_a_secret_value(pool: PgPool) {
         (0, vec!["db", "check"]),
         (
             1,
-            vec!["approve", "github/none", "--by", "a@b.c", "--path", path],
+            vec!["approve", "github/none", "--by", "a@b.c", "--repo", path],
         ),
     ];
     for (want, args) in &commands {
