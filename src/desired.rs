@@ -129,7 +129,11 @@ impl DesiredState {
 pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
     let manifests = load::load(files);
     let mut diags = manifests.diagnostics.clone();
-    diags.extend(validate::validate(files, &manifests.docs));
+    diags.extend(validate::validate_with(
+        files,
+        &manifests.docs,
+        &manifests.unloaded,
+    ));
     let policy = match load::text_of(files, POLICY_FILE) {
         Some(text) => policy::parse(POLICY_FILE, text)
             .map_err(|d| diags.push(d))

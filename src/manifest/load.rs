@@ -85,6 +85,21 @@ pub struct Manifests {
     pub diagnostics: Vec<Diagnostic>,
     /// Literal secrets found, to scrub from every message (see `secrets::scrub`).
     pub literals: Vec<secrets::Literal>,
+    /// Objects declared by documents that failed to load (their own error is
+    /// reported): references to them are not errors too, so one mistake is
+    /// one problem.
+    pub unloaded: Vec<Declared>,
+}
+
+/// What a document that failed to load still says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    /// `kind:`, as written.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.server`, for kinds that have one.
+    pub server: Option<String>,
 }
 
 /// The text of a file of the set, if it is UTF-8, without a leading byte-order
@@ -147,6 +162,7 @@ pub fn load(files: &FileSet) -> Manifests {
         out.docs.extend(one.docs);
         out.diagnostics.extend(one.diagnostics);
         out.literals.extend(one.literals);
+        out.unloaded.extend(one.unloaded);
     }
     analyse_code(&out.docs);
     out
@@ -315,8 +331,10 @@ fn load_file(files: &FileSet, path: &str, text: &str, out: &mut Manifests) {
         documents += 1;
         literal_secrets(path, text, &index, &value, "", out);
         nul_strings(path, text, &index, &value, "", &mut out.diagnostics);
-        if let Some(loaded) = load_document(files, path, text, index, value, &mut out.diagnostics) {
-            out.docs.push(loaded);
+        let declared = declared(&value);
+        match load_document(files, path, text, index, value, &mut out.diagnostics) {
+            Some(loaded) => out.docs.push(loaded),
+            None => out.unloaded.extend(declared),
         }
     }
     if documents == 0 {
@@ -488,6 +506,18 @@ fn yaml_error(path: &str, text: &str, index: &DocIndex, e: &serde_yaml::Error) -
         .help("fix the YAML syntax; `---` separates documents")
 }
 
+/// `kind`, `metadata.name` and `metadata.server` of a raw document, when it
+/// names them as strings.
+fn declared(value: &serde_yaml::Value) -> Option<Declared> {
+    let s = |v: Option<&serde_yaml::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
+    let meta = value.get("metadata");
+    Some(Declared {
+        kind: s(value.get("kind"))?,
+        name: s(meta.and_then(|m| m.get("name")))?,
+        server: s(meta.and_then(|m| m.get("server"))),
+    })
+}
+
 fn load_document(
     files: &FileSet,
     path: &str,
@@ -631,6 +661,20 @@ fn parse<T: DeserializeOwned>(
 }
 
 /// Turns a serde error at `field_path` into a diagnostic at the right place.
+/// The candidate closest to `wrong`, if one is close enough to be what was
+/// meant (Jaro–Winkler ≥ 0.8, as clap and cargo suggest).
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(wrong, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 fn typed_error(
     path: &str,
     text: &str,
@@ -657,7 +701,10 @@ fn typed_error(
             .unwrap_or_else(|| index.value_or_ancestor(field_path));
         let expected = rest.split_once(", expected ").map(|(_, e)| e.to_string());
         let help = match expected {
-            Some(e) => format!("remove `{name}` or correct its spelling; expected {e}"),
+            Some(e) => match did_you_mean(&name, e.split('`').skip(1).step_by(2)) {
+                Some(close) => format!("did you mean `{close}`? (expected {e})"),
+                None => format!("remove `{name}` or correct its spelling; expected {e}"),
+            },
             None => format!("remove `{name}`; this object has no fields"),
         };
         (
@@ -839,9 +886,22 @@ fn tool_code(
             None
         }
         None => {
+            // The .py files of the same folder are the likely meant ones.
+            let dir = target.rsplit_once('/').map_or("", |(d, _)| d);
+            let siblings = files.files.keys().filter_map(|k| {
+                let (d, name) = k.rsplit_once('/').unwrap_or(("", k.as_str()));
+                (d == dir && name.ends_with(".py")).then_some(name)
+            });
+            let wanted = target.rsplit_once('/').map_or(target.as_str(), |(_, n)| n);
+            let help = match did_you_mean(wanted, siblings) {
+                Some(close) => {
+                    format!("did you mean `{close}`? (the path is relative to the manifest file)")
+                }
+                None => "the path is relative to the manifest file; check the name".to_string(),
+            };
             diags.push(fail(
                 format!("`codeFile: {rel}` not found (looked for `{target}`)"),
-                "the path is relative to the manifest file; check the name",
+                &help,
             ));
             None
         }

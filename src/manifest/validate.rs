@@ -164,6 +164,31 @@ impl Checker<'_> {
 
 /// Checks everything that can be checked without a database.
 pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
+    validate_with(files, docs, &[])
+}
+
+/// [`validate`], knowing the objects of documents that failed to load: a
+/// reference to one of them is not a second error (its own error is reported).
+pub fn validate_with(
+    files: &FileSet,
+    docs: &[Loaded],
+    unloaded: &[crate::manifest::load::Declared],
+) -> Vec<Diagnostic> {
+    let unloaded_server = |name: &str| {
+        unloaded
+            .iter()
+            .any(|d| d.kind == "Server" && d.name == name)
+    };
+    let unloaded_tool = |server: &str, name: &str| {
+        unloaded
+            .iter()
+            .any(|d| d.kind == "Tool" && d.name == name && d.server.as_deref() == Some(server))
+    };
+    let unloaded_source = |server: &str, name: &str| {
+        unloaded.iter().any(|d| {
+            d.kind == "ExternalSource" && d.name == name && d.server.as_deref() == Some(server)
+        })
+    };
     let mut c = Checker {
         files,
         diags: Vec::new(),
@@ -355,7 +380,9 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                         );
                     }
                     if let Some(tool) = &n.tool {
-                        if !tools.contains_key(&(name.as_str(), tool.as_str())) {
+                        if !tools.contains_key(&(name.as_str(), tool.as_str()))
+                            && !unloaded_tool(name, tool)
+                        {
                             c.push(doc, Code::DanglingReference, &format!("{p}.tool"), format!("network entry names tool `{tool}`, which is not a tool of server `{name}`"), "name a Tool of this server, or leave `tool` out for an admin entry");
                         }
                     }
@@ -381,7 +408,7 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
             Document::Tool(t) => {
                 let (server, name) = (&t.metadata.server, &t.metadata.name);
                 c.tool_name(doc, "metadata.name", name, "tool");
-                if !servers.contains_key(server.as_str()) {
+                if !servers.contains_key(server.as_str()) && !unloaded_server(server) {
                     c.push(doc, Code::DanglingReference, "metadata.server", format!("tool `{name}` names server `{server}`, which no Server document declares"), "add a Server document or fix the name");
                 }
                 let spec = &t.spec;
@@ -426,7 +453,16 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                 }
                 match spec.tool_type.unwrap_or(ToolType::PythonCode) {
                     ToolType::McpPassthrough => {
-                        check_passthrough(&mut c, doc, server, name, spec, &sources);
+                        check_passthrough(
+                            &mut c,
+                            doc,
+                            server,
+                            name,
+                            spec,
+                            &|srv: &str, n: &str| {
+                                sources.contains_key(&(srv, n)) || unloaded_source(srv, n)
+                            },
+                        );
                     }
                     ToolType::PythonCode => {
                         if spec.external_source.is_some() || spec.external_tool_name.is_some() {
@@ -443,7 +479,13 @@ pub fn validate(files: &FileSet, docs: &[Loaded]) -> Vec<Diagnostic> {
                     }
                 }
             }
-            Document::Source(src) => check_source(&mut c, doc, src, &servers, &secrets),
+            Document::Source(src) => check_source(
+                &mut c,
+                doc,
+                src,
+                &|n: &str| servers.contains_key(n) || unloaded_server(n),
+                &secrets,
+            ),
             Document::Tunnel(t) => {
                 free_name(&mut c, doc, &t.metadata.name, "tunnel configuration");
                 c.len(
@@ -582,12 +624,12 @@ fn check_source(
     c: &mut Checker<'_>,
     doc: &Loaded,
     src: &super::kinds::Doc<super::kinds::SourceMetadata, super::kinds::SourceSpec>,
-    servers: &BTreeMap<&str, &Loaded>,
+    server_exists: &dyn Fn(&str) -> bool,
     secrets: &BTreeSet<(&str, &str)>,
 ) {
     let (server, name) = (src.metadata.server.as_str(), src.metadata.name.as_str());
     free_name(c, doc, name, "external source");
-    if !servers.contains_key(server) {
+    if !server_exists(server) {
         c.push(doc, Code::DanglingReference, "metadata.server", format!("external source `{name}` names server `{server}`, which no Server document declares"), "add a Server document or fix the name");
     }
     let url = src.spec.url.as_str();
@@ -666,7 +708,7 @@ fn check_passthrough(
     server: &str,
     name: &str,
     spec: &super::kinds::ToolSpec,
-    sources: &BTreeMap<(&str, &str), &Loaded>,
+    source_exists: &dyn Fn(&str, &str) -> bool,
 ) {
     for (given, path, what) in [
         (spec.code.is_some(), "spec.code", "code"),
@@ -683,7 +725,7 @@ fn check_passthrough(
     }
     match &spec.external_source {
         None => c.push(doc, Code::MissingField, "spec", format!("pass-through tool `{name}` has no `externalSource`"), "add `externalSource:` naming an ExternalSource of this server"),
-        Some(source) if !sources.contains_key(&(server, source.as_str())) => c.push(doc, Code::DanglingReference, "spec.externalSource", format!("pass-through tool `{name}` names external source `{source}`, which is not an ExternalSource of server `{server}`"), "add an ExternalSource document with that name and `server:`, or fix the name"),
+        Some(source) if !source_exists(server, source.as_str()) => c.push(doc, Code::DanglingReference, "spec.externalSource", format!("pass-through tool `{name}` names external source `{source}`, which is not an ExternalSource of server `{server}`"), "add an ExternalSource document with that name and `server:`, or fix the name"),
         Some(_) => {}
     }
     match &spec.external_tool_name {
@@ -849,14 +891,26 @@ fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
         return;
     }
     if !v.has_main {
+        // A plain `def main` is the likely mistake: point at it.
+        let plain = code.text.lines().enumerate().find_map(|(i, l)| {
+            let col = l.len() - l.trim_start().len();
+            let rest = l.trim_start().strip_prefix("def main")?;
+            rest.trim_start()
+                .starts_with('(')
+                .then_some((i + 1, col + 1))
+        });
+        let (line, column, help) = match plain {
+            Some((line, column)) => (line, column, "make it `async def main(...)`: MCPBox awaits main, so a plain `def main` does not count"),
+            None => (1, 1, "MCPBox runs `async def main(...)`; a plain `def main` does not count"),
+        };
         c.diags.push(
             Diagnostic::new(
                 Code::PythonNoMain,
                 &code.file,
-                at(1, 1),
+                at(line, column),
                 "code has no `async def main(...)`",
             )
-            .help("MCPBox runs `async def main(...)`; a plain `def main` does not count"),
+            .help(help),
         );
     }
 }
@@ -866,6 +920,31 @@ mod tests {
     use super::*;
     use crate::manifest::load::load;
 
+    /// Issue 15.1: one mistake in a Server document is one problem, not one
+    /// more per tool, source and network entry that refers to it.
+    #[test]
+    fn a_document_that_failed_to_load_still_declares_its_name() {
+        let d = check(&[
+            (
+                "s.yaml",
+                "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: github}\nspec:\n  network:\n    - {host: api.github.com, port: \"443\", justification: api}\n",
+            ),
+            (
+                "t.yaml",
+                "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: a, server: github}\nspec:\n  code: |\n    async def main():\n        pass\n---\napiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: b, server: github}\nspec:\n  code: |\n    async def main():\n        pass\n---\napiVersion: mcpbox/v1\nkind: ExternalSource\nmetadata: {name: gh, server: github}\nspec: {url: 'https://example.com/mcp'}\n",
+            ),
+        ]);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].file, "s.yaml");
+        // A server that is really missing is still reported, once per reference.
+        let d = check(&[(
+            "t.yaml",
+            "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: a, server: nowhere}\nspec:\n  code: |\n    async def main():\n        pass\n",
+        )]);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].code, Code::DanglingReference);
+    }
+
     fn check(files: &[(&str, &str)]) -> Vec<Diagnostic> {
         let mut set = FileSet::empty("t");
         for (p, t) in files {
@@ -873,7 +952,7 @@ mod tests {
         }
         let m = load(&set);
         let mut d = m.diagnostics.clone();
-        d.extend(validate(&set, &m.docs));
+        d.extend(validate_with(&set, &m.docs, &m.unloaded));
         d
     }
 
@@ -902,6 +981,38 @@ mod tests {
         assert_eq!(
             (d[0].file.as_str(), d[0].location.line, d[0].location.column),
             ("t.yaml", 6, 5)
+        );
+    }
+
+    /// Issue 15.1: a plain `def main` further down is where E021 points, and
+    /// a misspelled field gets a suggestion.
+    #[test]
+    fn no_main_points_at_the_plain_def_and_fields_get_suggestions() {
+        let d = check(&[("s.yaml", SERVER), ("t.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  code: |\n    import json\n\n    def main(x: str):\n        return x\n")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            (d[0].code, d[0].location.line, d[0].location.column),
+            (Code::PythonNoMain, 8, 5)
+        );
+        let d = check(&[("s.yaml", SERVER), ("t.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  descripton: x\n  code: |\n    async def main():\n        pass\n")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].help
+                .as_deref()
+                .is_some_and(|h| h.starts_with("did you mean `description`?")),
+            "{d:?}"
+        );
+        let d = check(&[
+            ("s.yaml", SERVER),
+            ("w/forecast.py", "async def main():\n    pass\n"),
+            ("w/t.yaml", "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  codeFile: forcast.py\n"),
+        ]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].help
+                .as_deref()
+                .is_some_and(|h| h.starts_with("did you mean `forecast.py`?")),
+            "{d:?}"
         );
     }
 
