@@ -72,6 +72,7 @@ mod reference_tests {
                 "reference/schema-fingerprint",
                 "../shared/tools/schema-fingerprint",
             ),
+            ("reference/MCPBOX.md", "../shared/reference/MCPBOX.md"),
         ] {
             let ours = std::fs::read(format!("{root}/{copy}")).expect("the copy is checked in");
             assert!(!ours.is_empty(), "{copy} is empty");

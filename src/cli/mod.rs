@@ -16,6 +16,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod export;
 pub mod plan;
+pub mod tools;
 pub mod validate;
 
 use std::io::Write;
@@ -30,9 +31,20 @@ pub const EXIT_ERROR: u8 = 1;
 /// Exit code: the plan has changes (only with `--detailed-exitcode`).
 pub const EXIT_CHANGES: u8 = 2;
 
+/// The environment variables the commands read, shown under every `--help`.
+const ENVIRONMENT: &str = "Environment:
+  DATABASE_URL                 MCPBox's database (--database-url)
+  MCPBOX_ENCRYPTION_KEY        MCPBox's key, to encrypt and compare secret values
+  MCPBOX_SECRET_*              values for valueFrom: {env: …} (--env-prefix)
+  MCPBOX_GITOPS_VALUES_DIRS    directories valueFrom: {file: …} may read (--values-dir)
+  MCPBOX_GITOPS_CONNECT_TIMEOUT  first connection attempt's timeout (default 5s)
+  GIT_TOKEN                    https token for remote repositories (--git-token-env)
+  SANDBOX_API_KEY              MCPBox's sandbox key, for --activate (--sandbox-api-key-env)
+  RUST_LOG                     log filter (default warn); NO_COLOR turns colour off";
+
 /// Declarative GitOps for MCPBox: manifests in git, planned and applied into MCPBox's database.
 #[derive(Debug, Parser)]
-#[command(name = "mcpbox-gitops", version, about, long_about = None)]
+#[command(name = "mcpbox-gitops", version, about, long_about = None, after_help = ENVIRONMENT)]
 pub struct Cli {
     /// The subcommand.
     #[command(subcommand)]
@@ -55,21 +67,34 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests offline and report every problem at once.
+    #[command(after_help = ENVIRONMENT)]
     Validate(validate::Args),
     /// Show what apply would change (never writes).
+    #[command(after_help = ENVIRONMENT)]
     Plan(plan::Args),
     /// Apply the manifests to MCPBox's database in one transaction.
+    #[command(after_help = ENVIRONMENT)]
     Apply(apply::Args),
     /// Pin a tool's current content as approved (writes approvals.yaml).
+    #[command(after_help = ENVIRONMENT)]
     Approve(approve::Args),
     /// Create or check MCPBox's schema and our bookkeeping.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = ENVIRONMENT)]
     Db(db::Command),
     /// Write MCPBox's database as a manifest repository (a plan of it then shows adoptions only).
+    #[command(after_help = ENVIRONMENT)]
     Export(export::Args),
     /// Re-register every running server in MCPBox's sandbox, sync packages and
     /// notify MCP clients (the retry path of `apply --activate`).
+    #[command(after_help = ENVIRONMENT)]
     Activate(activate::Args),
+    /// Render a saved plan (from `plan --out`) as text, JSON or markdown.
+    #[command(after_help = ENVIRONMENT)]
+    Show(tools::ShowArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(tools::CompletionsArgs),
+    /// Print the man page, or write one per command with --out DIR.
+    Man(tools::ManArgs),
 }
 
 /// Errors the CLI reports (as a miette report on stderr, exit 1).
@@ -133,7 +158,14 @@ pub fn color_enabled() -> bool {
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     // A malformed key is refused by every command that touches MCPBox, even
     // one with no value to encrypt: found now, not when a secret is added.
-    if !matches!(cli.command, Command::Validate(_) | Command::Approve(_)) {
+    if !matches!(
+        cli.command,
+        Command::Validate(_)
+            | Command::Approve(_)
+            | Command::Show(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+    ) {
         encryption_key()?;
     }
     match cli.command {
@@ -144,6 +176,9 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Db(cmd) => db::run(cmd).await,
         Command::Export(args) => export::run(args).await,
         Command::Activate(args) => activate::run(args).await,
+        Command::Show(args) => tools::show(args),
+        Command::Completions(args) => tools::completions(args),
+        Command::Man(args) => tools::man(args),
     }
 }
 

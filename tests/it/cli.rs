@@ -433,3 +433,65 @@ async fn plan_out_prints_the_command_that_applies_it(pool: PgPool) {
     assert!(md.replace("&#95;", "_").contains(&want), "{md}");
     assert!(!md.contains("hunter2"), "{md}");
 }
+
+/// Issue 15.6: completions, man pages, `show` of a saved plan, and every
+/// command's `--help` names the environment it reads.
+#[sqlx::test(migrations = false)]
+async fn everyday_commands_work(pool: PgPool) {
+    let out = |args: &[&str]| {
+        let o = bin()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(o).unwrap()
+    };
+    let bash = out(&["completions", "bash"]);
+    assert!(
+        bash.contains("_mcpbox__gitops()") && bash.contains("--auto-approve"),
+        "{bash}"
+    );
+    assert!(out(&["completions", "fish"]).contains("complete -c mcpbox-gitops"));
+    let man = out(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH mcpbox-gitops"),
+        "{man}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    out(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert!(dir.path().join("mcpbox-gitops-plan.1").exists());
+    for cmd in ["plan", "apply", "validate", "export", "show"] {
+        let help = out(&[cmd, "--help"]);
+        assert!(
+            help.contains("DATABASE_URL")
+                && help.contains("MCPBOX_ENCRYPTION_KEY")
+                && help.contains("RUST_LOG"),
+            "{cmd}: {help}"
+        );
+    }
+    // show: a saved plan in each format, as plan printed it.
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    let saved = dir.path().join("plan.json");
+    let printed = bin()
+        .args(["plan", "examples/homelab", "--out"])
+        .arg(&saved)
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let printed = String::from_utf8(printed).unwrap();
+    let shown = out(&["show", saved.to_str().unwrap()]);
+    assert!(
+        printed.starts_with(&shown),
+        "show differs from plan:\n{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&out(&["show", saved.to_str().unwrap(), "--format", "json"])).unwrap();
+    assert_eq!(json["summary"]["add"], 33);
+    assert!(out(&["show", saved.to_str().unwrap(), "--format", "markdown"]).contains("<details>"));
+}
