@@ -22,6 +22,9 @@ pub struct Args {
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Show a new tool's code as `(+N lines, sha256:…)` instead of in full.
+    #[arg(long)]
+    pub compact: bool,
     /// How long to wait for another apply to finish (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
     pub lock_timeout: std::time::Duration,
@@ -78,7 +81,11 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let pool = super::connect::write_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
     let plan = crate::plan::diff::diff(&desired, &actual)?;
-    print(&render::text::render(&plan))?;
+    print(&if args.compact {
+        render::text::render_compact(&plan)
+    } else {
+        render::text::render(&plan)
+    })?;
     if let Some(why) = plan.refusal(
         args.allow_destroy,
         desired.policy.deletion_guard.max_delete_percent,

@@ -25,6 +25,10 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Text format: show a new tool's code as `(+N lines, sha256:…)` instead
+    /// of in full (updates keep their changed hunks).
+    #[arg(long)]
+    pub compact: bool,
     /// Secret values.
     #[command(flatten)]
     pub values: super::ValueArgs,
@@ -124,7 +128,11 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     };
     let text = match args.format {
         Format::Text => {
-            let mut t = render::text::render(&plan);
+            let mut t = if args.compact {
+                render::text::render_compact(&plan)
+            } else {
+                render::text::render(&plan)
+            };
             if let Some(why) = plan.refusal(
                 false,
                 desired.policy.deletion_guard.max_delete_percent,

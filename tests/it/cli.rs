@@ -495,3 +495,35 @@ async fn everyday_commands_work(pool: PgPool) {
     assert_eq!(json["summary"]["add"], 33);
     assert!(out(&["show", saved.to_str().unwrap(), "--format", "markdown"]).contains("<details>"));
 }
+
+/// Issue 15.8: `--compact` summarises a new tool's code; the full plan shows it.
+#[test]
+fn compact_plans_summarise_new_code() {
+    let full = bin()
+        .args(["plan", "examples/homelab"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let compact = bin()
+        .args(["plan", "examples/homelab", "--compact"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let (full, compact) = (
+        String::from_utf8(full).unwrap(),
+        String::from_utf8(compact).unwrap(),
+    );
+    assert!(
+        compact.contains("+ python_code          = (+38 lines, sha256:"),
+        "{compact}"
+    );
+    assert!(!compact.contains("@@ -0,0"), "{compact}");
+    assert!(full.contains("@@ -0,0 +1,38 @@"));
+    assert!(compact.lines().count() * 2 < full.lines().count());
+    // The same closing tally.
+    assert_eq!(full.lines().last(), compact.lines().last());
+}

@@ -12,16 +12,26 @@ use crate::model::{Kind, Object};
 
 /// Renders the whole plan.
 pub fn render(plan: &Plan) -> String {
+    render_under(plan, &planning(plan), false)
+}
+
+/// `Planning SOURCE against …`.
+fn planning(plan: &Plan) -> String {
     let against = if plan.against_database {
         "the database"
     } else {
         "an empty MCPBox (no database given: set DATABASE_URL or --database-url to plan against a real one)"
     };
-    let header = format!(
+    format!(
         "Planning {} against {against}.",
         crate::escape::text(&plan.source)
-    );
-    render_under(plan, &header)
+    )
+}
+
+/// [`render`] with new tools' code summarised as `(+N lines, sha256:…)`
+/// instead of printed whole (`--compact`); updates keep their changed hunks.
+pub fn render_compact(plan: &Plan) -> String {
+    render_under(plan, &planning(plan), true)
 }
 
 /// Renders a saved plan that `apply --plan` is about to apply: the same body,
@@ -32,10 +42,10 @@ pub fn render_saved(plan: &Plan, file: &str) -> String {
         crate::escape::text(file),
         crate::escape::text(&plan.source)
     );
-    render_under(plan, &header)
+    render_under(plan, &header, false)
 }
 
-fn render_under(plan: &Plan, header: &str) -> String {
+fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}");
     if !plan.has_changes() {
@@ -53,7 +63,7 @@ fn render_under(plan: &Plan, header: &str) -> String {
     if !deletes.is_empty() {
         let _ = writeln!(out, "\n!! {} object(s) will be DESTROYED:", deletes.len());
         for c in &deletes {
-            change(&mut out, c);
+            change(&mut out, c, compact);
         }
     }
     let others: Vec<&Change> = plan
@@ -64,7 +74,7 @@ fn render_under(plan: &Plan, header: &str) -> String {
     if !others.is_empty() {
         let _ = writeln!(out, "\nmcpbox-gitops will perform the following actions:");
         for c in others {
-            change(&mut out, c);
+            change(&mut out, c, compact);
         }
     }
     if !plan.caches.is_empty() {
@@ -207,7 +217,7 @@ fn value(v: &Value) -> String {
     }
 }
 
-fn change(out: &mut String, c: &Change) {
+fn change(out: &mut String, c: &Change, compact: bool) {
     let _ = writeln!(
         out,
         "\n  # {}.{} will be {}",
@@ -228,7 +238,7 @@ fn change(out: &mut String, c: &Change) {
     match c.action {
         Action::Create => {
             if let Some(after) = &c.after {
-                all_fields(out, "+", after);
+                all_fields(out, "+", after, compact);
             }
         }
         Action::Delete => {
@@ -339,7 +349,7 @@ fn passthrough(t: &crate::model::Tool) -> Option<String> {
     })
 }
 
-fn all_fields(out: &mut String, sym: &str, obj: &Object) {
+fn all_fields(out: &mut String, sym: &str, obj: &Object, compact: bool) {
     let Ok(Value::Object(map)) = serde_json::to_value(obj) else {
         return;
     };
@@ -368,6 +378,17 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object) {
         }
         if obj.kind() == Kind::Tool && k == "python_code" {
             let code = v.as_str().unwrap_or("");
+            if compact {
+                use sha2::{Digest, Sha256};
+                let digest = hex::encode(Sha256::digest(code.as_bytes()));
+                let _ = writeln!(
+                    out,
+                    "      {sym} python_code          = (+{} lines, sha256:{})",
+                    code.lines().count(),
+                    &digest[..12]
+                );
+                continue;
+            }
             let _ = writeln!(out, "      {sym} python_code:");
             code_diff(out, "", code);
             continue;
