@@ -176,29 +176,28 @@ fn header(out: &mut String, page: &Page<'_>, sync: &str, class: &str) {
         "<header><h1>mcpbox-gitops <span class=\"badge {class}\" id=\"sync\">{}</span></h1><dl>",
         esc(sync)
     );
-    let commit = |name: &str, base: &str| {
-        let sha = first(
-            s,
-            &[&format!("{base}/sha"), &format!("{base}/commit"), base],
-        )
-        .and_then(Value::as_str)
-        .map(|c| c.chars().take(12).collect::<String>());
-        let at = first(
-            s,
-            &[
-                &format!("{base}/at"),
-                &format!("{base}/time"),
-                &format!("{base}_at"),
-            ],
-        );
-        let subject = first(s, &[&format!("{base}/subject"), &format!("{base}/summary")]);
-        let author = first(s, &[&format!("{base}/author")]);
+    // `bases`: where the status document keeps this commit (`last_seen`,
+    // with `commit` and `at`; older spellings too).
+    let commit = |name: &str, bases: &[&str]| {
+        let ptrs =
+            |leaf: &str| -> Vec<String> { bases.iter().map(|b| format!("{b}/{leaf}")).collect() };
+        let get = |leaf: &str| {
+            let p = ptrs(leaf);
+            let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+            first(s, &refs).cloned()
+        };
+        let sha = get("commit")
+            .or_else(|| get("sha"))
+            .and_then(|v| v.as_str().map(|c| c.chars().take(12).collect::<String>()));
+        let at = get("at");
         format!(
             "<dt>{name}</dt><dd><code>{}</code> {} <span class=\"muted\">{}</span>{}</dd>",
             esc(sha.as_deref().unwrap_or("—")),
-            subject.map(|v| text_of(Some(v))).unwrap_or_default(),
-            author.map(|v| text_of(Some(v))).unwrap_or_default(),
-            age(page.now, at)
+            get("subject")
+                .map(|v| text_of(Some(&v)))
+                .unwrap_or_default(),
+            get("author").map(|v| text_of(Some(&v))).unwrap_or_default(),
+            age(page.now, at.as_ref())
         )
     };
     let _ = write!(
@@ -206,8 +205,11 @@ fn header(out: &mut String, page: &Page<'_>, sync: &str, class: &str) {
         "<dt>Branch</dt><dd>{}</dd><dt>Role</dt><dd id=\"role\">{}</dd>{}{}",
         field(s, "/branch"),
         field(s, "/role"),
-        commit("Last commit seen", "/last_commit_seen"),
-        commit("Last commit applied", "/last_commit_applied"),
+        commit("Last commit seen", &["/last_seen", "/last_commit_seen"]),
+        commit(
+            "Last commit applied",
+            &["/last_applied", "/last_commit_applied"]
+        ),
     );
     let last = first(s, &["/last_pass"]);
     let _ = write!(
@@ -339,8 +341,9 @@ fn out_of_sync(out: &mut String, page: &Page<'_>) {
                     let line = first(d, &["/location/line", "/line"]).and_then(Value::as_u64);
                     let col = first(d, &["/location/column", "/column"]).and_then(Value::as_u64);
                     let file = text_of(first(d, &["/file"]));
-                    let place = match (line, col) {
-                        (Some(l), Some(c)) if l > 0 => format!("{file}:{l}:{c}"),
+                    let place = match (first(d, &["/at"]), line, col) {
+                        (Some(at), _, _) => text_of(Some(at)),
+                        (None, Some(l), Some(c)) if l > 0 => format!("{file}:{l}:{c}"),
                         _ => file,
                     };
                     format!(
@@ -354,6 +357,14 @@ fn out_of_sync(out: &mut String, page: &Page<'_>) {
         }
         out.push_str("</ul>");
     }
+    if let Some(why) = first(s, &["/refused"]) {
+        let _ = write!(
+            out,
+            "<p><strong>Not applied:</strong> {} (a commit, or <code>allowDestroy</code> in the daemon's configuration, decides).</p>",
+            text_of(Some(why))
+        );
+    }
+    let listed = array(s, &["/out_of_sync"]);
     match page.plan_text {
         Some(plan) if !plan.trim().is_empty() => {
             let _ = write!(
@@ -361,6 +372,13 @@ fn out_of_sync(out: &mut String, page: &Page<'_>) {
                 "<details open><summary>Pending plan</summary><pre>{}</pre></details>",
                 esc(plan)
             );
+        }
+        _ if !listed.is_empty() => {
+            out.push_str("<ul>");
+            for o in listed {
+                let _ = write!(out, "<li>{}</li>", text_of(Some(o)));
+            }
+            out.push_str("</ul>");
         }
         _ if diags.is_empty() => {
             out.push_str("<p class=\"empty\">Nothing to apply: MCPBox equals the branch.</p>")
@@ -506,9 +524,9 @@ mod tests {
     fn sections_show_their_objects_and_the_chart_its_passes() {
         let status = json!({
             "sync": "Synced", "role": "leader", "branch": "main",
-            "last_commit_applied": {"sha": "0123456789abcdef", "subject": "add tool", "author": "a@b", "at": "2026-12-05T11:58:00Z"},
+            "last_applied": {"commit": "0123456789abcdef", "subject": "add tool", "author": "a@b", "at": "2026-12-05T11:58:00Z"},
             "last_pass": {"outcome": "synced", "duration_ms": 12, "at": "2026-12-05T11:59:50Z"},
-            "diagnostics": [{"code": "E002 unknown-field", "file": "s.yaml", "location": {"line": 3, "column": 5}, "message": "unknown field"}],
+            "diagnostics": [{"code": "E002 unknown-field", "at": "s.yaml:3:5", "message": "unknown field"}],
         });
         let history: Vec<PassRecord> = (0..30)
             .map(|i| PassRecord {
