@@ -27,18 +27,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// in about 30 s instead of the system's two hours), and to end a transaction
 /// left idle for a minute.
 pub async fn pool(url: &str) -> Result<PgPool, Error> {
-    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
-        Error::Other(format!(
-            "DATABASE_URL is not a PostgreSQL URL: {} (e.g. postgres://user@host:5432/mcpbox)",
-            redact(&e.to_string(), url)
-        ))
-    })?;
-    let options = options.application_name(&application_name()).options([
-        ("tcp_keepalives_idle", "15"),
-        ("tcp_keepalives_interval", "5"),
-        ("tcp_keepalives_count", "3"),
-        ("idle_in_transaction_session_timeout", "60s"),
-    ]);
+    let options = options(url)?;
     // One attempt first, to say exactly what is wrong (down, no such database,
     // refused login) within seconds.
     let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
@@ -65,6 +54,24 @@ pub async fn pool(url: &str) -> Result<PgPool, Error> {
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(15))
         .connect_lazy_with(options))
+}
+
+/// The connection options every connection of ours uses (the pool's, and the
+/// daemon's dedicated leader-lock connection): `application_name`, keepalives,
+/// and the idle-in-transaction timeout described at [`pool`].
+pub fn options(url: &str) -> Result<PgConnectOptions, Error> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        Error::Other(format!(
+            "DATABASE_URL is not a PostgreSQL URL: {} (e.g. postgres://user@host:5432/mcpbox)",
+            redact(&e.to_string(), url)
+        ))
+    })?;
+    Ok(options.application_name(&application_name()).options([
+        ("tcp_keepalives_idle", "15"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+        ("idle_in_transaction_session_timeout", "60s"),
+    ]))
 }
 
 /// `host:port/database` of a connection, without user or password.
