@@ -46,11 +46,22 @@ pub async fn try_once(options: &PgConnectOptions, shared: &Shared) {
     }
 }
 
-/// Runs the election in the background for the life of the process.
-pub fn spawn(options: PgConnectOptions, shared: Arc<Shared>) {
+/// Tries the lock once now (so a lone replica's first pass already leads),
+/// then runs the election in the background for the life of the process.
+pub async fn start(options: PgConnectOptions, shared: Arc<Shared>) {
+    let mut conn: Option<PgConnection> = None;
+    if let Ok(Ok(mut c)) = tokio::time::timeout(TIMEOUT, PgConnection::connect_with(&options)).await
+    {
+        if let Ok(Ok(true)) = tokio::time::timeout(TIMEOUT, try_lock(&mut c)).await {
+            shared.leader.store(true, Ordering::SeqCst);
+            shared.set_role(true);
+            info!("became leader");
+        }
+        conn = Some(c);
+    }
     tokio::spawn(async move {
-        let mut conn: Option<PgConnection> = None;
         loop {
+            tokio::time::sleep(TICK).await;
             let leading = shared.leader.load(Ordering::SeqCst);
             if leading {
                 let ok = match conn.as_mut() {
@@ -84,7 +95,6 @@ pub fn spawn(options: PgConnectOptions, shared: Arc<Shared>) {
                     }
                 }
             }
-            tokio::time::sleep(TICK).await;
         }
     });
 }

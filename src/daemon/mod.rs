@@ -89,7 +89,7 @@ pub async fn run(cfg: Config, pool: PgPool) -> Result<(), Error> {
     let shared = Arc::new(Shared::new(&cfg, pool.clone()));
     let shutdown = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(Notify::new());
-    leader::spawn(cfg.leader_options.clone(), shared.clone());
+    leader::start(cfg.leader_options.clone(), shared.clone()).await;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|source| Error::Listen {

@@ -6,6 +6,7 @@ mod apply;
 mod cli;
 mod common;
 mod corpus;
+mod daemon;
 mod export;
 mod fake_sandbox;
 mod fuzz;
@@ -16,3 +17,9 @@ mod schema;
 mod security;
 mod sources;
 mod values;
+
+/// Environment variable names the daemon tests set or clear.
+mod daemon_env {
+    /// The default webhook secret variable.
+    pub const WEBHOOK: &str = "MCPBOX_GITOPS_WEBHOOK_SECRET";
+}
