@@ -38,6 +38,8 @@
 //! - [`apply`] (edge): executes a plan in one transaction.
 //! - [`activate`] (edge): after a commit, makes the change live in MCPBox's sandbox
 //!   (re-registers running servers, unregisters deleted ones, notifies clients).
+//! - [`daemon`] (edge): the reconciliation daemon, the CLI's plan and apply in a
+//!   loop (passes, drift, leader election, HTTP status, webhooks, metrics).
 //! - [`cli`] (edge): one file per subcommand.
 
 #![warn(missing_docs)]

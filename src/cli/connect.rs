@@ -37,20 +37,7 @@ fn connect_timeout() -> Result<Duration, Error> {
 /// in about 30 s instead of the system's two hours), and to end a transaction
 /// left idle for a minute.
 pub async fn pool(url: &str) -> Result<PgPool, Error> {
-    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
-        Error::Other(format!(
-            "DATABASE_URL is not a PostgreSQL URL: {} (e.g. postgres://user@host:5432/mcpbox)",
-            redact(&e.to_string(), url)
-        ))
-    })?;
-    let options = options
-        .application_name(&crate::state::application_name(None))
-        .options([
-            ("tcp_keepalives_idle", "15"),
-            ("tcp_keepalives_interval", "5"),
-            ("tcp_keepalives_count", "3"),
-            ("idle_in_transaction_session_timeout", "60s"),
-        ]);
+    let options = options(url)?;
     // One attempt first, to say exactly what is wrong (down, no such database,
     // refused login) within seconds.
     let timeout = connect_timeout()?;
@@ -86,6 +73,26 @@ pub fn describe(url: &str) -> String {
     url.parse::<PgConnectOptions>()
         .map(|o| where_(&o))
         .unwrap_or_else(|_| "(unparsable URL)".to_string())
+}
+
+/// The connection options every connection of ours uses (the pool's, and the
+/// daemon's dedicated leader-lock connection): `application_name`, keepalives,
+/// and the idle-in-transaction timeout described at [`pool`].
+pub fn options(url: &str) -> Result<PgConnectOptions, Error> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        Error::Other(format!(
+            "DATABASE_URL is not a PostgreSQL URL: {} (e.g. postgres://user@host:5432/mcpbox)",
+            redact(&e.to_string(), url)
+        ))
+    })?;
+    Ok(options
+        .application_name(&crate::state::application_name(None))
+        .options([
+            ("tcp_keepalives_idle", "15"),
+            ("tcp_keepalives_interval", "5"),
+            ("tcp_keepalives_count", "3"),
+            ("idle_in_transaction_session_timeout", "60s"),
+        ]))
 }
 
 /// `host:port/database` of a connection, without user or password.

@@ -1,7 +1,7 @@
 //! The command line: one file per subcommand, behind the `Command` enum.
 //!
 //! # Layout
-//! - `validate`, `plan`, `apply`, `approve`, `db`, `export`, `activate`: the subcommands
+//! - `validate`, `plan`, `apply`, `approve`, `db`, `export`, `activate`, `daemon`: the subcommands
 //!   (`activate` also holds the sandbox flags `apply --activate` shares).
 //! - `diagnostics`: renders manifest diagnostics with source snippets.
 //! - `connect`: opens the database pool from `--database-url` / `DATABASE_URL`.
@@ -12,6 +12,7 @@ pub mod activate;
 pub mod apply;
 pub mod approve;
 pub mod connect;
+pub mod daemon;
 pub mod db;
 pub mod diagnostics;
 pub mod export;
@@ -95,6 +96,9 @@ pub enum Command {
     Completions(tools::CompletionsArgs),
     /// Print the man page, or write one per command with --out DIR.
     Man(tools::ManArgs),
+    /// Keep MCPBox equal to a branch or directory: apply each change, report and
+    /// heal drift, serve health, status, webhooks and metrics.
+    Daemon(daemon::Args),
 }
 
 /// Errors the CLI reports (as a miette report on stderr, exit 1).
@@ -179,6 +183,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Show(args) => tools::show(args),
         Command::Completions(args) => tools::completions(args),
         Command::Man(args) => tools::man(args),
+        Command::Daemon(args) => daemon::run(args).await,
     }
 }
 
@@ -315,7 +320,7 @@ impl SourceArgs {
 /// `root/<subdir>` for `--subdir` in directory mode, by the rule of git mode
 /// ([`crate::source::subdir_components`]): refused when absolute or when `..`
 /// climbs above `root`, and also when a symbolic link leads it out of `root`.
-fn subdir_of(root: &std::path::Path, subdir: &str) -> Result<PathBuf, Error> {
+pub(crate) fn subdir_of(root: &std::path::Path, subdir: &str) -> Result<PathBuf, Error> {
     let refuse = |why: String| {
         Error::Other(format!(
             "--subdir must be a folder inside the repository: `{subdir}` {why} (give a path relative to {}, such as deploy/manifests)",
@@ -350,7 +355,7 @@ fn subdir_of(root: &std::path::Path, subdir: &str) -> Result<PathBuf, Error> {
 
 /// `$XDG_CACHE_HOME/mcpbox-gitops`, else `~/.cache/mcpbox-gitops`, else a folder
 /// in the temporary directory.
-fn default_cache_dir() -> PathBuf {
+pub(crate) fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("mcpbox-gitops");
     }

@@ -19,11 +19,18 @@ const MCPBOX_SCHEMA: &str =
 pub const ALEMBIC_REVISION: &str = "0002";
 
 /// Our own migrations, in order: (version, description, SQL).
-const GITOPS_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    20261126000000,
-    "ownership",
-    include_str!("../../migrations/gitops/20261126000000_ownership.sql"),
-)];
+const GITOPS_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        20261126000000,
+        "ownership",
+        include_str!("../../migrations/gitops/20261126000000_ownership.sql"),
+    ),
+    (
+        20261205000000,
+        "daemon",
+        include_str!("../../migrations/gitops/20261205000000_daemon.sql"),
+    ),
+];
 
 /// Key of the advisory lock that serialises migrations.
 const MIGRATE_LOCK: i64 = 0x6d63_7062_6d69_6772; // "mcpbmigr"

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod corpus;
 mod crash;
+mod daemon;
 mod export;
 mod fake_sandbox;
 mod fuzz;
@@ -18,3 +19,9 @@ mod schema;
 mod security;
 mod sources;
 mod values;
+
+/// Environment variable names the daemon tests set or clear.
+mod daemon_env {
+    /// The default webhook secret variable.
+    pub const WEBHOOK: &str = "MCPBOX_GITOPS_WEBHOOK_SECRET";
+}
