@@ -82,6 +82,13 @@ pub struct RunArgs {
     /// Run one pass, print its outcome as one JSON line, exit 0 (or 1 on failure).
     #[arg(long)]
     pub once: bool,
+    /// Offer "sync now" and "suspend/resume" on the status page (`GET /`),
+    /// guarded by the token in --ui-token-env and a CSRF token. Off: read-only.
+    #[arg(long)]
+    pub ui_actions: bool,
+    /// Environment variable holding the status page's action token.
+    #[arg(long, value_name = "NAME", default_value = "MCPBOX_GITOPS_UI_TOKEN")]
+    pub ui_token_env: String,
     /// Make applied changes live in MCPBox's sandbox (also on when --sandbox-url is given).
     #[arg(long)]
     pub activate: bool,
@@ -228,7 +235,20 @@ fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
     } else {
         None
     };
-    let mut reserved = vec![git_token_env, webhook_env];
+    let ui_token = if run.ui_actions {
+        let token = std::env::var(&run.ui_token_env)
+            .ok()
+            .filter(|t| t.len() >= 16);
+        Some(token.map(String::into_bytes).ok_or_else(|| {
+            Error::Other(format!(
+                "--ui-actions needs a token of at least 16 characters in ${}; set it, or leave the page read-only",
+                run.ui_token_env
+            ))
+        })?)
+    } else {
+        None
+    };
+    let mut reserved = vec![git_token_env, webhook_env, run.ui_token_env.clone()];
     reserved.extend(sandbox.env_names().iter().map(|s| s.to_string()));
     Ok(Config {
         source,
@@ -247,5 +267,6 @@ fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
         values: run.values.clone(),
         reserved,
         leader_options: super::connect::options(url)?,
+        ui_token,
     })
 }

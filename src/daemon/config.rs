@@ -36,6 +36,8 @@ pub struct Config {
     pub reserved: Vec<String>,
     /// How the leader's dedicated connection is opened.
     pub leader_options: sqlx::postgres::PgConnectOptions,
+    /// The status page's action token (`--ui-actions`), never shown.
+    pub ui_token: Option<Vec<u8>>,
 }
 
 /// The `--config FILE` document: the flags' keys in camelCase. A flag given on

@@ -1,5 +1,7 @@
-//! The HTTP endpoint: `/healthz`, `/readyz`, `/status` (JSON), `POST /hooks/git`
-//! (GitHub HMAC or GitLab token, compared in constant time) and `/metrics`.
+//! The HTTP endpoint: `/` (the status page), `/healthz`, `/readyz`, `/status`
+//! (JSON), `POST /hooks/git` (GitHub HMAC or GitLab token, compared in constant
+//! time), `/metrics`, and with `--ui-actions` the page's `POST /ui/sync`,
+//! `/ui/suspend` and `/ui/resume` (token and CSRF token checked).
 //! Handlers only read snapshots of the shared state or wake the loop; the
 //! metrics text is `metrics`'s.
 
@@ -22,6 +24,10 @@ use super::status::Shared;
 /// The router over the shared state.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/", get(page))
+        .route("/ui/sync", post(ui_sync))
+        .route("/ui/suspend", post(ui_suspend))
+        .route("/ui/resume", post(ui_resume))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
@@ -60,6 +66,101 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.snapshot()).into_response()
+}
+
+/// `GET /`: the status page, rendered from the same snapshot `/status` serves.
+async fn page(State(shared): State<Arc<Shared>>) -> Response {
+    let snap = shared.snapshot();
+    let doc = serde_json::to_value(&snap).unwrap_or_default();
+    let history: Vec<super::page::PassRecord> = snap.history.iter().cloned().collect();
+    let html = super::page::render(&super::page::Page {
+        status: &doc,
+        history: &history,
+        plan_text: snap.plan_text.as_deref(),
+        actions: shared
+            .ui_token
+            .as_ref()
+            .map(|_| super::page::Actions { csrf: &shared.csrf }),
+        now: chrono::Utc::now(),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // No script runs on the page, and nothing is loaded from elsewhere.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// The fields of the page's forms.
+#[derive(serde::Deserialize)]
+struct UiForm {
+    csrf: String,
+    token: String,
+}
+
+/// Why a form is refused, if it is: it must carry this process's CSRF token
+/// and the action token.
+fn refusal(shared: &Shared, form: &UiForm) -> Option<Response> {
+    let Some(token) = shared.ui_token.as_deref() else {
+        return Some((StatusCode::NOT_FOUND, "actions are off (--ui-actions)\n").into_response());
+    };
+    if !constant_time_eq(form.csrf.as_bytes(), shared.csrf.as_bytes())
+        || !constant_time_eq(form.token.as_bytes(), token)
+    {
+        warn!("refused a status-page action: bad token or CSRF token");
+        return Some((StatusCode::FORBIDDEN, "bad token or CSRF token\n").into_response());
+    }
+    None
+}
+
+fn back_to_page() -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
+}
+
+async fn ui_sync(
+    State(shared): State<Arc<Shared>>,
+    axum::Form(form): axum::Form<UiForm>,
+) -> Response {
+    if let Some(r) = refusal(&shared, &form) {
+        return r;
+    }
+    info!("status page: sync now");
+    shared.wake.notify_one();
+    back_to_page()
+}
+
+async fn ui_suspend(
+    State(shared): State<Arc<Shared>>,
+    axum::Form(form): axum::Form<UiForm>,
+) -> Response {
+    ui_set_suspended(shared, form, true).await
+}
+
+async fn ui_resume(
+    State(shared): State<Arc<Shared>>,
+    axum::Form(form): axum::Form<UiForm>,
+) -> Response {
+    ui_set_suspended(shared, form, false).await
+}
+
+async fn ui_set_suspended(shared: Arc<Shared>, form: UiForm, suspend: bool) -> Response {
+    if let Some(r) = refusal(&shared, &form) {
+        return r;
+    }
+    if let Err(e) = super::control::set_suspended(&shared.pool, suspend, "status page").await {
+        warn!("status page: {e}");
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
+    }
+    info!(suspend, "status page: suspend/resume");
+    shared.wake.notify_one();
+    back_to_page()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

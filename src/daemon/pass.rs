@@ -68,6 +68,7 @@ impl Outcome {
 /// Runs one pass and records it.
 pub async fn run(cfg: &Config, shared: &Shared) -> Outcome {
     let start = Instant::now();
+    let applied_before = shared.lock().counters.applied.clone();
     let mut outcome = inner(cfg, shared).await;
     let elapsed = start.elapsed();
     outcome.duration_ms = elapsed.as_millis() as u64;
@@ -92,6 +93,37 @@ pub async fn run(cfg: &Config, shared: &Shared) -> Outcome {
         }
         if outcome.failed() {
             st.sync = "Degraded";
+        }
+        // The page's history: what this pass applied, by kind and action.
+        let changes = st
+            .counters
+            .applied
+            .iter()
+            .filter_map(|(k, n)| {
+                let was = applied_before.get(k).copied().unwrap_or(0);
+                (*n > was).then(|| (format!("{} {}", k.0, k.1), (n - was) as usize))
+            })
+            .collect();
+        let record = super::page::PassRecord {
+            at: now,
+            outcome: outcome.outcome.to_string(),
+            duration_ms: outcome.duration_ms,
+            drifted: st.drifted.len(),
+            changes,
+            activation: st
+                .activation
+                .as_ref()
+                .filter(|_| outcome.outcome == "applied")
+                .map(|a| (a.ok, a.failed)),
+        };
+        st.history.push_back(record);
+        while st.history.len() > super::status::HISTORY
+            || st
+                .history
+                .front()
+                .is_some_and(|p| (now - p.at).num_hours() >= 24)
+        {
+            st.history.pop_front();
         }
     }
     match &outcome.error {
@@ -314,6 +346,7 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         {
             let mut st = shared.lock();
             st.out_of_sync = out_of_sync;
+            st.plan_text = (!nothing).then(|| crate::plan::render::text::render_compact(&plan));
             st.drifted = drifted;
             st.refused = if blocked.is_none() {
                 refusal.clone()
@@ -364,6 +397,7 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
                 .or_default() += 1;
         }
         st.out_of_sync.clear();
+        st.plan_text = None;
         st.refused = None;
         st.drifted = drifted
             .into_iter()
@@ -489,8 +523,10 @@ async fn attribute(pool: &sqlx::PgPool, plan: &Plan) -> Vec<Drifted> {
 
 /// Tools waiting for review and counts per approval status.
 async fn refresh_tools(shared: &Shared) {
-    let pending: Result<Vec<(String, String)>, _> = sqlx::query_as(
-        "SELECT s.name::text, t.name::text FROM tools t JOIN servers s ON s.id = t.server_id
+    type Row = (String, String, i32, Option<chrono::DateTime<chrono::Utc>>);
+    let pending: Result<Vec<Row>, _> = sqlx::query_as(
+        "SELECT s.name::text, t.name::text, t.current_version, t.approval_requested_at
+           FROM tools t JOIN servers s ON s.id = t.server_id
          WHERE t.approval_status = 'pending_review' ORDER BY 1, 2 LIMIT 1000",
     )
     .fetch_all(&shared.pool)
@@ -503,7 +539,12 @@ async fn refresh_tools(shared: &Shared) {
     if let Ok(p) = pending {
         st.pending_review = p
             .into_iter()
-            .map(|(server, tool)| PendingTool { server, tool })
+            .map(|(server, tool, version, requested_at)| PendingTool {
+                server,
+                tool,
+                version,
+                requested_at,
+            })
             .collect();
     }
     if let Ok(c) = counts {

@@ -56,6 +56,10 @@ pub struct PendingTool {
     pub server: String,
     /// Tool name.
     pub tool: String,
+    /// Its `current_version`.
+    pub version: i32,
+    /// When review was requested.
+    pub requested_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Counters and gauges only `/metrics` shows.
@@ -114,7 +118,17 @@ pub struct Status {
     /// What the pass loop remembers between passes.
     #[serde(skip)]
     pub memory: Memory,
+    /// Recent passes, oldest first (a day's worth, at most [`HISTORY`]), for
+    /// the status page's table and chart.
+    #[serde(skip)]
+    pub history: std::collections::VecDeque<super::page::PassRecord>,
+    /// The pending plan in the text grammar (compact), while out of sync.
+    #[serde(skip)]
+    pub plan_text: Option<String>,
 }
+
+/// How many passes the history keeps.
+pub const HISTORY: usize = 2000;
 
 /// What passes remember (not shown).
 #[derive(Debug, Clone, Default)]
@@ -140,6 +154,11 @@ pub struct Shared {
     pub pool: PgPool,
     /// The webhook secret, if configured.
     pub webhook_secret: Option<Vec<u8>>,
+    /// The token the status page's actions require (`--ui-actions`); None:
+    /// the page is read-only.
+    pub ui_token: Option<Vec<u8>>,
+    /// This process's CSRF token, carried by the page's forms.
+    pub csrf: String,
 }
 
 impl Shared {
@@ -164,11 +183,15 @@ impl Shared {
                 activation: None,
                 counters: Counters::default(),
                 memory: Memory::default(),
+                history: Default::default(),
+                plan_text: None,
             }),
             leader: AtomicBool::new(false),
             wake: Arc::new(Notify::new()),
             pool,
             webhook_secret: cfg.webhook_secret.clone(),
+            ui_token: cfg.ui_token.clone(),
+            csrf: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 

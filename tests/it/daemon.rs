@@ -17,13 +17,13 @@ use crate::fake_sandbox::FakeSandbox;
 
 const SECRET: &str = "hook-Secret-Tq8Wz3";
 
-fn tool(description: &str) -> String {
+pub(crate) fn tool(description: &str) -> String {
     format!(
         "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: list_issues, server: github}}\nspec:\n  description: {description}\n  codeFile: list_issues.py\n"
     )
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
         .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
@@ -51,7 +51,7 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
 }
 
 /// Writes `files` and commits them on main; returns the SHA.
-fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
+pub(crate) fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
     write(dir, files);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "change"]);
@@ -59,7 +59,7 @@ fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
 }
 
 /// A repository with the basic server and tool (description `v1`).
-fn new_repo() -> (tempfile::TempDir, String) {
+pub(crate) fn new_repo() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     git(dir.path(), &["init", "-q"]);
     let sha = commit(
@@ -74,14 +74,14 @@ fn new_repo() -> (tempfile::TempDir, String) {
 }
 
 /// A daemon child process, killed on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     port: u16,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Daemon {
-    fn start(db: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+    pub(crate) fn start(db: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("mcpbox-gitops"));
         cmd.arg("daemon")
             .args(["--database-url", db, "--listen", "127.0.0.1:0"])
@@ -118,11 +118,11 @@ impl Daemon {
         Daemon { child, port, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn status(&self) -> Value {
+    pub(crate) async fn status(&self) -> Value {
         match reqwest::get(self.url("/status")).await {
             Ok(r) => r.json().await.unwrap_or(Value::Null),
             Err(_) => Value::Null,
@@ -153,7 +153,7 @@ impl Drop for Daemon {
 }
 
 /// Polls `cond` up to 150 × 100 ms.
-async fn wait_until<F, Fut>(what: &str, mut cond: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -490,7 +490,7 @@ async fn an_invalid_commit_is_reported_and_the_last_good_state_stays(pool: PgPoo
 }
 
 /// An out-of-band edit with MCPBox's audit row.
-async fn tamper(pool: &PgPool) {
+pub(crate) async fn tamper(pool: &PgPool) {
     let id: uuid::Uuid = sqlx::query_scalar(
         "UPDATE tools SET description = 'hacked' WHERE name = 'list_issues' RETURNING id",
     )

@@ -14,6 +14,7 @@ mod fuzz;
 mod git;
 mod kinds;
 mod manifest_schema;
+mod page;
 mod reliability;
 mod schema;
 mod security;
