@@ -290,7 +290,8 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         Some("suspended")
     } else if !cfg.auto_sync || !leader {
         Some("out_of_sync")
-    } else if same_commit && !cfg.self_heal {
+    } else if same_commit && plan.has_changes() && !cfg.self_heal {
+        // Bookkeeping alone (a new pin on an approved tool) is not drift.
         Some("drift")
     } else {
         None

@@ -693,7 +693,7 @@ async fn sigterm_exits_cleanly_and_leaves_no_partial_state(pool: PgPool) {
     );
     // The watcher wakes the loop within ~500 ms: signal around then.
     tokio::time::sleep(Duration::from_millis(550)).await;
-    // SAFETY-free: libc::kill on our own child's pid.
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
     let pid = d.child.id() as i32;
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let mut status = None;
