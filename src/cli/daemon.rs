@@ -270,3 +270,76 @@ fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
         ui_token,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let mut all = vec!["mcpbox-gitops", "daemon"];
+        all.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(all).unwrap().command {
+            crate::cli::Command::Daemon(a) => a.run,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("d.yaml");
+        std::fs::write(
+            &file,
+            "repo: /srv/manifests\ninterval: 5m\nautoSync: false\nselfHeal: true\nlisten: 0.0.0.0:9999\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let url = "postgres://u@localhost/db";
+        let cfg = config(&run_args(&["--config", f]), url).unwrap();
+        assert!(!cfg.auto_sync && cfg.self_heal);
+        assert_eq!(cfg.interval, std::time::Duration::from_secs(300));
+        assert_eq!(cfg.listen, "0.0.0.0:9999");
+        assert!(matches!(cfg.source, Source::Dir { .. }));
+        assert!(cfg.activation.is_none());
+        let cfg = config(
+            &run_args(&[
+                "--config",
+                f,
+                "--auto-sync",
+                "--self-heal=false",
+                "--interval",
+                "10s",
+                "--branch",
+                "main",
+            ]),
+            url,
+        )
+        .unwrap();
+        assert!(cfg.auto_sync && !cfg.self_heal);
+        assert_eq!(cfg.interval, std::time::Duration::from_secs(10));
+        assert!(matches!(cfg.source, Source::Local { .. }));
+        assert!(cfg.reserved.iter().any(|n| n == DEFAULT_WEBHOOK_SECRET_ENV));
+        assert!(cfg.reserved.iter().any(|n| n == "GIT_TOKEN"));
+    }
+
+    #[test]
+    fn suspend_and_resume_are_subcommands() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "mcpbox-gitops",
+            "daemon",
+            "suspend",
+            "--database-url",
+            "postgres://u@h/db",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            crate::cli::Command::Daemon(Args {
+                action: Some(Action::Suspend(_)),
+                ..
+            })
+        ));
+    }
+}

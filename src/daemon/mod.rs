@@ -166,3 +166,23 @@ fn spawn_signals(shutdown: Arc<AtomicBool>, stop: Arc<Notify>) {
         stop.notify_one();
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_from_one_second_and_is_capped() {
+        let interval = Duration::from_secs(60);
+        for _ in 0..20 {
+            let ok = next_delay(interval, 0);
+            assert!(ok >= interval && ok <= Duration::from_secs(66), "{ok:?}");
+            let first = next_delay(interval, 1);
+            assert!(first >= BACKOFF_START && first <= Duration::from_millis(1250));
+            let third = next_delay(interval, 3);
+            assert!(third >= Duration::from_secs(4) && third <= Duration::from_secs(5));
+            assert!(next_delay(interval, 40) <= BACKOFF_CAP);
+            assert!(next_delay(interval, 40) >= Duration::from_secs(256));
+        }
+    }
+}

@@ -175,9 +175,12 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     let suspended = ctl.suspended;
     shared.lock().suspended = suspended;
 
-    // The revision: a local branch head without reading files; otherwise read.
-    let (mut read, revision) = match cfg.source.local_head() {
-        // One ref lookup: cheap enough to run on this thread.
+    // The revision: a branch head without reading files; a directory is read.
+    let src = cfg.source.clone();
+    let head = tokio::task::spawn_blocking(move || src.head())
+        .await
+        .unwrap_or_else(|e| Some(Err(format!("reading the source stopped: {e}"))));
+    let (mut read, revision) = match head {
         Some(Ok(rev)) => (None, rev),
         Some(Err(e)) => return Outcome::failed_with(None, e),
         None => match read_source(cfg).await {
@@ -322,7 +325,8 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         Some("suspended")
     } else if !cfg.auto_sync || !leader {
         Some("out_of_sync")
-    } else if same_commit && !cfg.self_heal {
+    } else if same_commit && plan.has_changes() && !cfg.self_heal {
+        // Bookkeeping alone (a new pin on an approved tool) is not drift.
         Some("drift")
     } else {
         None

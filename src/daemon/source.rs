@@ -1,7 +1,7 @@
 //! Where a pass reads the manifests: a local git repository at a branch's head,
-//! a remote (fetched into a mirror), or a plain directory. A local repository's
+//! a remote (fetched into a mirror), or a plain directory. A repository's
 //! revision is resolved without reading any file, so an unchanged head costs
-//! one ref lookup. Parsing the files is `desired`'s; skipping is `pass`'s.
+//! one ref lookup (and, for a remote, one fetch). Parsing the files is `desired`'s; skipping is `pass`'s.
 
 use std::path::{Path, PathBuf};
 
@@ -98,12 +98,21 @@ impl Source {
         }
     }
 
-    /// The head commit of a local repository's branch, without reading files.
-    pub fn local_head(&self) -> Option<Result<String, String>> {
-        let Source::Local { path, branch, .. } = self else {
-            return None;
-        };
-        Some(head(path, branch))
+    /// The commit the branch names now, without reading files (a remote is
+    /// fetched first); `None` for a directory, whose revision is its content.
+    /// Blocking: call from `spawn_blocking`.
+    pub fn head(&self) -> Option<Result<String, String>> {
+        match self {
+            Source::Local { path, branch, .. } => Some(head(path, branch)),
+            Source::Remote {
+                url,
+                branch,
+                cache,
+                auth,
+                ..
+            } => Some(git::remote_head(url, branch, cache, auth).map_err(|e| e.to_string())),
+            Source::Dir { .. } => None,
+        }
     }
 
     /// Reads the manifests (blocking: call from `spawn_blocking`).
@@ -127,9 +136,10 @@ impl Source {
                 branch,
                 subdir,
                 cache,
-                auth,
+                ..
             } => {
-                let g = git::from_remote(url, branch, cache, subdir.as_deref(), auth)
+                // Fetched by `head`, which every pass calls first.
+                let g = git::from_mirror(url, branch, cache, subdir.as_deref())
                     .map_err(|e| e.to_string())?;
                 Ok(Read {
                     files: g.file_set,

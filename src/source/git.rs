@@ -312,6 +312,45 @@ pub fn from_remote(
     Ok(source)
 }
 
+/// Fetches the remote at `url` into its mirror in `cache_dir` and returns the full
+/// SHA `rev` names there, without reading any file: a poll that finds the same
+/// commit as last time costs one fetch. [`from_mirror`] then reads it.
+#[instrument(skip_all, fields(url = %redact_url(url), rev = %rev))]
+pub fn remote_head(url: &str, rev: &str, cache_dir: &Path, auth: &Auth) -> Result<String, Error> {
+    let shown = redact_url(url);
+    if !is_git_url(url) {
+        return Err(Error::NotAUrl { url: shown });
+    }
+    let repo = open_mirror(cache_dir, url)?;
+    fetch(&repo, url, &shown, Credentials::from_env(auth, &shown))?;
+    let commit = resolve_remote_rev(&repo, rev, &shown)?;
+    Ok(commit.id().to_string())
+}
+
+/// Like [`from_remote`] without fetching: reads `rev` from the mirror a
+/// [`remote_head`] (or [`from_remote`]) call already fetched.
+#[instrument(skip_all, fields(url = %redact_url(url), rev = %rev))]
+pub fn from_mirror(
+    url: &str,
+    rev: &str,
+    cache_dir: &Path,
+    subdir: Option<&str>,
+) -> Result<GitSource, Error> {
+    let shown = redact_url(url);
+    if !is_git_url(url) {
+        return Err(Error::NotAUrl { url: shown });
+    }
+    let prefix = match subdir {
+        Some(sub) => normalise_subdir(sub)?,
+        None => Vec::new(),
+    };
+    let repo = open_mirror(cache_dir, url)?;
+    let commit = resolve_remote_rev(&repo, rev, &shown)?;
+    let mut source = read_commit(&repo, &commit, rev, &prefix, MAX_TOTAL_BYTES)?;
+    source.file_set.label = label(&source, Some(&shown));
+    Ok(source)
+}
+
 /// Whether `s` is a git URL rather than a local path: `https://`, `http://`, `ssh://`,
 /// `git://`, `file://`, or scp-like `[user@]host:path` (git's rule: a colon before any
 /// slash; a single letter before it is a Windows drive, not a host).

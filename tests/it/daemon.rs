@@ -693,7 +693,7 @@ async fn sigterm_exits_cleanly_and_leaves_no_partial_state(pool: PgPool) {
     );
     // The watcher wakes the loop within ~500 ms: signal around then.
     tokio::time::sleep(Duration::from_millis(550)).await;
-    // SAFETY-free: libc::kill on our own child's pid.
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
     let pid = d.child.id() as i32;
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let mut status = None;
@@ -784,4 +784,42 @@ async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
             >= 1.0
     );
     assert!(!d.logs().contains("sandbox-key-Hn4Rt8Wq1"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_leader_that_loses_its_lock_connection_stops_leading(pool: PgPool) {
+    migrate(&pool).await;
+    let (repo, _) = new_repo();
+    let path = repo.path().to_str().unwrap();
+    let d = Daemon::start(
+        &url(&pool),
+        &["--repo", path, "--branch", "main", "--interval", "1s"],
+        &[],
+    );
+    wait_description(&pool, "v1").await;
+    assert_eq!(d.status().await["role"], "leader");
+    // The session holding the leader lock ("mcpblead"), as an administrator
+    // (or a failover) would end it.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND ((classid::bigint << 32) | objid::bigint) = $1",
+    )
+    .bind(0x6d63_7062_6c65_6164_i64)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, vec![true], "one session holds the leader lock");
+    wait_until("the daemon notices and steps down", || async {
+        d.logs().contains("no longer leader")
+    })
+    .await;
+    // The lock is free again: the same replica takes it back and applies.
+    wait_until("it leads again", || async {
+        d.status().await["role"] == "leader"
+    })
+    .await;
+    commit(repo.path(), &[("list_issues.yaml", &tool("v2"))]);
+    wait_description(&pool, "v2").await;
 }
