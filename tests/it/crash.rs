@@ -165,7 +165,12 @@ async fn killed_or_terminated_applies_leave_before_or_after(pool: PgPool) {
             let _ = child.kill();
         }
         let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        // miette wraps long messages: join its continuation lines.
+        let stderr = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches('│').trim())
+            .collect::<Vec<_>>()
+            .join(" ");
         if terminate && !out.status.success() {
             refused += 1;
             // Said plainly: nothing was applied, run it again (or, at COMMIT,
