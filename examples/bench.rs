@@ -263,7 +263,7 @@ fn main() {
         "no-op plan (git)",
         "1% plan (git)",
         "1% apply (git)",
-        "pass, unchanged (git)",
+        "daemon pass, unchanged",
         "generate repo",
     ];
     let mut steps: Vec<Step> = names
