@@ -725,7 +725,8 @@ async fn sigterm_exits_cleanly_and_leaves_no_partial_state(pool: PgPool) {
 async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
     migrate(&pool).await;
     let (repo, _) = new_repo();
-    let sandbox = FakeSandbox::start(0).await;
+    // The first call fails: the commit stands and a later pass retries.
+    let sandbox = FakeSandbox::start(1).await;
     let pin =
         |code: &str| crate::common::pin_for(&crate::common::basic(code, &[]), "alice@example.com");
     commit(repo.path(), &[("approvals.yaml", &pin(CODE_V1))]);
@@ -741,6 +742,8 @@ async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
             "1s",
             "--sandbox-url",
             &sandbox.url(),
+            "--activate-retries",
+            "0",
         ],
         &[
             ("SANDBOX_API_KEY", "sandbox-key-Hn4Rt8Wq1"),
@@ -769,20 +772,33 @@ async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
         !sandbox.to("/servers/register").is_empty()
     })
     .await;
-    wait_until("status records the activation", || async {
-        d.status().await["activation"]["ok"].as_u64().unwrap_or(0) >= 1
+    wait_until("a later pass retried the failed activation", || async {
+        let a = &d.status().await["activation"];
+        a["ok"].as_u64().unwrap_or(0) >= 1 && a["failed"] == 0
     })
     .await;
     let m = d.metrics().await;
-    assert!(
+    let calls = |result: &str| {
         sample(
             &m,
             "mcpbox_gitops_activation_calls_total",
-            &[("result", "ok")]
+            &[("result", result)],
         )
-        .unwrap()
-            >= 1.0
+        .unwrap_or(0.0)
+    };
+    assert!(calls("ok") >= 1.0 && calls("failed") >= 1.0);
+    let failed_passes = sample(
+        &m,
+        "mcpbox_gitops_reconcile_total",
+        &[("result", "activation_failed")],
     );
+    assert!(failed_passes.unwrap_or(0.0) >= 1.0);
+    let code: String =
+        sqlx::query_scalar("SELECT python_code FROM tools WHERE name = 'list_issues'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(code, CODE_V2, "a failed activation never undoes the commit");
     assert!(!d.logs().contains("sandbox-key-Hn4Rt8Wq1"));
 }
 
