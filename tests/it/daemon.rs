@@ -16,6 +16,8 @@ use crate::common::{migrate, url, CODE_V1, CODE_V2, SERVER};
 use crate::fake_sandbox::FakeSandbox;
 
 const SECRET: &str = "hook-Secret-Tq8Wz3";
+/// The default webhook secret variable (cleared unless a test sets it).
+const WEBHOOK_ENV: &str = "MCPBOX_GITOPS_WEBHOOK_SECRET";
 
 fn tool(description: &str) -> String {
     format!(
@@ -87,7 +89,7 @@ impl Daemon {
             .args(["--database-url", db, "--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("DATABASE_URL")
-            .env_remove(crate::daemon_env::WEBHOOK)
+            .env_remove(WEBHOOK_ENV)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -311,7 +313,7 @@ async fn a_signed_webhook_fetches_at_once_and_unsigned_ones_do_nothing(pool: PgP
             "--git-cache",
             cache.path().to_str().unwrap(),
         ],
-        &[(crate::daemon_env::WEBHOOK, SECRET)],
+        &[(WEBHOOK_ENV, SECRET)],
     );
     wait_description(&pool, "v1").await;
     commit(repo.path(), &[("list_issues.yaml", &tool("v2"))]);
