@@ -173,7 +173,19 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         Err(e) => return Outcome::failed_with(None, e),
     };
     let suspended = ctl.suspended;
-    shared.lock().suspended = suspended;
+    {
+        let mut st = shared.lock();
+        st.suspended = suspended;
+        // After a restart, what the last process applied.
+        if st.last_applied.is_none() {
+            if let (Some(commit), Some(at)) = (&ctl.last_applied_commit, ctl.last_applied_at) {
+                st.last_applied = Some(Seen {
+                    commit: commit.clone(),
+                    at,
+                });
+            }
+        }
+    }
 
     // The revision: a branch head without reading files; a directory is read.
     let src = cfg.source.clone();

@@ -16,6 +16,8 @@ use crate::common::{migrate, url, CODE_V1, CODE_V2, SERVER};
 use crate::fake_sandbox::FakeSandbox;
 
 const SECRET: &str = "hook-Secret-Tq8Wz3";
+/// The default webhook secret variable (cleared unless a test sets it).
+const WEBHOOK_ENV: &str = "MCPBOX_GITOPS_WEBHOOK_SECRET";
 
 pub(crate) fn tool(description: &str) -> String {
     format!(
@@ -87,7 +89,7 @@ impl Daemon {
             .args(["--database-url", db, "--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("DATABASE_URL")
-            .env_remove(crate::daemon_env::WEBHOOK)
+            .env_remove(WEBHOOK_ENV)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -311,7 +313,7 @@ async fn a_signed_webhook_fetches_at_once_and_unsigned_ones_do_nothing(pool: PgP
             "--git-cache",
             cache.path().to_str().unwrap(),
         ],
-        &[(crate::daemon_env::WEBHOOK, SECRET)],
+        &[(WEBHOOK_ENV, SECRET)],
     );
     wait_description(&pool, "v1").await;
     commit(repo.path(), &[("list_issues.yaml", &tool("v2"))]);
@@ -725,7 +727,8 @@ async fn sigterm_exits_cleanly_and_leaves_no_partial_state(pool: PgPool) {
 async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
     migrate(&pool).await;
     let (repo, _) = new_repo();
-    let sandbox = FakeSandbox::start(0).await;
+    // The first call fails: the commit stands and a later pass retries.
+    let sandbox = FakeSandbox::start(1).await;
     let pin =
         |code: &str| crate::common::pin_for(&crate::common::basic(code, &[]), "alice@example.com");
     commit(repo.path(), &[("approvals.yaml", &pin(CODE_V1))]);
@@ -741,6 +744,8 @@ async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
             "1s",
             "--sandbox-url",
             &sandbox.url(),
+            "--activate-retries",
+            "0",
         ],
         &[
             ("SANDBOX_API_KEY", "sandbox-key-Hn4Rt8Wq1"),
@@ -769,20 +774,33 @@ async fn a_changed_tool_of_a_running_server_is_registered_again(pool: PgPool) {
         !sandbox.to("/servers/register").is_empty()
     })
     .await;
-    wait_until("status records the activation", || async {
-        d.status().await["activation"]["ok"].as_u64().unwrap_or(0) >= 1
+    wait_until("a later pass retried the failed activation", || async {
+        let a = &d.status().await["activation"];
+        a["ok"].as_u64().unwrap_or(0) >= 1 && a["failed"] == 0
     })
     .await;
     let m = d.metrics().await;
-    assert!(
+    let calls = |result: &str| {
         sample(
             &m,
             "mcpbox_gitops_activation_calls_total",
-            &[("result", "ok")]
+            &[("result", result)],
         )
-        .unwrap()
-            >= 1.0
+        .unwrap_or(0.0)
+    };
+    assert!(calls("ok") >= 1.0 && calls("failed") >= 1.0);
+    let failed_passes = sample(
+        &m,
+        "mcpbox_gitops_reconcile_total",
+        &[("result", "activation_failed")],
     );
+    assert!(failed_passes.unwrap_or(0.0) >= 1.0);
+    let code: String =
+        sqlx::query_scalar("SELECT python_code FROM tools WHERE name = 'list_issues'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(code, CODE_V2, "a failed activation never undoes the commit");
     assert!(!d.logs().contains("sandbox-key-Hn4Rt8Wq1"));
 }
 

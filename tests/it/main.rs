@@ -20,9 +20,3 @@ mod schema;
 mod security;
 mod sources;
 mod values;
-
-/// Environment variable names the daemon tests set or clear.
-mod daemon_env {
-    /// The default webhook secret variable.
-    pub const WEBHOOK: &str = "MCPBOX_GITOPS_WEBHOOK_SECRET";
-}
