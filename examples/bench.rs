@@ -196,7 +196,11 @@ fn measure(bin: &Path, args: &[&str], url: &str, ok: &[i32]) -> (Duration, i64) 
         .args(args)
         .env("DATABASE_URL", url)
         .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
+        .stdout(if std::env::var_os("BENCH_DEBUG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| die(&format!("spawn {}: {e}", bin.display())));
@@ -216,6 +220,9 @@ fn measure(bin: &Path, args: &[&str], url: &str, ok: &[i32]) -> (Duration, i64) 
     let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
     let err = reader.join().unwrap_or_default();
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        eprintln!("{args:?}: {}", err.lines().last().unwrap_or(""));
+    }
     if got != pid || !libc::WIFEXITED(status) || !ok.contains(&libc::WEXITSTATUS(status)) {
         die(&format!("{args:?} failed ({status}):\n{err}"));
     }
@@ -332,11 +339,17 @@ fn main() {
             6,
             m(&["apply", &root_s, "--git", "HEAD", "--auto-approve"], &[0]),
         );
+        // A daemon pass on the unchanged commit and database: the first pass
+        // records the state (a full plan), the second is the one measured.
+        m(
+            &["daemon", "--repo", &root_s, "--branch", "main", "--once"],
+            &[0],
+        );
         record(
             &mut steps,
             7,
             m(
-                &["plan", &root_s, "--git", "HEAD", "--detailed-exitcode"],
+                &["daemon", "--repo", &root_s, "--branch", "main", "--once"],
                 &[0],
             ),
         );
