@@ -304,7 +304,23 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         }
         st.memory.last_applied.clone()
     };
-    let same_commit = last_applied.as_deref() == Some(revision.as_str());
+    let mut same_commit = last_applied.as_deref() == Some(revision.as_str());
+    if !same_commit && !revision.starts_with("dir:") {
+        // A commit `apply` (the CLI, or another daemon) already applied is not
+        // new: what differs from it now is drift, which only --self-heal
+        // reverts. Applies record their source as `git:<first 12 of the SHA> …`.
+        let prefix: String = revision.chars().take(12).collect();
+        let applied: Result<bool, _> = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM mcpbox_gitops.applies WHERE source LIKE 'git:' || $1 || '%')",
+        )
+        .bind(&prefix)
+        .fetch_one(pool)
+        .await;
+        if applied.unwrap_or(false) {
+            same_commit = true;
+            shared.lock().memory.last_applied = Some(revision.clone());
+        }
+    }
     let out_of_sync: Vec<String> = plan
         .changes
         .iter()

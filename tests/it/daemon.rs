@@ -841,3 +841,48 @@ async fn a_leader_that_loses_its_lock_connection_stops_leading(pool: PgPool) {
     commit(repo.path(), &[("list_issues.yaml", &tool("v2"))]);
     wait_description(&pool, "v2").await;
 }
+
+/// A commit the CLI already applied is not new to a daemon that starts after
+/// it: drift made since is reported, and not reverted without --self-heal.
+#[sqlx::test(migrations = false)]
+async fn a_commit_applied_by_the_cli_is_not_new_to_the_daemon(pool: PgPool) {
+    migrate(&pool).await;
+    let db = url(&pool);
+    let (repo, _) = new_repo();
+    let path = repo.path().to_str().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("mcpbox-gitops"))
+        .args([
+            "apply",
+            path,
+            "--git",
+            "main",
+            "--auto-approve",
+            "--database-url",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tamper(&pool).await;
+    let d = Daemon::start(
+        &db,
+        &["--repo", path, "--branch", "main", "--interval", "1s"],
+        &[],
+    );
+    wait_until("drift reported", || async {
+        d.status().await["drifted"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    // Two more passes, and the out-of-band change still stands.
+    wait_until("two more passes", || async {
+        d.status().await["passes"].as_u64().unwrap_or(0) >= 3
+    })
+    .await;
+    assert_eq!(description(&pool).await, "hacked", "{}", d.logs());
+}
