@@ -366,13 +366,7 @@ fn out_of_sync(out: &mut String, page: &Page<'_>) {
     }
     let listed = array(s, &["/out_of_sync"]);
     match page.plan_text {
-        Some(plan) if !plan.trim().is_empty() => {
-            let _ = write!(
-                out,
-                "<details open><summary>Pending plan</summary><pre>{}</pre></details>",
-                esc(plan)
-            );
-        }
+        Some(plan) if !plan.trim().is_empty() => plan_blocks(out, plan),
         _ if !listed.is_empty() => {
             out.push_str("<ul>");
             for o in listed {
@@ -386,6 +380,47 @@ fn out_of_sync(out: &mut String, page: &Page<'_>) {
         _ => {}
     }
     out.push_str("</section>");
+}
+
+/// The pending plan, one collapsed `<details>` per object (its `# kind.key
+/// will be …` line as the summary, its fields and code diff inside), with the
+/// capabilities above and the tally below as they are.
+fn plan_blocks(out: &mut String, plan: &str) {
+    let mut head = String::new();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut tail = String::new();
+    for line in plan.lines() {
+        let t = line.trim_start();
+        if line.starts_with("  # ") {
+            blocks.push((t.trim_start_matches("# ").to_string(), String::new()));
+        } else if line.starts_with("Plan:")
+            || line.starts_with("Caches recomputed")
+            || !tail.is_empty()
+        {
+            tail.push_str(line);
+            tail.push('\n');
+        } else if let Some((_, body)) = blocks.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        } else {
+            head.push_str(line);
+            head.push('\n');
+        }
+    }
+    if !head.trim().is_empty() {
+        let _ = write!(out, "<pre>{}</pre>", esc(head.trim_end()));
+    }
+    for (summary, body) in &blocks {
+        let _ = write!(
+            out,
+            "<details><summary><code>{}</code></summary><pre>{}</pre></details>",
+            esc(summary),
+            esc(body.trim_end())
+        );
+    }
+    if !tail.trim().is_empty() {
+        let _ = write!(out, "<pre>{}</pre>", esc(tail.trim_end()));
+    }
 }
 
 fn passes(out: &mut String, page: &Page<'_>) {

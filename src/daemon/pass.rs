@@ -182,6 +182,8 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
                 st.last_applied = Some(Seen {
                     commit: commit.clone(),
                     at,
+                    subject: None,
+                    author: None,
                 });
             }
         }
@@ -215,6 +217,8 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
             st.last_seen = Some(Seen {
                 commit: revision.clone(),
                 at: chrono::Utc::now(),
+                subject: None,
+                author: None,
             });
         }
         let m = &st.memory;
@@ -246,6 +250,14 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
             Err(e) => return Outcome::failed_with(rev, e),
         },
     };
+    {
+        // The commit's subject and author, for the status page.
+        let mut st = shared.lock();
+        if let Some(seen) = st.last_seen.as_mut().filter(|s| s.commit == read.revision) {
+            seen.subject.clone_from(&read.subject);
+            seen.author.clone_from(&read.author);
+        }
+    }
     let mut desired = match crate::desired::build(&read.files) {
         Ok(d) => d,
         Err(diags) => {
@@ -295,6 +307,18 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         Ok(p) => p,
         Err(e) => return Outcome::failed_with(rev, e),
     };
+    // Pinned-versus-current content of the tools waiting for review.
+    let review_hashes = actual
+        .tools
+        .iter()
+        .filter(|t| t.approval_status.label() == "pending_review")
+        .map(|t| {
+            let key = t.obj.key();
+            let pinned = desired.all_pins.get(&key).map(|p| p.sha256.clone());
+            (key, (t.obj.content_hash(), pinned))
+        })
+        .collect();
+    shared.lock().review_hashes = review_hashes;
     refresh_tools(shared).await;
 
     let last_applied = {
@@ -378,7 +402,7 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         {
             let mut st = shared.lock();
             st.out_of_sync = out_of_sync;
-            st.plan_text = (!nothing).then(|| crate::plan::render::text::render_compact(&plan));
+            st.plan_text = (!nothing).then(|| crate::plan::render::text::render(&plan));
             st.drifted = drifted;
             st.refused = if blocked.is_none() {
                 refusal.clone()
@@ -450,7 +474,15 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         st.sync = sync_word(true);
         st.memory.last_applied = Some(revision.clone());
         if report.changed {
+            let (subject, author) = st
+                .last_seen
+                .as_ref()
+                .filter(|s| s.commit == revision)
+                .map(|s| (s.subject.clone(), s.author.clone()))
+                .unwrap_or_default();
             st.last_applied = Some(Seen {
+                subject,
+                author,
                 commit: revision.clone(),
                 at: now,
             });
@@ -571,11 +603,16 @@ async fn refresh_tools(shared: &Shared) {
     if let Ok(p) = pending {
         st.pending_review = p
             .into_iter()
-            .map(|(server, tool, version, requested_at)| PendingTool {
-                server,
-                tool,
-                version,
-                requested_at,
+            .map(|(server, tool, version, requested_at)| {
+                let known = st.review_hashes.get(&format!("{server}/{tool}"));
+                PendingTool {
+                    content_hash: known.map(|k| k.0.clone()),
+                    pinned_hash: known.and_then(|k| k.1.clone()),
+                    server,
+                    tool,
+                    version,
+                    requested_at,
+                }
             })
             .collect();
     }

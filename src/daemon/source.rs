@@ -49,6 +49,10 @@ pub struct Read {
     pub revision: String,
     /// Whether the revision is a git commit.
     pub is_commit: bool,
+    /// The commit's subject line and author, for people (git sources only).
+    pub subject: Option<String>,
+    /// `Name <email>` of the commit's author.
+    pub author: Option<String>,
 }
 
 impl Source {
@@ -129,6 +133,8 @@ impl Source {
                     files: g.file_set,
                     revision: g.commit,
                     is_commit: true,
+                    subject: Some(g.summary),
+                    author: Some(g.author),
                 })
             }
             Source::Remote {
@@ -145,6 +151,8 @@ impl Source {
                     files: g.file_set,
                     revision: g.commit,
                     is_commit: true,
+                    subject: Some(g.summary),
+                    author: Some(g.author),
                 })
             }
             Source::Dir { path } => {
@@ -154,6 +162,8 @@ impl Source {
                     files,
                     revision,
                     is_commit: false,
+                    subject: None,
+                    author: None,
                 })
             }
         }

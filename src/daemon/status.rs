@@ -22,6 +22,12 @@ pub struct Seen {
     pub commit: String,
     /// When.
     pub at: chrono::DateTime<chrono::Utc>,
+    /// The commit's subject line, once the commit was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Its author, once the commit was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 /// The last pass.
@@ -60,6 +66,12 @@ pub struct PendingTool {
     pub version: i32,
     /// When review was requested.
     pub requested_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its content hash in MCPBox now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    /// The hash git's approvals.yaml pins for it, when it pins one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned_hash: Option<String>,
 }
 
 /// Counters and gauges only `/metrics` shows.
@@ -122,9 +134,13 @@ pub struct Status {
     /// the status page's table and chart.
     #[serde(skip)]
     pub history: std::collections::VecDeque<super::page::PassRecord>,
-    /// The pending plan in the text grammar (compact), while out of sync.
+    /// The pending plan in the text grammar, while out of sync.
     #[serde(skip)]
     pub plan_text: Option<String>,
+    /// `server/tool` → (content hash in MCPBox, hash git pins) of the tools
+    /// waiting for review, from the last full pass.
+    #[serde(skip)]
+    pub review_hashes: BTreeMap<String, (String, Option<String>)>,
 }
 
 /// How many passes the history keeps.
@@ -185,6 +201,7 @@ impl Shared {
                 memory: Memory::default(),
                 history: Default::default(),
                 plan_text: None,
+                review_hashes: BTreeMap::new(),
             }),
             leader: AtomicBool::new(false),
             wake: Arc::new(Notify::new()),
