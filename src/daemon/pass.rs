@@ -307,17 +307,27 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         Ok(p) => p,
         Err(e) => return Outcome::failed_with(rev, e),
     };
-    // Pinned-versus-current content of the tools waiting for review.
-    let review_hashes = actual
+    // Pinned-versus-current content of the tools that may wait for review:
+    // those pending in MCPBox (their content there) and those git is about to
+    // create (git's content); hashed only for them, not for every tool.
+    let existing: std::collections::BTreeSet<String> =
+        actual.tools.iter().map(|t| t.obj.key()).collect();
+    let mut review_hashes: std::collections::BTreeMap<String, (String, Option<String>)> = actual
         .tools
         .iter()
         .filter(|t| t.approval_status.label() == "pending_review")
-        .map(|t| {
-            let key = t.obj.key();
-            let pinned = desired.all_pins.get(&key).map(|p| p.sha256.clone());
-            (key, (t.obj.content_hash(), pinned))
-        })
+        .map(|t| (t.obj.key(), (t.obj.content_hash(), None)))
         .collect();
+    for o in desired.objects.values() {
+        if let crate::model::Object::Tool(t) = o {
+            if !existing.contains(&t.key()) {
+                review_hashes.insert(t.key(), (t.content_hash(), None));
+            }
+        }
+    }
+    for (key, v) in review_hashes.iter_mut() {
+        v.1 = desired.all_pins.get(key).map(|p| p.sha256.clone());
+    }
     shared.lock().review_hashes = review_hashes;
     refresh_tools(shared).await;
 
