@@ -122,6 +122,8 @@ pub struct Status {
     pub pending_review: Vec<PendingTool>,
     /// Applying is suspended (`daemon suspend`).
     pub suspended: bool,
+    /// Drift is reverted (`--self-heal`) rather than only reported.
+    pub self_heal: bool,
     /// The last activation's outcome.
     pub activation: Option<crate::activate::Outcome>,
     /// Counters for `/metrics`.
@@ -196,6 +198,7 @@ impl Shared {
                 diagnostics: vec![],
                 pending_review: vec![],
                 suspended: false,
+                self_heal: cfg.self_heal,
                 activation: None,
                 counters: Counters::default(),
                 memory: Memory::default(),
