@@ -5,6 +5,7 @@ mod activate;
 mod apply;
 mod cli;
 mod common;
+mod convergence;
 mod corpus;
 mod crash;
 mod daemon;
