@@ -34,6 +34,10 @@ pub struct DesiredState {
     pub all_pins: Pins,
     /// The commit the manifests were read from, when read from git.
     pub revision: Option<String>,
+    /// The source's identity for ownership (repository location + subdir);
+    /// None for an unnamed source (library callers, tests), which never
+    /// conflicts. Set by the CLI and the daemon.
+    pub owner: Option<String>,
     /// Things the reader should know (e.g. pins ignored by policy); shown as plan
     /// notes.
     pub warnings: Vec<String>,
@@ -157,6 +161,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         pins: Pins::new(),
         all_pins: pins,
         revision: None,
+        owner: None,
         warnings: Vec::new(),
         objects: BTreeMap::new(),
         value_sources: BTreeMap::new(),

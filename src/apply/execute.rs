@@ -99,6 +99,9 @@ pub struct Options {
     pub allow_destroy: bool,
     /// How long to wait for another apply's lock.
     pub lock_timeout: Duration,
+    /// Take objects another source owns (`--take-ownership`) instead of
+    /// refusing the plan.
+    pub take_ownership: bool,
 }
 
 impl Default for Options {
@@ -106,6 +109,7 @@ impl Default for Options {
         Options {
             allow_destroy: false,
             lock_timeout: Duration::from_secs(300),
+            take_ownership: false,
         }
     }
 }
@@ -494,6 +498,13 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
     };
     if let Some(why) = plan.refusal(opts.allow_destroy, max_delete_percent, desired_empty) {
         return Err(Error::Refused(why));
+    }
+    if !plan.conflicts.is_empty() && !opts.take_ownership {
+        return Err(Error::Refused(format!(
+            "{} object(s) belong to another source: {}; each source manages its own objects (pass --take-ownership to move them to this one)",
+            plan.conflicts.len(),
+            plan.conflicts.join(", ")
+        )));
     }
     pause_for_tests().await;
     let id = Uuid::new_v4();

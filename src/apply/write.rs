@@ -578,12 +578,13 @@ pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result
         }
         if !kind.is_empty() {
             sqlx::query(
-                "INSERT INTO mcpbox_gitops.ownership (kind, key, row_id, applied_hash, pin, source, applied_at)
-                 SELECT u.kind, u.key, u.row_id, u.hash, u.pin, $6, now() FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[]) AS u(kind, key, row_id, hash, pin)
+                "INSERT INTO mcpbox_gitops.ownership (kind, key, row_id, applied_hash, pin, source, applied_at, owner)
+                 SELECT u.kind, u.key, u.row_id, u.hash, u.pin, $6, now(), $7 FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[]) AS u(kind, key, row_id, hash, pin)
                  ON CONFLICT (kind, key) DO UPDATE SET row_id = EXCLUDED.row_id, applied_hash = EXCLUDED.applied_hash, pin = EXCLUDED.pin,
-                        source = EXCLUDED.source, applied_at = EXCLUDED.applied_at",
+                        source = EXCLUDED.source, applied_at = EXCLUDED.applied_at,
+                        owner = coalesce(EXCLUDED.owner, mcpbox_gitops.ownership.owner)",
             )
-            .bind(&kind).bind(&key).bind(&row).bind(&hash).bind(&pin).bind(cx.source)
+            .bind(&kind).bind(&key).bind(&row).bind(&hash).bind(&pin).bind(cx.source).bind(cx.plan.owner.as_deref())
             .execute(&mut *tx).await.map_err(w("recording ownership"))?;
         }
         if !forget_kind.is_empty() {

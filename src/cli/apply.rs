@@ -25,6 +25,10 @@ pub struct Args {
     /// Show a new tool's code as `(+N lines, sha256:…)` instead of in full.
     #[arg(long)]
     pub compact: bool,
+    /// Take objects that another source (repository + subdir) owns, instead of
+    /// refusing the plan.
+    #[arg(long)]
+    pub take_ownership: bool,
     /// How long to wait for another apply to finish (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
     pub lock_timeout: std::time::Duration,
@@ -103,6 +107,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let opts = crate::apply::Options {
         allow_destroy: args.allow_destroy,
         lock_timeout: args.lock_timeout,
+        take_ownership: args.take_ownership,
     };
     // With --auto-approve nobody approved the plan shown, so the plan computed
     // inside the lock is the one to apply: an apply that waited for another
@@ -154,6 +159,7 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
     let opts = crate::apply::Options {
         allow_destroy: args.allow_destroy,
         lock_timeout: args.lock_timeout,
+        take_ownership: args.take_ownership,
     };
     let (applied, report) = crate::apply::execute_saved(&pool, &saved, &values, &opts).await?;
     finish(&pool, &applied, &report, activation.as_ref()).await

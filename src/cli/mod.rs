@@ -270,6 +270,14 @@ impl SourceArgs {
         }
     }
 
+    /// The source's identity in our ownership: where the repository is (a URL
+    /// without credentials, or a canonical local path) and the subdir, never the
+    /// revision, so a branch and its commits are one source; the daemon names a
+    /// source the same way (`daemon::source::Source::owner`).
+    pub fn owner(&self) -> String {
+        crate::source::owner_identity(&self.path, self.subdir.as_deref())
+    }
+
     /// Whether the source is git (a URL or `--git`).
     pub fn is_git(&self) -> bool {
         self.git.is_some() || crate::source::git::is_git_url(&self.path)
@@ -502,6 +510,7 @@ pub fn load_desired_at(
     match crate::desired::build(&files) {
         Ok(mut d) => {
             d.revision = revision;
+            d.owner = Some(src.owner());
             Ok((files, d))
         }
         Err(diags) => {

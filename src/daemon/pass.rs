@@ -295,6 +295,7 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     if read.is_commit {
         desired.revision = Some(revision.clone());
     }
+    desired.owner = Some(cfg.source.owner());
     let reserved: Vec<&str> = cfg.reserved.iter().map(String::as_str).collect();
     if let Err(e) = crate::cli::read_values(&mut desired, &cfg.values, true, &reserved) {
         return Outcome::failed_with(rev, e);

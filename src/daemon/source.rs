@@ -56,6 +56,21 @@ pub struct Read {
 }
 
 impl Source {
+    /// The identity our ownership records for this source: the same as the
+    /// CLI's for the same repository and subdir (see
+    /// [`crate::source::owner_identity`]), whatever branch is followed.
+    pub fn owner(&self) -> String {
+        match self {
+            Source::Local { path, subdir, .. } => {
+                crate::source::owner_identity(&path.to_string_lossy(), subdir.as_deref())
+            }
+            Source::Remote { url, subdir, .. } => {
+                crate::source::owner_identity(url, subdir.as_deref())
+            }
+            Source::Dir { path } => crate::source::owner_identity(&path.to_string_lossy(), None),
+        }
+    }
+
     /// The branch followed, if any.
     pub fn branch(&self) -> Option<&str> {
         match self {

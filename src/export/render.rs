@@ -348,6 +348,7 @@ mod tests {
             row_id: id(13),
             applied_hash: "h".into(),
             pin: None,
+            owner: None,
         };
         actual
             .ownership

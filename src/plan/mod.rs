@@ -257,6 +257,14 @@ pub struct Plan {
     pub summary: Summary,
     /// Objects we own now (for the deletion guard's share).
     pub owned: usize,
+    /// The source this plan was made from, as recorded in our ownership
+    /// (repository location + subdir); None for an unnamed source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Objects git declares that another source owns (`kind key (owned by …)`):
+    /// apply refuses them unless told to take ownership.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<String>,
 }
 
 impl Plan {
@@ -384,6 +392,8 @@ mod tests {
             notes: vec![],
             summary: Summary::default(),
             owned: 10,
+            owner: None,
+            conflicts: Vec::new(),
         };
         assert_eq!(plan.refusal(false, 50, false), None);
         assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));

@@ -358,6 +358,8 @@ mod tests {
             notes: Vec::new(),
             summary: Summary::default(),
             owned: 0,
+            owner: None,
+            conflicts: Vec::new(),
         }
     }
 

@@ -81,6 +81,25 @@ fn is_plain_name(part: &str) -> bool {
     )
 }
 
+/// A source's identity for ownership: `location[//subdir]`, where location is
+/// a git URL without credentials or the canonical path of a local repository
+/// or directory (as given when it cannot be resolved), and subdir is
+/// normalised. The revision is not part of it.
+pub fn owner_identity(location: &str, subdir: Option<&str>) -> String {
+    let place = if git::is_git_url(location) {
+        git::redact_url(location)
+    } else {
+        Path::new(location)
+            .canonicalize()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| location.to_string())
+    };
+    match subdir.and_then(subdir_components).filter(|c| !c.is_empty()) {
+        Some(parts) => format!("{place}//{}", parts.join("/")),
+        None => place,
+    }
+}
+
 /// A file in the set: its bytes, or why it was not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {

@@ -30,6 +30,11 @@ const GITOPS_MIGRATIONS: &[(i64, &str, &str)] = &[
         "daemon",
         include_str!("../../migrations/gitops/20261205000000_daemon.sql"),
     ),
+    (
+        20261205000100,
+        "ownership owner",
+        include_str!("../../migrations/gitops/20261205000100_ownership_owner.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serialises migrations.

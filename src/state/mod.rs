@@ -253,6 +253,9 @@ pub struct Owned {
     pub applied_hash: String,
     /// Identity of the approval pin in force when last applied (tools only).
     pub pin: Option<String>,
+    /// The source that owns it (repository location + subdir); None for rows
+    /// written before owners were recorded, or by an unnamed source.
+    pub owner: Option<String>,
 }
 
 /// Everything read from the database.

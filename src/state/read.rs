@@ -308,11 +308,12 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
         .map_err(q("global_config"))?;
     state.allowed_modules = row.map(|r| r.get::<Option<Vec<String>>, _>("allowed_modules"));
 
-    let rows =
-        sqlx::query("SELECT kind, key, row_id, applied_hash, pin FROM mcpbox_gitops.ownership")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(q("mcpbox_gitops.ownership"))?;
+    let rows = sqlx::query(
+        "SELECT kind, key, row_id, applied_hash, pin, owner FROM mcpbox_gitops.ownership",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("mcpbox_gitops.ownership"))?;
     for r in rows {
         let kind: String = r.get("kind");
         if let Some(kind) = Kind::parse(&kind) {
@@ -322,6 +323,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
                     row_id: r.get("row_id"),
                     applied_hash: r.get("applied_hash"),
                     pin: r.get("pin"),
+                    owner: r.get("owner"),
                 },
             );
         }

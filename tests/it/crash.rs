@@ -123,12 +123,15 @@ async fn killed_or_terminated_applies_leave_before_or_after(pool: PgPool) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    write_repo(&a, 100, 10, 0);
-    write_repo(&b, 100, 10, 1);
+    // One repository (one source) at two states: A, and B after a commit.
+    let (a, b) = (tmp.path().join("repo"), tmp.path().join("repo"));
+    let to_a = || write_repo(&a, 100, 10, 0);
+    let to_b = || write_repo(&b, 100, 10, 1);
+    to_a();
     // The two states, and how long the A → B apply takes.
     apply(&url, &a);
     let base = counts(&pool).await;
+    to_b();
     let t = Instant::now();
     apply(&url, &b);
     let span = t.elapsed();
@@ -140,8 +143,10 @@ async fn killed_or_terminated_applies_leave_before_or_after(pool: PgPool) {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let (mut saw_before, mut saw_after, mut refused) = (0, 0, 0);
     for round in 0..rounds {
+        to_a();
         apply(&url, &a);
         let pre = counts(&pool).await;
+        to_b();
         assert_eq!(shape(&pre, &pre), before, "round {round}: back to A");
         // A moment within the apply, from its start to a little past its end.
         let at = Duration::from_millis(next(&mut seed) % (span.as_millis() as u64 * 11 / 10 + 1));
@@ -198,10 +203,10 @@ async fn killed_or_terminated_applies_leave_before_or_after(pool: PgPool) {
         let now = shape(&counts(&pool).await, &pre);
         if now == before {
             saw_before += 1;
-            assert!(
-                plan_is_empty(&url, &a),
-                "round {round}: counts of A but not A"
-            );
+            to_a();
+            let empty = plan_is_empty(&url, &a);
+            to_b();
+            assert!(empty, "round {round}: counts of A but not A");
         } else if now == after {
             saw_after += 1;
             assert!(

@@ -373,3 +373,93 @@ async fn racing_mcpbox_writes_are_never_lost_silently(pool: PgPool) {
             .unwrap();
     }
 }
+
+/// Issue 13.5: two sources, one database. Each object records the source that
+/// owns it; a plan of another source that declares it shows a conflict and
+/// apply refuses it (nothing written) unless --take-ownership; and a source
+/// never prunes another's objects.
+#[sqlx::test(migrations = false)]
+async fn two_sources_never_fight(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    let server = |name: &str| {
+        format!("apiVersion: mcpbox/v1\nkind: Server\nmetadata: {{name: {name}}}\nspec: {{description: {name}}}\n")
+    };
+    let a = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    std::fs::write(
+        a.path().join("s.yaml"),
+        server("shared") + "---\n" + &server("a_only"),
+    )
+    .unwrap();
+    std::fs::write(
+        c.path().join("s.yaml"),
+        server("shared") + "---\n" + &server("c_only"),
+    )
+    .unwrap();
+    let apply = |dir: &std::path::Path, extra: &[&str]| {
+        output(
+            bin(&url)
+                .args(["apply", "--auto-approve", "--allow-destroy"])
+                .args(extra)
+                .arg(dir),
+        )
+    };
+    let (code, text) = apply(a.path(), &[]);
+    assert_eq!(code, 0, "{text}");
+    let owner_a: String = sqlx::query_scalar(
+        "SELECT owner FROM mcpbox_gitops.ownership WHERE kind = 'server' AND key = 'shared'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        owner_a.ends_with(a.path().file_name().unwrap().to_str().unwrap()),
+        "{owner_a}"
+    );
+    // C declares `shared` too: a conflict, refused, nothing written, and A's
+    // own object is not pruned by C.
+    let (code, text) = output(bin(&url).args(["plan"]).arg(c.path()));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("belong to another source") && text.contains("server shared (owned by"),
+        "{text}"
+    );
+    assert!(!text.contains("a_only will be destroyed"), "{text}");
+    let (code, text) = apply(c.path(), &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("--take-ownership"), "{text}");
+    let names = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>("SELECT name FROM servers ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(names(pool.clone()).await, ["a_only", "shared"]);
+    // Taking ownership moves `shared` to C; A's other object stays A's.
+    let (code, text) = apply(c.path(), &["--take-ownership"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(names(pool.clone()).await, ["a_only", "c_only", "shared"]);
+    let owners: Vec<(String, String)> = sqlx::query_as(
+        "SELECT key, owner FROM mcpbox_gitops.ownership WHERE kind = 'server' ORDER BY key",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(owners[0].1, owner_a, "a_only is still A's");
+    assert_ne!(owners[2].1, owner_a, "shared moved to C");
+    // A row recorded before owners were (NULL) is claimed by the source that
+    // declares it, without a conflict.
+    sqlx::query("UPDATE mcpbox_gitops.ownership SET owner = NULL WHERE key = 'c_only'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (code, text) = apply(c.path(), &[]);
+    assert_eq!(code, 0, "{text}");
+    let claimed: Option<String> =
+        sqlx::query_scalar("SELECT owner FROM mcpbox_gitops.ownership WHERE key = 'c_only'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(claimed.as_deref(), Some(owners[2].1.as_str()));
+}

@@ -226,7 +226,12 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                    bookkeeping: &mut Vec<Bookkeeping>| {
         let hash = desired.hash_of(kind, key, obj);
         if let Some(o) = actual.ownership.get(&(kind, key.to_string())) {
-            if o.applied_hash != hash || (kind == Kind::Tool && o.pin != pin) {
+            // A row recorded before owners were (NULL) is claimed by the
+            // source that declares it, once; another source's row is claimed
+            // only by an apply allowed to take ownership (a conflict
+            // otherwise, refused before anything is written).
+            let claim = desired.owner.is_some() && o.owner != desired.owner;
+            if o.applied_hash != hash || (kind == Kind::Tool && o.pin != pin) || claim {
                 bookkeeping.push(Bookkeeping {
                     kind,
                     key: key.to_string(),
@@ -621,6 +626,28 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         }
     }
 
+    // Another source's objects: never pruned by this one; declared by both, a
+    // conflict apply refuses unless told to take ownership (Argo's
+    // FailOnSharedResource). NULL owners (older rows) belong to whoever applies.
+    let foreign = |owned: &crate::state::Owned| match (&owned.owner, &desired.owner) {
+        (Some(theirs), Some(ours)) => theirs != ours,
+        _ => false,
+    };
+    let conflicts: Vec<String> = actual
+        .ownership
+        .iter()
+        .filter(|((kind, key), owned)| {
+            foreign(owned) && desired.objects.contains_key(&(*kind, key.clone()))
+        })
+        .map(|((kind, key), owned)| {
+            format!(
+                "{} {key} (owned by {})",
+                kind.as_str(),
+                owned.owner.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+
     // Owned objects that left git: delete (prune) or keep; records of rows that
     // no longer exist are forgotten.
     let mut kept = Vec::new();
@@ -634,6 +661,9 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         }
         if desired.objects.contains_key(&(*kind, key.clone())) {
             continue; // re-created above
+        }
+        if foreign(owned) {
+            continue; // another source's: not ours to prune
         }
         let before: Option<Object> = match kind {
             Kind::Server => ix_servers
@@ -837,6 +867,8 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         kept,
         notes: desired.warnings.iter().cloned().chain(notes).collect(),
         summary,
-        owned: actual.ownership.len(),
+        owned: actual.ownership.values().filter(|o| !foreign(o)).count(),
+        owner: desired.owner.clone(),
+        conflicts,
     })
 }

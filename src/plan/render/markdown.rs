@@ -1163,6 +1163,7 @@ spec:
                     row_id: row,
                     applied_hash: obj.hash(),
                     pin,
+                    owner: None,
                 },
             );
         }
@@ -1183,6 +1184,7 @@ spec:
                             row_id: row,
                             applied_hash: Object::Secret(stored.clone()).hash(),
                             pin: None,
+                            owner: None,
                         },
                     );
                     a.secrets.push(SecretRow {
@@ -1225,6 +1227,7 @@ spec:
                     row_id: row,
                     applied_hash: obj.hash(),
                     pin: None,
+                    owner: None,
                 },
             );
         }

@@ -48,6 +48,16 @@ pub fn render_saved(plan: &Plan, file: &str) -> String {
 fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}");
+    if !plan.conflicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n!! {} object(s) belong to another source; apply refuses them unless --take-ownership:",
+            plan.conflicts.len()
+        );
+        for c in &plan.conflicts {
+            let _ = writeln!(out, "  ! {}", crate::escape::text(c));
+        }
+    }
     if !plan.has_changes() {
         let _ = writeln!(out);
         notes(&mut out, plan);
