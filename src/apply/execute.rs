@@ -312,11 +312,16 @@ async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Rep
     let result = locked(&mut conn, &work, opts).await;
     // Always release the session lock; if that fails, drop the connection so the
     // server releases it.
-    if sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(APPLY_LOCK)
-        .execute(&mut *conn)
-        .await
-        .is_err()
+    // Still held only when the transaction never reached its first statement.
+    if sqlx::query(
+        "SELECT pg_advisory_unlock($1) FROM pg_locks
+          WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+            AND classid = ($1 >> 32)::oid AND objid = ($1 & 4294967295)::oid AND objsubid = 1",
+    )
+    .bind(APPLY_LOCK)
+    .execute(&mut *conn)
+    .await
+    .is_err()
     {
         let _ = conn.detach().close().await;
     }
@@ -389,11 +394,13 @@ enum Locked {
 /// Takes the session lock, waiting up to `timeout`. While it waits it says once
 /// (a warning on stderr) who holds it.
 ///
-/// A session lock, not a transaction-scoped one: the apply's REPEATABLE READ
-/// snapshot must be taken after the lock is granted, and a transaction's
-/// snapshot is fixed by its first statement, which would be the one waiting
-/// for a transaction-scoped lock. A holder that vanished cannot keep it: our
-/// connections ask the server for keepalives (`cli::connect`).
+/// Waited for as a session lock, because the apply's REPEATABLE READ snapshot
+/// must be taken after the lock is granted, and a transaction's snapshot is
+/// fixed by its first statement, which would be the one waiting for a
+/// transaction-scoped lock. The first statement of the transaction then turns
+/// it into a transaction-scoped lock and drops the session hold (`locked`), so
+/// it is released with COMMIT or ROLLBACK. Our connections also ask the server
+/// for keepalives (`cli::connect`).
 async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<(), Error> {
     let start = std::time::Instant::now();
     let mut told = false;
@@ -462,6 +469,16 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         .execute(&mut *tx)
         .await
         .map_err(w("beginning the transaction"))?;
+    // From here the lock is the transaction's: taken again at transaction
+    // level (immediately: this session holds it) by the statement that also
+    // fixes the snapshot, after the session lock was granted; then the session
+    // hold is dropped. COMMIT or ROLLBACK releases it, so it cannot outlive
+    // the transaction, even when the client vanishes right after COMMIT.
+    sqlx::query("SELECT pg_advisory_xact_lock($1), pg_advisory_unlock($1)")
+        .bind(APPLY_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(w("taking the transaction's lock"))?;
     let actual = state::read::read(&mut tx).await?;
     let (plan, max_delete_percent, desired_empty, inputs) = match work {
         Work::Desired { desired, shown } => {

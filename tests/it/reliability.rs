@@ -100,6 +100,27 @@ fn unreachable_databases_are_named_with_the_reason() {
 /// the answer comes back (`forward = true`: the server commits, the client
 /// never hears), or cuts without forwarding it (the server rolls back).
 async fn commit_cutting_proxy(forward: bool) -> u16 {
+    cutting_proxy(if forward {
+        Cut::AfterCommit
+    } else {
+        Cut::BeforeCommit
+    })
+    .await
+}
+
+/// What the proxy does at the first COMMIT of a connection that recorded an apply.
+#[derive(Clone, Copy, PartialEq)]
+enum Cut {
+    /// Forward it, then close both sides before the answer comes back.
+    AfterCommit,
+    /// Close both sides without forwarding it.
+    BeforeCommit,
+    /// Forward it, then go silent both ways while keeping the server's side
+    /// open: a half-open connection, idle on the server after its COMMIT.
+    Blackhole,
+}
+
+async fn cutting_proxy(mode: Cut) -> u16 {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -138,10 +159,12 @@ async fn commit_cutting_proxy(forward: bool) -> u16 {
                         // back first (dropping the client's side of it).
                         back.abort();
                         let _ = back.await;
-                        if forward {
+                        if mode != Cut::BeforeCommit {
                             let _ = sw.write_all(chunk).await;
-                            // Let the server commit before its line goes dead too.
-                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                            // Let the server commit before its line goes dead too;
+                            // a black hole keeps the server's side open longer.
+                            let hold = if mode == Cut::Blackhole { 30_000 } else { 300 };
+                            tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
                         }
                         return;
                     }
@@ -462,4 +485,59 @@ async fn two_sources_never_fight(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(claimed.as_deref(), Some(owners[2].1.as_str()));
+}
+
+/// Issue 13.3: the apply lock cannot outlive its holder's transaction. An
+/// apply whose connection goes half-open right after COMMIT (the server
+/// committed and sits idle; the client hears nothing) used to keep the
+/// session lock until TCP keepalive gave up; the lock is the transaction's
+/// now, released by that COMMIT, so the next apply gets it at once.
+#[sqlx::test(migrations = false)]
+async fn a_half_open_connection_after_commit_holds_no_lock(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let port = cutting_proxy(Cut::Blackhole).await;
+    let via = via_proxy(&pool, port);
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        output(bin(&via).args(["apply", "examples/homelab", "--auto-approve"]))
+    })
+    .await
+    .unwrap();
+    // It could not learn the outcome while the old backend lived on.
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("lost at COMMIT"), "{text}");
+    // The half-open backend is still there, idle after its COMMIT…
+    let idle: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+            AND application_name LIKE 'mcpbox-gitops%' AND state = 'idle'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(idle >= 1, "the black-holed connection should still be open");
+    // A drifted row, so that the next apply has something to write (an
+    // apply with nothing to do never takes the lock).
+    sqlx::query("UPDATE tools SET description = 'drifted' WHERE name = 'forecast'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // …and holds no lock: the next apply goes through at once.
+    let url = crate::common::url(&pool);
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        output(bin(&url).args([
+            "apply",
+            "examples/homelab",
+            "--auto-approve",
+            "--lock-timeout",
+            "2s",
+        ]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("drift"), "{text}");
+    let tools: i64 = sqlx::query_scalar("SELECT count(*) FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tools, 12, "the first apply committed");
 }
