@@ -97,6 +97,7 @@ pub mod daemon;
 pub mod desired;
 pub mod escape;
 pub mod export;
+pub mod fmt;
 pub mod manifest;
 pub mod model;
 pub mod parallel;

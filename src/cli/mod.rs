@@ -16,6 +16,8 @@ pub mod daemon;
 pub mod db;
 pub mod diagnostics;
 pub mod export;
+pub mod fmt;
+pub mod init;
 pub mod plan;
 pub mod tools;
 pub mod validate;
@@ -89,6 +91,12 @@ pub enum Command {
     /// notify MCP clients (the retry path of `apply --activate`).
     #[command(after_help = ENVIRONMENT)]
     Activate(activate::Args),
+    /// Start a manifest repository: a commented server and tool, approvals,
+    /// policy and schemas (or, with --from-database, an export of MCPBox).
+    Init(init::Args),
+    /// Rewrite manifests in canonical layout (key order, quoting, indentation),
+    /// keeping comments; `--check` for CI.
+    Fmt(fmt::Args),
     /// Render a saved plan (from `plan --out`) as text, JSON or markdown.
     #[command(after_help = ENVIRONMENT)]
     Show(tools::ShowArgs),
@@ -167,6 +175,8 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Validate(_)
             | Command::Approve(_)
             | Command::Show(_)
+            | Command::Fmt(_)
+            | Command::Init(_)
             | Command::Completions(_)
             | Command::Man(_)
     ) {
@@ -181,6 +191,8 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Export(args) => export::run(args).await,
         Command::Activate(args) => activate::run(args).await,
         Command::Show(args) => tools::show(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Init(args) => init::run(args).await,
         Command::Completions(args) => tools::completions(args),
         Command::Man(args) => tools::man(args),
         Command::Daemon(args) => daemon::run(args).await,

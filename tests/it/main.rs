@@ -9,6 +9,7 @@ mod convergence;
 mod corpus;
 mod crash;
 mod daemon;
+mod everyday;
 mod export;
 mod fake_sandbox;
 mod fuzz;
