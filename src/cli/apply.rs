@@ -77,14 +77,18 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         return run_saved(&args, path).await;
     }
     let activation = args.activation()?;
+    let progress = super::progress::Progress::start("reading manifests");
     let (_files, mut desired) = super::load_desired(&args.source)?;
     super::read_values(&mut desired, &args.values, true, &reserved(&args))?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
     })?;
+    progress.step("reading the database");
     let pool = super::connect::write_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
+    progress.step("planning");
     let plan = crate::plan::diff::diff(&desired, &actual)?;
+    progress.finish();
     print(&if args.compact {
         render::text::render_compact(&plan)
     } else {
@@ -114,7 +118,10 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     // (three CI jobs of three merges) applies what is left, usually nothing,
     // instead of failing as stale. A plan a human confirmed must match exactly.
     let shown = (!args.auto_approve).then_some(&plan);
+    let applying =
+        super::progress::Progress::start("applying (waiting for the lock, then writing)");
     let (applied, report) = crate::apply::execute(&pool, &desired, shown, &opts).await?;
+    applying.finish();
     if args.auto_approve && !crate::apply::execute::same_changes(&plan, &applied) {
         print(&format!(
             "\nThe database changed while this apply waited for the lock; the plan re-computed inside it was applied instead:\n{}",

@@ -19,6 +19,7 @@ pub mod export;
 pub mod fmt;
 pub mod init;
 pub mod plan;
+pub mod progress;
 pub mod tools;
 pub mod validate;
 
@@ -43,6 +44,7 @@ const ENVIRONMENT: &str = "Environment:
   MCPBOX_GITOPS_CONNECT_TIMEOUT  first connection attempt's timeout (default 5s)
   GIT_TOKEN                    https token for remote repositories (--git-token-env)
   SANDBOX_API_KEY              MCPBox's sandbox key, for --activate (--sandbox-api-key-env)
+  MCPBOX_GITOPS_PROGRESS       `never` hides the progress spinner (shown on a terminal after 1s)
   RUST_LOG                     log filter (default warn); NO_COLOR turns colour off";
 
 /// Declarative GitOps for MCPBox: manifests in git, planned and applied into MCPBox's database.

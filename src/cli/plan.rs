@@ -54,6 +54,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             "--base compares two commits: give the pull request's commit with --git REF (e.g. --git HEAD), or a repository URL".into(),
         ));
     }
+    let progress = super::progress::Progress::start("reading manifests");
     let (_files, mut desired) = super::load_desired(&args.source)?;
     // PR mode: the policy (approvers, guard, reviewer) comes from BASE, so a pull
     // request cannot loosen its own rules; values are never read.
@@ -81,6 +82,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         }
         None => super::read_values(&mut desired, &args.values, false, &reserved)?,
     };
+    progress.step("reading the database");
     let actual = match &args.db.database_url {
         Some(url) => {
             let pool = super::connect::ready_pool(url).await?;
@@ -88,6 +90,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         }
         None => ActualState::default(),
     };
+    progress.step("planning");
     let mut plan = crate::plan::diff::diff(&desired, &actual)?;
     plan.notes.extend(note);
     // Changes outside this PR: what BASE itself would do to the database. Best
@@ -180,6 +183,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         std::fs::write(path, json + "\n")
             .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
     }
+    progress.finish();
     print(&text)?;
     if let Some(path) = &args.out {
         // Terraform's closing words: where the plan went and the exact command

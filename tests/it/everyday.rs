@@ -159,3 +159,66 @@ fn fmt_of_the_examples_is_a_no_op() {
         .assert()
         .success();
 }
+
+/// Runs `mcpbox-gitops ARGS` on a pseudo-terminal (util-linux `script`), so
+/// stderr is a terminal; returns everything the terminal showed.
+fn on_a_terminal(args: &str, env: &[(&str, &str)]) -> Option<String> {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        return None;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("mcpbox-gitops");
+    let out = std::process::Command::new(script)
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_slow_plan_shows_its_steps_on_a_terminal_and_nowhere_else() {
+    let Some(tty) = on_a_terminal(
+        "plan examples/homelab",
+        &[("MCPBOX_GITOPS_PROGRESS_AFTER", "0")],
+    ) else {
+        panic!("util-linux `script` is needed to give the command a terminal");
+    };
+    assert!(tty.contains("reading manifests"), "{tty}");
+    assert!(tty.contains("Plan: "), "{tty}");
+    // Turned off, or before the delay: nothing.
+    let off = on_a_terminal(
+        "plan examples/homelab",
+        &[
+            ("MCPBOX_GITOPS_PROGRESS", "never"),
+            ("MCPBOX_GITOPS_PROGRESS_AFTER", "0"),
+        ],
+    )
+    .unwrap_or_default();
+    assert!(!off.contains("reading manifests"), "{off}");
+    // A plan that ends before the delay shows nothing (the delay is set far
+    // beyond any plan's duration, so this does not depend on timing).
+    let quick = on_a_terminal(
+        "plan examples/homelab",
+        &[("MCPBOX_GITOPS_PROGRESS_AFTER", "600000")],
+    )
+    .unwrap_or_default();
+    assert!(quick.contains("Plan: "), "{quick}");
+    assert!(!quick.contains("reading manifests"), "{quick}");
+    // Not a terminal (a pipe, as in CI): nothing on stderr either.
+    let piped = bin()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("MCPBOX_GITOPS_PROGRESS_AFTER", "0")
+        .args(["plan", "examples/homelab"])
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        !String::from_utf8_lossy(&piped).contains("reading manifests"),
+        "no spinner in a pipe"
+    );
+}
