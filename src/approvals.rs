@@ -24,6 +24,11 @@ pub struct Pin {
     /// approval revoked in MCPBox is granted again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<String>,
+    /// An SSH signature (`-----BEGIN SSH SIGNATURE-----` …) of the pin's
+    /// statement by the approver (see `signing`). Not part of the pin's
+    /// identity: signing an existing pin changes nothing in MCPBox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl Pin {
@@ -114,6 +119,20 @@ pub fn render(pins: &Pins) -> String {
         if let Some(at) = &pin.approved_at {
             out.push_str(&format!("    approvedAt: {}\n", quoted(at)));
         }
+        out.push_str(&signature_lines(pin, "    "));
+    }
+    out
+}
+
+/// `signature: |` and the armored signature, indented under `pad`; empty
+/// when the pin has none.
+fn signature_lines(pin: &Pin, pad: &str) -> String {
+    let Some(sig) = &pin.signature else {
+        return String::new();
+    };
+    let mut out = format!("{pad}signature: |\n");
+    for line in sig.trim().lines() {
+        out.push_str(&format!("{pad}  {line}\n"));
     }
     out
 }
@@ -190,6 +209,7 @@ pub fn upsert(text: &str, pin: &Pin) -> Option<String> {
     if let Some(when) = &pin.approved_at {
         item.push_str(&format!("{pad}  approvedAt: {}\n", quoted(when)));
     }
+    item.push_str(&signature_lines(pin, &format!("{pad}  ")));
     // Which tool each item pins: the item parsed on its own.
     let tool_of = |(s, e): (usize, usize)| -> Option<String> {
         let body: String = lines[s..e].concat();
@@ -253,6 +273,7 @@ mod tests {
                 sha256: "ab".repeat(32),
                 approved_by: "x@y.z".into(),
                 approved_at: Some("2026-11-26T00:00:00Z".into()),
+                signature: None,
             },
         );
         let text = render(&pins);
@@ -306,6 +327,7 @@ approvals:
             sha256: c.to_string().repeat(64),
             approved_by: "carol@example.com".into(),
             approved_at: Some("2026-12-05T10:00:00Z".into()),
+            signature: None,
         }
     }
 
@@ -352,6 +374,7 @@ approvals:
             sha256: "0".repeat(64),
             approved_by: "x".into(),
             approved_at: None,
+            signature: None,
         };
         let mut b = a.clone();
         b.approved_at = Some("later".into());

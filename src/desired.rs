@@ -48,6 +48,9 @@ pub struct DesiredState {
     pub value_sources: BTreeMap<String, ValueSource>,
     /// The values read for this run (empty unless the CLI read them).
     pub values: Resolved,
+    /// The policy's `allowed_signers` file, when the repository has one (in PR
+    /// mode, BASE's): whose signatures make a pin count.
+    pub signers: Option<crate::signing::AllowedSigners>,
     /// [`Object::hash`] of every object, computed once (in parallel) when the
     /// state is built: the diff and the fingerprint need them, and hashing
     /// 10,000 tools' code is not free. `objects` is not changed after `build`.
@@ -60,18 +63,44 @@ impl DesiredState {
     /// with the base commit's policy.
     pub fn set_policy(&mut self, policy: Policy) {
         let allowed: Vec<String> = policy.approvers.iter().map(|a| a.to_lowercase()).collect();
-        self.warnings.retain(|w| !w.starts_with("ignored pin"));
+        self.warnings
+            .retain(|w| !w.starts_with("ignored pin") && !w.starts_with(SIGNERS_NOTE));
         self.pins = Pins::new();
+        if policy.require_signed_approvals {
+            if let Some(signers) = &self.signers {
+                self.warnings
+                    .extend(signers.skipped.iter().map(|s| format!("{SIGNERS_NOTE}{s}")));
+            }
+        }
         for (key, pin) in &self.all_pins {
-            if allowed.is_empty() || allowed.contains(&pin.approved_by.to_lowercase()) {
-                self.pins.insert(key.clone(), pin.clone());
-            } else {
+            if !(allowed.is_empty() || allowed.contains(&pin.approved_by.to_lowercase())) {
                 self.warnings.push(format!(
                     "ignored pin of {key} by {}: not in the policy's approvers ({})",
                     pin.approved_by,
                     policy.approvers.join(", ")
                 ));
+                continue;
             }
+            if policy.require_signed_approvals || pin.signature.is_some() {
+                if let crate::signing::Verdict::Refused(why) =
+                    crate::signing::verify(pin, self.signers.as_ref())
+                {
+                    if policy.require_signed_approvals {
+                        self.warnings.push(format!(
+                            "ignored pin of {key} by {}: the policy requires signed approvals and {why}",
+                            pin.approved_by
+                        ));
+                        continue;
+                    }
+                    // Not required: the pin counts, but a signature that does
+                    // not verify is worth a reviewer's attention.
+                    self.warnings.push(format!(
+                        "{SIGNERS_NOTE}the signature of the pin of {key} by {} does not verify: {why} (it counts: the policy does not set requireSignedApprovals)",
+                        pin.approved_by
+                    ));
+                }
+            }
+            self.pins.insert(key.clone(), pin.clone());
         }
         self.policy = policy;
     }
@@ -128,6 +157,15 @@ impl DesiredState {
     }
 }
 
+/// Prefix of notes about the `allowed_signers` file (recomputed with the policy).
+const SIGNERS_NOTE: &str = "allowed signers: ";
+
+/// The `allowed_signers` file `policy` names, parsed, if `files` has it.
+pub fn signers_of(files: &FileSet, policy: &Policy) -> Option<crate::signing::AllowedSigners> {
+    load::text_of(files, &policy.allowed_signers)
+        .map(|text| crate::signing::AllowedSigners::parse(&policy.allowed_signers, text))
+}
+
 /// Loads, validates and resolves a repository. Returns every diagnostic when
 /// anything is wrong, sorted by file and position.
 pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
@@ -166,6 +204,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         objects: BTreeMap::new(),
         value_sources: BTreeMap::new(),
         values: Resolved::unread(),
+        signers: signers_of(files, &policy),
         hashes: BTreeMap::new(),
     };
     state.set_policy(policy);

@@ -106,6 +106,7 @@ pub mod policy;
 pub mod python;
 pub mod rules;
 pub mod settings;
+pub mod signing;
 pub mod source;
 pub mod state;
 pub mod values;

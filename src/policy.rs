@@ -89,6 +89,17 @@ pub struct Policy {
     /// own author.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// A pin counts only with a valid SSH signature from a key the
+    /// `allowedSigners` file lists for its approver (see `signing`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signed_approvals: bool,
+    /// The `allowed_signers` file (git's format), relative to the repository
+    /// root; read from the same commit as this policy (BASE in PR mode).
+    #[serde(
+        default = "default_allowed_signers",
+        skip_serializing_if = "is_default_allowed_signers"
+    )]
+    pub allowed_signers: String,
     /// See [`ValuesPolicy`].
     #[serde(default)]
     pub values: ValuesPolicy,
@@ -96,6 +107,17 @@ pub struct Policy {
 
 fn default_reviewer() -> String {
     "mcpbox-gitops".to_string()
+}
+
+/// Where `allowed_signers` is by default: the repository root.
+pub const DEFAULT_ALLOWED_SIGNERS: &str = "allowed_signers";
+
+fn default_allowed_signers() -> String {
+    DEFAULT_ALLOWED_SIGNERS.to_string()
+}
+
+fn is_default_allowed_signers(s: &str) -> bool {
+    s == DEFAULT_ALLOWED_SIGNERS
 }
 
 fn default_true() -> bool {
@@ -110,6 +132,8 @@ impl Default for Policy {
             prune: true,
             deletion_guard: DeletionGuard::default(),
             approvers: Vec::new(),
+            require_signed_approvals: false,
+            allowed_signers: default_allowed_signers(),
             values: ValuesPolicy::default(),
         }
     }
@@ -137,6 +161,18 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, Diagnostic> {
             location_at(text, 0, 0),
             "`deletionGuard.maxDeletePercent` must be 0 to 100",
         ));
+    }
+    if crate::source::subdir_components(&policy.allowed_signers).is_none_or(|c| c.is_empty()) {
+        return Err(Diagnostic::new(
+            Code::RepoFile,
+            file,
+            location_at(text, 0, 0),
+            format!(
+                "`allowedSigners` `{}` is not a path inside the repository",
+                crate::escape::text(&policy.allowed_signers)
+            ),
+        )
+        .help("give a path relative to the repository root, e.g. allowed_signers or .github/allowed_signers"));
     }
     if let Some(dir) = policy
         .values

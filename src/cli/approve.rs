@@ -23,6 +23,11 @@ pub struct Args {
     /// Deprecated spelling of `--repo` (elsewhere `--path` means `--subdir`).
     #[arg(long, value_name = "DIR", hide = true)]
     pub path: Option<PathBuf>,
+    /// Sign each pin with this SSH key (git's SSH signing format, namespace
+    /// `mcpbox-gitops`): an unencrypted private key is used directly; an
+    /// encrypted one, or a `.pub` whose key is in ssh-agent, via `ssh-keygen -Y sign`.
+    #[arg(long, value_name = "KEY")]
+    pub sign_with: Option<PathBuf>,
 }
 
 /// Runs `approve`.
@@ -63,6 +68,16 @@ pub fn run(mut args: Args) -> Result<u8, Error> {
             sha256: hash.clone(),
             approved_by: args.by.clone(),
             approved_at: Some(at.clone()),
+            signature: None,
+        };
+        let pin = match &args.sign_with {
+            Some(key) => Pin {
+                signature: Some(
+                    crate::signing::sign(&pin, key).map_err(|e| Error::Other(e.to_string()))?,
+                ),
+                ..pin
+            },
+            None => pin,
         };
         text = approvals::upsert(&text, &pin).ok_or_else(|| {
             Error::Other(format!(
@@ -71,9 +86,14 @@ pub fn run(mut args: Args) -> Result<u8, Error> {
             ))
         })?;
         out.push_str(&format!(
-            "pinned {key} at sha256 {} by {}\n",
+            "pinned {key} at sha256 {} by {}{}\n",
             &hash[..12],
-            args.by
+            args.by,
+            if pin.signature.is_some() {
+                ", signed"
+            } else {
+                ""
+            }
         ));
     }
     std::fs::write(args.repo.join(APPROVALS_FILE), text)?;

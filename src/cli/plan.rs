@@ -65,6 +65,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         None => None,
     };
     if let Some(b) = &base {
+        desired.signers = b.signers.clone();
         desired.set_policy(b.policy.clone());
     }
     let reserved = [args.source.git_token_env.as_str()];
@@ -224,6 +225,9 @@ struct Base {
     label: String,
     policy: crate::policy::Policy,
     pins: crate::approvals::Pins,
+    /// BASE's `allowed_signers` (as BASE's policy names it): a PR cannot add
+    /// its own author's key.
+    signers: Option<crate::signing::AllowedSigners>,
     desired: Option<crate::desired::DesiredState>,
 }
 
@@ -259,6 +263,7 @@ fn read_base(source: &SourceArgs, rev: &str, notes: &mut Vec<String>) -> Result<
     };
     Ok(Base {
         label: files.label.clone(),
+        signers: crate::desired::signers_of(files, &policy),
         policy,
         pins,
         desired,

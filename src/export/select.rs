@@ -443,6 +443,7 @@ fn pin_for(t: &ToolRow, key: &str, opts: &Options, notes: &mut Vec<String>) -> P
         approved_at: t
             .approved_at
             .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        signature: None,
     }
 }
 

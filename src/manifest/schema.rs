@@ -393,6 +393,11 @@ fn approvals() -> Value {
                     "approvedAt": {
                         "description": "When (RFC 3339); re-pinning the same content changes it, which is how an approval revoked in MCPBox is granted again.",
                         "type": ["string", "null"]
+                    },
+                    "signature": {
+                        "description": "The approver's SSH signature of the pin (`ssh-keygen -Y sign`, namespace `mcpbox-gitops`), written by `approve --sign-with KEY`. Required when the policy sets `requireSignedApprovals`.",
+                        "type": ["string", "null"],
+                        "pattern": "^\\s*-----BEGIN SSH SIGNATURE-----"
                     }
                 },
                 "required": ["tool", "sha256", "approvedBy"],
@@ -440,6 +445,17 @@ fn policy() -> Value {
                 "type": "array",
                 "items": { "type": "string", "minLength": 1 },
                 "uniqueItems": true
+            },
+            "requireSignedApprovals": {
+                "description": "A pin counts only with a valid SSH signature (approve --sign-with) from a key the allowedSigners file lists for its approver; other pins count as none, and the plan says why.",
+                "type": "boolean",
+                "default": false
+            },
+            "allowedSigners": {
+                "description": "The allowed_signers file (git's format: principals, options, key) relative to the repository root, read from the same commit as this policy (BASE in PR mode). A principal EMAIL may approve every tool; EMAIL/SERVER-GLOB only those servers' tools.",
+                "type": "string",
+                "minLength": 1,
+                "default": "allowed_signers"
             },
             "prune": {
                 "description": "Delete owned objects that left git. When false, they are listed but kept.",
@@ -690,6 +706,7 @@ mod tests {
                     sha256: h.clone(),
                     approved_by: "x@y.z".into(),
                     approved_at: at.map(Into::into),
+                    signature: None,
                 },
             );
         }

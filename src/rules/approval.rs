@@ -249,6 +249,7 @@ mod tests {
             sha256: sha.into(),
             approved_by: "alice@example.com".into(),
             approved_at: None,
+            signature: None,
         }
     }
 

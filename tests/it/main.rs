@@ -20,5 +20,6 @@ mod page;
 mod reliability;
 mod schema;
 mod security;
+mod signing;
 mod sources;
 mod values;
