@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 use tracing::{info_span, Instrument};
 
-use super::call::{Auth, Client};
+use super::call::{Answer, Auth, Client};
 use super::config::{join, AdminApi};
 use super::outcome::{Call, CallResult, Outcome};
 use super::payload::ServerRows;
@@ -28,25 +28,14 @@ pub(super) async fn restart(
         return;
     }
     let token = login(client, admin, outcome).await;
-    let password = admin.password.expose();
     for server in servers {
         let result = CallResult::server(Call::Restart, server.id, &server.name);
         let Some(token) = &token else {
             outcome.push(result.not_sent("not sent: logging in to MCPBox failed".into()));
             continue;
         };
-        let url = join(
-            &admin.backend_url,
-            &format!("api/sandbox/servers/{}/restart", server.id),
-        );
-        let answer = client
-            .post(
-                &url,
-                Auth::Token(token),
-                None,
-                false,
-                &[password, token.expose()],
-            )
+        let path = format!("api/sandbox/servers/{}/restart", server.id);
+        let answer = post_as_admin(client, admin, &path, token)
             .instrument(info_span!("restart", server = %server.name, server_id = %server.id))
             .await;
         outcome.push(super::finish(result, answer));
@@ -57,19 +46,31 @@ pub(super) async fn restart(
             outcome.push(result.not_sent("not sent: logging in to MCPBox failed".into()));
             return;
         };
-        let url = join(&admin.backend_url, "api/settings/modules/sync");
-        let answer = client
-            .post(
-                &url,
-                Auth::Token(token),
-                None,
-                false,
-                &[password, token.expose()],
-            )
+        let answer = post_as_admin(client, admin, "api/settings/modules/sync", token)
             .instrument(info_span!("modules_sync"))
             .await;
         outcome.push(super::finish(result, answer));
     }
+}
+
+/// `POST` to MCPBox's backend as the logged-in admin, the password and the
+/// token scrubbed from anything the answer reports.
+async fn post_as_admin(
+    client: &Client<'_>,
+    admin: &AdminApi,
+    path: &str,
+    token: &Secret,
+) -> Answer {
+    let url = join(&admin.backend_url, path);
+    client
+        .post(
+            &url,
+            Auth::Token(token),
+            None,
+            false,
+            &[admin.password.expose(), token.expose()],
+        )
+        .await
 }
 
 /// `POST /auth/login {"username", "password"}` → the `access_token` (a JWT

@@ -55,6 +55,19 @@ pub struct Read {
     pub author: Option<String>,
 }
 
+impl Read {
+    /// What a commit read from git says.
+    fn of_commit(g: git::GitSource) -> Read {
+        Read {
+            files: g.file_set,
+            revision: g.commit,
+            is_commit: true,
+            subject: Some(g.summary),
+            author: Some(g.author),
+        }
+    }
+}
+
 impl Source {
     /// The identity our ownership records for this source: the same as the
     /// CLI's for the same repository and subdir (see
@@ -141,17 +154,9 @@ impl Source {
                 path,
                 branch,
                 subdir,
-            } => {
-                let g =
-                    git::from_commit(path, branch, subdir.as_deref()).map_err(|e| e.to_string())?;
-                Ok(Read {
-                    files: g.file_set,
-                    revision: g.commit,
-                    is_commit: true,
-                    subject: Some(g.summary),
-                    author: Some(g.author),
-                })
-            }
+            } => git::from_commit(path, branch, subdir.as_deref())
+                .map(Read::of_commit)
+                .map_err(|e| e.to_string()),
             Source::Remote {
                 url,
                 branch,
@@ -160,15 +165,9 @@ impl Source {
                 ..
             } => {
                 // Fetched by `head`, which every pass calls first.
-                let g = git::from_mirror(url, branch, cache, subdir.as_deref())
-                    .map_err(|e| e.to_string())?;
-                Ok(Read {
-                    files: g.file_set,
-                    revision: g.commit,
-                    is_commit: true,
-                    subject: Some(g.summary),
-                    author: Some(g.author),
-                })
+                git::from_mirror(url, branch, cache, subdir.as_deref())
+                    .map(Read::of_commit)
+                    .map_err(|e| e.to_string())
             }
             Source::Dir { path } => {
                 let files = FileSet::from_dir(path).map_err(|e| e.to_string())?;
