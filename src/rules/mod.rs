@@ -12,6 +12,7 @@
 
 pub mod approval;
 pub mod passthrough;
+pub mod quarantine;
 pub mod sync;
 pub mod tunnel;
 pub mod versions;
