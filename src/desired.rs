@@ -48,6 +48,9 @@ pub struct DesiredState {
     pub value_sources: BTreeMap<String, ValueSource>,
     /// The values read for this run (empty unless the CLI read them).
     pub values: Resolved,
+    /// What each tool's code needs and what git grants, placed in the
+    /// repository, for the least-privilege diff (`infer::check`).
+    pub inventory: crate::infer::Inventory,
     /// [`Object::hash`] of every object, computed once (in parallel) when the
     /// state is built: the diff and the fingerprint need them, and hashing
     /// 10,000 tools' code is not free. `objects` is not changed after `build`.
@@ -166,6 +169,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         objects: BTreeMap::new(),
         value_sources: BTreeMap::new(),
         values: Resolved::unread(),
+        inventory: crate::infer::inventory::collect(files, &manifests.docs),
         hashes: BTreeMap::new(),
     };
     state.set_policy(policy);
