@@ -235,11 +235,17 @@ fn hosts(inv: &Inventory, out: &mut LeastPrivilege) {
             }
         }
     }
+    // Each grant is compared with its own server's tools only: a fleet of
+    // servers costs the sum of their sizes, not their product.
+    let mut by_server: BTreeMap<&str, Vec<&super::inventory::ToolUses>> = BTreeMap::new();
+    for t in &inv.tools {
+        by_server.entry(t.server.as_str()).or_default().push(t);
+    }
     for g in &inv.hosts {
-        let tools: BTreeSet<String> = inv
-            .tools
+        let tools: BTreeSet<String> = by_server
+            .get(g.server.as_str())
+            .map_or(&[][..], |v| v)
             .iter()
-            .filter(|t| t.server == g.server)
             .filter(|t| {
                 t.hosts.iter().any(|(u, _)| {
                     matches!(u, HostUse::Known { host, port } if admits(&g.host, g.port, host, *port))
@@ -327,21 +333,27 @@ fn modules(inv: &Inventory, out: &mut LeastPrivilege) {
             }
         }
     }
+    // Tools by every name an import of theirs could be allowed by: the
+    // imported name and its top-level package.
+    let mut importers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for t in &inv.tools {
+        for (u, _) in &t.modules {
+            if let ModuleUse::Named { name, .. } = u {
+                importers.entry(name.as_str()).or_default().insert(t.key());
+                importers.entry(top(name)).or_default().insert(t.key());
+            }
+        }
+    }
     for g in &inv.modules {
         // The import names this entry lets through: itself and its derived names.
         let mut admitted: BTreeSet<String> =
             sync::derived_import_names(&g.name).into_iter().collect();
         admitted.insert(g.name.clone());
-        let tools: BTreeSet<String> = inv
-            .tools
+        let tools: BTreeSet<String> = admitted
             .iter()
-            .filter(|t| {
-                t.modules.iter().any(|(u, _)| {
-                    matches!(u, ModuleUse::Named { name, .. }
-                        if admitted.contains(name) || admitted.contains(top(name)))
-                })
-            })
-            .map(|t| t.key())
+            .filter_map(|n| importers.get(n.as_str()))
+            .flatten()
+            .cloned()
             .collect();
         let dynamic: Vec<String> = dynamic_tools
             .iter()
