@@ -139,6 +139,22 @@ fn plan_json_is_golden() {
     insta::assert_json_snapshot!("homelab_plan_json", v, {".tool_version" => "[version]", ".owner" => "[owner]"});
 }
 
+/// Issue 17: the homelab example's pull-request comment, with the "used by"
+/// column (which tools use each new host and module) and the dynamic note.
+#[test]
+fn plan_markdown_is_golden_with_used_by() {
+    let out = bin()
+        .args(["plan", "examples/homelab", "--format", "markdown"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(out).unwrap();
+    assert!(md.contains("| | count | what | used by |"), "{md}");
+    insta::assert_snapshot!("homelab_plan_markdown", md);
+}
+
 #[test]
 fn invalid_repo_exits_1_with_file_line_col() {
     let dir = tempfile::tempdir().unwrap();
