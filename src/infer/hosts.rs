@@ -185,7 +185,7 @@ fn is_client(scopes: &Scopes<'_>, scope: usize, expr: &Expr, depth: usize) -> bo
 /// What the code says of the string `expr` evaluates to.
 fn eval(scopes: &Scopes<'_>, scope: usize, expr: &Expr, depth: usize) -> Text {
     if depth > MAX_DEPTH {
-        return Text::Unknown("constants refer to each other too deeply".to_string());
+        return Text::Unknown("the URL is built too deeply (or in a cycle) to follow".to_string());
     }
     match expr {
         Expr::StringLiteral(s) => Text::Full(s.value.to_str().to_string()),
@@ -381,17 +381,27 @@ fn has_scheme(s: &str) -> bool {
 /// `from urllib.parse import urljoin`, `up.urljoin` after
 /// `import urllib.parse as up`, `urllib.parse.urljoin` after `import urllib.parse`.
 fn callee(scopes: &Scopes<'_>, scope: usize, func: &Expr) -> Option<String> {
-    match func {
-        Expr::Name(n) => match scopes.resolve(scope, n.id.as_str()) {
-            Resolved::Import(path, Some(attr)) => Some(format!("{path}.{attr}")),
-            Resolved::Import(path, None) => Some(path.to_string()),
-            _ => None,
-        },
-        Expr::Attribute(a) => {
-            callee(scopes, scope, &a.value).map(|p| format!("{p}.{}", a.attr.as_str()))
+    // Walk down `a.b.c` to `a` without recursion (chains may be long).
+    let mut attrs: Vec<&str> = Vec::new();
+    let mut at = func;
+    while let Expr::Attribute(a) = at {
+        if attrs.len() > MAX_DEPTH {
+            return None;
         }
-        _ => None,
+        attrs.push(a.attr.as_str());
+        at = &a.value;
     }
+    let Expr::Name(n) = at else { return None };
+    let mut path = match scopes.resolve(scope, n.id.as_str()) {
+        Resolved::Import(path, Some(attr)) => format!("{path}.{attr}"),
+        Resolved::Import(path, None) => path.to_string(),
+        _ => return None,
+    };
+    for attr in attrs.iter().rev() {
+        path.push('.');
+        path.push_str(attr);
+    }
+    Some(path)
 }
 
 #[cfg(test)]

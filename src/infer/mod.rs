@@ -198,4 +198,29 @@ mod tests {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
+
+    /// Shapes that could make a naive follower loop or recurse without end
+    /// get an answer: cycles and long chains are dynamic or ignored.
+    #[test]
+    fn cycles_and_long_chains_end() {
+        let cycle = "A = B\nB = A\nasync def main():\n    await http.get(A)\n";
+        assert_eq!(
+            hosts_of(cycle),
+            ["dynamic: the URL is built too deeply (or in a cycle) to follow"]
+        );
+        let long_sum = format!(
+            "async def main():\n    await http.get('https://a.io/' + {})\n",
+            vec!["'x'"; 3000].join(" + ")
+        );
+        assert_eq!(hosts_of(&long_sum).len(), 1);
+        let chain = format!(
+            "import urllib.parse\nasync def main():\n    await http.get(urllib.parse{}.urljoin('https://a.io/', 'x'))\n",
+            ".parse".repeat(2000)
+        );
+        assert_eq!(
+            hosts_of(&chain),
+            ["dynamic: the URL is computed at run time"]
+        );
+        assert!(modules_of("from . import x\n").contains(&".".to_string()));
+    }
 }
