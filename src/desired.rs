@@ -51,6 +51,9 @@ pub struct DesiredState {
     /// The policy's `allowed_signers` file, when the repository has one (in PR
     /// mode, BASE's): whose signatures make a pin count.
     pub signers: Option<crate::signing::AllowedSigners>,
+    /// What each tool's code needs and what git grants, placed in the
+    /// repository, for the least-privilege diff (`infer::check`).
+    pub inventory: crate::infer::Inventory,
     /// [`Object::hash`] of every object, computed once (in parallel) when the
     /// state is built: the diff and the fingerprint need them, and hashing
     /// 10,000 tools' code is not free. `objects` is not changed after `build`.
@@ -205,6 +208,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         value_sources: BTreeMap::new(),
         values: Resolved::unread(),
         signers: signers_of(files, &policy),
+        inventory: crate::infer::inventory::collect(files, &manifests.docs),
         hashes: BTreeMap::new(),
     };
     state.set_policy(policy);

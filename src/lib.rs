@@ -21,6 +21,7 @@
 //!   in-memory `FileSet`.
 //! - [`manifest`] (core): YAML documents with positions, kinds, diagnostics, validation.
 //! - [`python`] (core): MCPBox's Python rules (syntax, `async def main`, `input_schema`).
+//! - [`infer`] (core): what tool code needs (modules, hosts) against what git grants.
 //! - [`desired`] (core): the normalised desired state.
 //! - [`export`] (core): the actual state as a manifest repository (`desired`'s inverse).
 //! - [`model`] (core): the managed objects shared by desired, actual and plan.
@@ -98,6 +99,7 @@ pub mod desired;
 pub mod escape;
 pub mod export;
 pub mod fmt;
+pub mod infer;
 pub mod manifest;
 pub mod model;
 pub mod parallel;

@@ -4,7 +4,9 @@
 //! - [`validate`]: MCPBox's `validate_python_code` (MCPBOX.md §4.2) — emptiness check,
 //!   syntax check with the 3.14 grammar, breadth-first search for the first `async def main`,
 //!   and its ordinary parameters with `ast.unparse`-identical annotation text;
-//! - [`input_schema`]: MCPBox's `input_schema` extraction (§4.3) from that result.
+//! - [`input_schema`]: MCPBox's `input_schema` extraction (§4.3) from that result;
+//! - the tree is parsed once: [`Validation::needs`] carries what `infer` finds in it
+//!   (imports, hosts), so no caller parses the code a second time.
 //!
 //! What does not: the length limits of §4.1 (100 000 characters and so on), the
 //! "must have an async main" refusal of create/update, and everything about storing the
@@ -83,6 +85,9 @@ pub struct Validation {
     pub main_line: Option<usize>,
     /// The ordinary (positional-or-keyword) parameters of that `main`, in order.
     pub parameters: Vec<Parameter>,
+    /// The modules and hosts the code needs (`infer`), found in the same tree
+    /// the syntax check built; empty when the code does not parse.
+    pub needs: crate::infer::Needs,
 }
 
 /// Code longer than this (in bytes) is reported invalid without being parsed; MCPBox
@@ -260,6 +265,7 @@ impl Validation {
             syntax_error,
             main_line: None,
             parameters: Vec::new(),
+            needs: crate::infer::Needs::default(),
         }
     }
 
@@ -429,6 +435,7 @@ fn analyse(code: &str) -> Validation {
         syntax_error: None,
         main_line: None,
         parameters: Vec::new(),
+        needs: crate::infer::needs(&module.body),
     };
     if let Some(main) = find_async_main(&module.body) {
         result.has_main = true;

@@ -13,6 +13,8 @@ use crate::source::FileSet;
 struct Rendered<'a> {
     d: &'a Diagnostic,
     src: Option<Snippet>,
+    /// Shown as an error (every `E…` code; `W…` codes only under `--strict`).
+    error: bool,
 }
 
 /// Masked source regions by (file, start, end): many diagnostics on one long
@@ -166,6 +168,14 @@ impl fmt::Display for Rendered<'_> {
 impl std::error::Error for Rendered<'_> {}
 
 impl miette::Diagnostic for Rendered<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.error {
+            miette::Severity::Error
+        } else {
+            miette::Severity::Warning
+        })
+    }
+
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(format!(
             "{} {}",
@@ -198,6 +208,22 @@ impl miette::Diagnostic for Rendered<'_> {
 
 /// Renders every diagnostic and a closing tally.
 pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
+    render_with(files, diags, color, is_error_plain)
+}
+
+/// Whether a diagnostic is an error without `--strict`: every `E…` code.
+pub fn is_error_plain(d: &Diagnostic) -> bool {
+    !d.code.is_warning()
+}
+
+/// [`render`], with `is_error` saying which diagnostics are errors (the rest are
+/// warnings): `validate --strict` makes W001 an error.
+pub fn render_with(
+    files: &FileSet,
+    diags: &[Diagnostic],
+    color: bool,
+    is_error: fn(&Diagnostic) -> bool,
+) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -228,7 +254,11 @@ pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
             continue;
         }
         let src = text_of(files, &d.file).and_then(|t| Snippet::new(&d.file, t, d, &mut masked));
-        let r = Rendered { d, src };
+        let r = Rendered {
+            d,
+            src,
+            error: is_error(d),
+        };
         if handler.render_report(&mut out, &r).is_err() {
             out.push_str(&format!("error: {d}\n"));
         }
@@ -246,17 +276,38 @@ pub fn render(files: &FileSet, diags: &[Diagnostic], color: bool) -> String {
     }
     let mut file_names: Vec<&str> = diags.iter().map(|d| d.file.as_str()).collect();
     file_names.dedup();
-    out.push_str(&format!(
-        "{} error(s) in {} file(s)\n",
-        diags.len(),
-        file_names.len()
-    ));
+    let errors = diags.iter().filter(|d| is_error(d)).count();
+    let warnings = diags.len() - errors;
+    let what = if warnings == 0 {
+        format!("{errors} error(s)")
+    } else {
+        format!("{errors} error(s) and {warnings} warning(s)")
+    };
+    out.push_str(&format!("{what} in {} file(s)\n", file_names.len()));
     out
 }
 
 /// The diagnostics as a JSON document.
 pub fn render_json(diags: &[Diagnostic]) -> String {
-    let doc = serde_json::json!({ "valid": diags.is_empty(), "diagnostics": diags });
+    render_json_with(diags, is_error_plain)
+}
+
+/// [`render_json`] with the errors chosen by `is_error`; each diagnostic gains
+/// its `severity` (`error` or `warning`), and `valid` means no errors.
+pub fn render_json_with(diags: &[Diagnostic], is_error: fn(&Diagnostic) -> bool) -> String {
+    let list: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                let severity = if is_error(d) { "error" } else { "warning" };
+                o.insert("severity".into(), severity.into());
+            }
+            v
+        })
+        .collect();
+    let valid = !diags.iter().any(is_error);
+    let doc = serde_json::json!({ "valid": valid, "diagnostics": list });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s

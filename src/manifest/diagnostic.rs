@@ -53,6 +53,11 @@ pub enum Code {
     RepoFile,
     /// E060: something that looks like a literal secret value in a manifest.
     LiteralSecret,
+    /// W001 (warning): tool code calls a host or imports a module the manifests do
+    /// not allow; it will fail at run time in MCPBox's sandbox (`infer`).
+    NeededNotGranted,
+    /// W002 (warning): a host or module git grants that no tool appears to use.
+    GrantedNotUsed,
 }
 
 impl Code {
@@ -81,6 +86,8 @@ impl Code {
             Code::InvalidSetting => "E040",
             Code::RepoFile => "E050",
             Code::LiteralSecret => "E060",
+            Code::NeededNotGranted => "W001",
+            Code::GrantedNotUsed => "W002",
         }
     }
 
@@ -109,11 +116,19 @@ impl Code {
             Code::InvalidSetting => "invalid-setting",
             Code::RepoFile => "repo-file",
             Code::LiteralSecret => "literal-secret",
+            Code::NeededNotGranted => "needed-not-granted",
+            Code::GrantedNotUsed => "granted-not-used",
         }
     }
 
+    /// A warning (`W…`): reported, but the repository is still valid (unless
+    /// `validate --strict` makes W001 an error).
+    pub fn is_warning(self) -> bool {
+        matches!(self, Code::NeededNotGranted | Code::GrantedNotUsed)
+    }
+
     /// Every code, in order (for documentation and tests).
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 24] = [
         Code::YamlSyntax,
         Code::UnknownField,
         Code::InvalidValue,
@@ -136,6 +151,8 @@ impl Code {
         Code::InvalidSetting,
         Code::RepoFile,
         Code::LiteralSecret,
+        Code::NeededNotGranted,
+        Code::GrantedNotUsed,
     ];
 }
 

@@ -265,6 +265,14 @@ pub struct Plan {
     /// apply refuses them unless told to take ownership.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
+    /// The least-privilege diff (`infer`): uses of hosts and modules git does
+    /// not grant (they fail at run time in MCPBox's sandbox), grants no tool
+    /// uses, and which tools use each grant. Display only; apply never reads it.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::infer::LeastPrivilege::is_empty"
+    )]
+    pub least_privilege: crate::infer::LeastPrivilege,
 }
 
 impl Plan {
@@ -394,6 +402,7 @@ mod tests {
             owned: 10,
             owner: None,
             conflicts: Vec::new(),
+            least_privilege: Default::default(),
         };
         assert_eq!(plan.refusal(false, 50, false), None);
         assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));

@@ -360,6 +360,7 @@ mod tests {
             owned: 0,
             owner: None,
             conflicts: Vec::new(),
+            least_privilege: Default::default(),
         }
     }
 

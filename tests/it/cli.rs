@@ -21,6 +21,72 @@ fn validate_examples_is_clean() {
         .stdout(predicate::str::contains("is valid"));
 }
 
+/// Issue 17: code that needs what the manifests do not grant is a warning
+/// naming the line in the `.py` (an error with `--strict`); a grant no tool
+/// uses is a warning too. The repository stays valid.
+#[test]
+fn validate_warns_about_needs_not_granted_and_strict_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec:\n  network:\n    - {host: spare.example.com, justification: unused}\n---\napiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  codeFile: t.py\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t.py"),
+        "import yaml\n\n\nasync def main():\n    return await http.get(\"https://api.example.com/v1\")\n",
+    )
+    .unwrap();
+    bin()
+        .args(["validate"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("is valid with 3 warning(s)"))
+        .stderr(predicate::str::contains("t.py:1:8"))
+        .stderr(predicate::str::contains("W001 needed-not-granted"))
+        .stderr(predicate::str::contains("t.py:5:27"))
+        .stderr(predicate::str::contains(
+            "will fail at run time in MCPBox's sandbox",
+        ))
+        .stderr(predicate::str::contains("0 error(s) and 3 warning(s)"));
+    bin()
+        .args(["validate", "--strict"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("2 error(s) and 1 warning(s)"));
+    let out = bin()
+        .args(["validate", "--format", "json"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["diagnostics"][1]["severity"], "warning");
+    assert_eq!(v["diagnostics"][1]["file"], "t.py");
+    assert_eq!(v["diagnostics"][1]["location"]["line"], 1);
+    // Spare host: W002, pointing at the manifest entry.
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "W002 granted-not-used",
+            "W001 needed-not-granted",
+            "W001 needed-not-granted"
+        ]
+    );
+}
+
 #[test]
 fn plan_without_database_plans_against_an_empty_mcpbox() {
     let out = bin()
@@ -71,6 +137,22 @@ fn plan_json_is_golden() {
         .as_str()
         .is_some_and(|o| o.ends_with("examples/homelab")));
     insta::assert_json_snapshot!("homelab_plan_json", v, {".tool_version" => "[version]", ".owner" => "[owner]"});
+}
+
+/// Issue 17: the homelab example's pull-request comment, with the "used by"
+/// column (which tools use each new host and module) and the dynamic note.
+#[test]
+fn plan_markdown_is_golden_with_used_by() {
+    let out = bin()
+        .args(["plan", "examples/homelab", "--format", "markdown"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(out).unwrap();
+    assert!(md.contains("| | count | what | used by |"), "{md}");
+    insta::assert_snapshot!("homelab_plan_markdown", md);
 }
 
 #[test]
@@ -332,7 +414,9 @@ fn approve_changes_exactly_the_pin_it_writes() {
     bin()
         .args([
             "approve",
-            "weather/forecast",
+            // Not weather/forecast: its pin is signed, and a new pin drops the
+            // signature of the old one (tests/it/signing.rs).
+            "weather/current_weather",
             "--by",
             "dana@homelab.example",
             "--repo",
@@ -358,10 +442,10 @@ fn approve_changes_exactly_the_pin_it_writes() {
         changed[1].2.trim().starts_with("approvedAt: \""),
         "{changed:#?}"
     );
-    // Both lines belong to the forecast pin.
+    // Both lines belong to the current_weather pin.
     let pin_line = before
         .lines()
-        .position(|l| l.trim() == "- tool: weather/forecast")
+        .position(|l| l.trim() == "- tool: weather/current_weather")
         .unwrap();
     assert_eq!((changed[0].0, changed[1].0), (pin_line + 2, pin_line + 3));
 }

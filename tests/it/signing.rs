@@ -447,3 +447,31 @@ fn the_homelab_example_carries_one_signed_pin_that_verifies() {
         desired.all_pins.len() - 1
     );
 }
+
+#[test]
+fn re_pinning_a_signed_pin_without_a_key_drops_the_old_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("repo");
+    std::fs::create_dir(&d).unwrap();
+    repo(&d);
+    let (alice, _) = keygen(tmp.path(), "alice");
+    let approve = |extra: &[&std::ffi::OsStr]| {
+        let (code, _, err) = run(bin()
+            .args([
+                "approve",
+                "github/list_issues",
+                "--by",
+                "alice@example.com",
+                "--repo",
+            ])
+            .arg(&d)
+            .args(extra));
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(d.join("approvals.yaml")).unwrap()
+    };
+    assert!(approve(&["--sign-with".as_ref(), alice.as_os_str()]).contains("signature: |"));
+    // The signature covered the old approvedAt: kept, it would never verify.
+    let unsigned = approve(&[]);
+    assert!(!unsigned.contains("signature"), "{unsigned}");
+    assert!(!unsigned.contains("SSH SIGNATURE"), "{unsigned}");
+}

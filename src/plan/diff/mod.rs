@@ -870,5 +870,6 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         owned: actual.ownership.values().filter(|o| !foreign(o)).count(),
         owner: desired.owner.clone(),
         conflicts,
+        least_privilege: crate::infer::check(&desired.inventory),
     })
 }

@@ -12,6 +12,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::super::{Action, Cascade, Change, Plan, ToolChange};
+use crate::infer::compare::{Capability, Usage};
 use crate::model::{Kind, Object};
 use crate::rules::approval::{ApprovalWrite, Status, AUTO_APPROVE_BY};
 
@@ -214,6 +215,7 @@ fn fixed_part(plan: &Plan, ctx: &PrContext, lists: &mut Lists) -> String {
     if plan.has_changes() {
         summary_table(&mut out, plan, ctx, lists);
     }
+    needed_not_granted(&mut out, plan, lists);
     policy(&mut out, ctx, lists);
     outside(&mut out, ctx, lists);
     notes(&mut out, plan, lists);
@@ -261,7 +263,11 @@ struct Capabilities {
     runnable: Vec<String>,
     review: Vec<String>,
     hosts: Vec<String>,
+    /// "used by" of each entry of `hosts`, in the same order.
+    hosts_used: Vec<String>,
     modules: Vec<String>,
+    /// "used by" of each entry of `modules`, in the same order.
+    modules_used: Vec<String>,
     secrets: Vec<String>,
     values: Vec<String>,
     sources: Vec<String>,
@@ -298,8 +304,23 @@ fn capabilities(plan: &Plan) -> Capabilities {
                     code(&format!("{}{port}", n.host)),
                     code(&n.server)
                 ));
+                let grant = Capability::Host {
+                    host: n.host.clone(),
+                    port: n.port.and_then(|p| u16::try_from(p).ok()),
+                };
+                caps.hosts_used.push(used_by(
+                    plan.least_privilege.usage(Some(&n.server), &grant),
+                    true,
+                ));
             }
-            Some(Object::Module(m)) if granted => caps.modules.push(code(&m.name)),
+            Some(Object::Module(m)) if granted => {
+                caps.modules.push(code(&m.name));
+                let grant = Capability::Module {
+                    name: m.name.clone(),
+                };
+                caps.modules_used
+                    .push(used_by(plan.least_privilege.usage(None, &grant), false));
+            }
             Some(obj @ Object::Secret(_)) => {
                 if c.action == Action::Create {
                     caps.secrets.push(code(&c.key));
@@ -377,52 +398,159 @@ fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, lists: &mut Lis
     let s = &plan.summary;
     let caps = capabilities(plan);
     let pins: Vec<String> = ctx.pins_in_range.iter().map(|k| code(k)).collect();
-    let _ = writeln!(out, "| | count | what |");
-    let _ = writeln!(out, "|---|---:|---|");
+    let _ = writeln!(out, "| | count | what | used by |");
+    let _ = writeln!(out, "|---|---:|---|---|");
     if s.destroy > 0 {
         let total = cascade_words(&caps.cascade)
             .map(|w| format!("**also deletes {w}**<br>"))
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| ⚠️ **to destroy** | **{}** | {total}{} |",
+            "| ⚠️ **to destroy** | **{}** | {total}{} | |",
             s.destroy,
             lists.cell(&caps.destroys)
         );
     } else {
-        let _ = writeln!(out, "| to destroy | 0 | |");
+        let _ = writeln!(out, "| to destroy | 0 | | |");
     }
     for (what, n) in [
         ("to add", s.add),
         ("to change", s.change),
         ("to adopt", s.adopt),
     ] {
-        let _ = writeln!(out, "| {what} | {n} | |");
+        let _ = writeln!(out, "| {what} | {n} | | |");
     }
-    let mut rows: Vec<(&str, &[String])> = vec![
-        ("🔓 tools that become runnable", &caps.runnable),
-        ("🕵️ tools needing review", &caps.review),
+    let none: &[String] = &[];
+    let mut rows: Vec<(&str, &[String], &[String])> = vec![
+        ("🔓 tools that become runnable", &caps.runnable, none),
+        ("🕵️ tools needing review", &caps.review, none),
     ];
     // Only a PR that changes pins has this row.
     if !pins.is_empty() {
-        rows.push(("🔏 approval pins changed in this PR", &pins));
+        rows.push(("🔏 approval pins changed in this PR", &pins, none));
     }
     rows.extend([
-        ("🌐 new network hosts", caps.hosts.as_slice()),
-        ("📦 new modules", &caps.modules),
-        ("🔑 new secret placeholders", &caps.secrets),
-        ("🔐 secret values written", &caps.values),
+        (
+            "🌐 new network hosts",
+            caps.hosts.as_slice(),
+            caps.hosts_used.as_slice(),
+        ),
+        ("📦 new modules", &caps.modules, &caps.modules_used),
+        ("🔑 new secret placeholders", &caps.secrets, none),
+        ("🔐 secret values written", &caps.values, none),
     ]);
     // Only plans that touch external sources or tunnels have these rows.
     if !caps.sources.is_empty() {
-        rows.push(("🔌 external MCP servers called", &caps.sources));
+        rows.push(("🔌 external MCP servers called", &caps.sources, none));
     }
     if !caps.tunnels.is_empty() {
-        rows.push(("🚇 tunnel becoming active", &caps.tunnels));
+        rows.push(("🚇 tunnel becoming active", &caps.tunnels, none));
     }
-    for (what, items) in rows {
-        let _ = writeln!(out, "| {what} | {} | {} |", items.len(), lists.cell(items));
+    for (what, items, used) in rows {
+        // `used` is parallel to `items`: the same cap keeps the lines aligned.
+        let _ = writeln!(
+            out,
+            "| {what} | {} | {} | {} |",
+            items.len(),
+            lists.cell(items),
+            lists.cell(used)
+        );
     }
+    out.push('\n');
+}
+
+/// The hosts (by server) and modules this plan grants, as the summary table
+/// lists them.
+fn new_grants(plan: &Plan) -> BTreeSet<(Option<String>, Capability)> {
+    plan.changes
+        .iter()
+        .filter(|c| {
+            c.action != Action::Delete
+                && (c.action == Action::Create || c.fields.iter().any(|f| f.field == "status"))
+        })
+        .filter_map(|c| match &c.after {
+            Some(Object::Network(n)) => Some((
+                Some(n.server.clone()),
+                Capability::Host {
+                    host: n.host.clone(),
+                    port: n.port.and_then(|p| u16::try_from(p).ok()),
+                },
+            )),
+            Some(Object::Module(m)) => Some((
+                None,
+                Capability::Module {
+                    name: m.name.clone(),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Most tools named in one "used by" entry; the rest are counted.
+const MAX_USED_BY: usize = 5;
+
+/// The "used by" entry of one granted host or module: the tools whose code uses
+/// it (tool names alone for a server's host, `server/tool` for a global module),
+/// the tools that may (dynamic uses), or a warning that nothing does.
+fn used_by(usage: Option<&Usage>, same_server: bool) -> String {
+    let Some(u) = usage else {
+        return "—".to_string();
+    };
+    let name = |k: &String| {
+        let shown = if same_server {
+            k.split_once('/').map_or(k.as_str(), |(_, t)| t)
+        } else {
+            k.as_str()
+        };
+        code(shown)
+    };
+    let list = |keys: &[String]| {
+        let mut parts: Vec<String> = keys.iter().take(MAX_USED_BY).map(name).collect();
+        if keys.len() > MAX_USED_BY {
+            parts.push(format!("and {} more", keys.len() - MAX_USED_BY));
+        }
+        parts.join(", ")
+    };
+    match (u.tools.is_empty(), u.dynamic_tools.is_empty()) {
+        (false, true) => list(&u.tools),
+        (false, false) => format!(
+            "{}; maybe {} (dynamic)",
+            list(&u.tools),
+            list(&u.dynamic_tools)
+        ),
+        (true, false) => format!("maybe {} (dynamic)", list(&u.dynamic_tools)),
+        (true, true) => "⚠️ none".to_string(),
+    }
+}
+
+/// Uses of hosts and modules the manifests do not grant: each fails at run time
+/// in MCPBox's sandbox. Shown whether or not the plan changes anything.
+fn needed_not_granted(out: &mut String, plan: &Plan, lists: &mut Lists) {
+    let missing = &plan.least_privilege.needed_not_granted;
+    if missing.is_empty() {
+        return;
+    }
+    let items: Vec<String> = missing
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {}: {}",
+                code(&format!(
+                    "{}:{}:{}",
+                    m.place.file, m.place.line, m.place.column
+                )),
+                code(&m.tool),
+                prose(&m.message)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "#### ⚠️ Code needs what the manifests do not grant ({})\n",
+        items.len()
+    );
+    out.push_str(&lists.bullets(&items));
     out.push('\n');
 }
 
@@ -525,6 +653,60 @@ fn notes(out: &mut String, plan: &Plan, lists: &mut Lists) {
         .map(|k| format!("{} left git but is kept (prune is off)", html(k)))
         .collect();
     items.extend(plan.notes.iter().map(|n| prose(n)));
+    // Grants nothing uses, and uses only the run can tell: one entry each,
+    // their lists shortened like the others.
+    let lp = &plan.least_privilege;
+    // Grants this plan creates say "⚠️ none" in the table already.
+    let in_table = if plan.has_changes() {
+        new_grants(plan)
+    } else {
+        BTreeSet::new()
+    };
+    let unused: Vec<String> = lp
+        .granted_not_used
+        .iter()
+        .filter(|u| !in_table.contains(&(u.server.clone(), u.capability.clone())))
+        .map(|u| {
+            let server = u
+                .server
+                .as_ref()
+                .map(|s| format!(" of {}", code(s)))
+                .unwrap_or_default();
+            format!(
+                "{}{server} ({})",
+                code(&u.capability.to_string()),
+                code(&format!("{}:{}", u.place.file, u.place.line))
+            )
+        })
+        .collect();
+    if !unused.is_empty() {
+        items.push(format!(
+            "Granted, but no tool appears to use it — consider removing: {}",
+            lists.join(&unused, ", ")
+        ));
+    }
+    if !lp.dynamic.is_empty() {
+        let dynamic: Vec<String> = lp
+            .dynamic
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} ({} {}, {})",
+                    code(&d.tool),
+                    html(&d.what),
+                    prose(&d.why),
+                    code(&format!(
+                        "{}:{}:{}",
+                        d.place.file, d.place.line, d.place.column
+                    ))
+                )
+            })
+            .collect();
+        items.push(format!(
+            "Hosts or modules only the run knows, not checked: {}",
+            lists.join(&dynamic, ", ")
+        ));
+    }
     if !items.is_empty() {
         let _ = writeln!(out, "#### Notes\n");
         out.push_str(&lists.bullets(&items));
@@ -1295,6 +1477,46 @@ spec:
             ("search.py", SEARCH_CODE),
             ("modules.yaml", MODULES),
         ]
+    }
+
+    /// Issue 17: uses the manifests do not grant get their own section, naming
+    /// the line of code; each new host and module says which tools use it;
+    /// dynamic uses are noted (and keep a grant from looking unused).
+    #[test]
+    fn least_privilege_findings_and_used_by() {
+        let code = "import yaml\n\nasync def main(url: str):\n    await http.get(url)\n    return await http.get(\"https://api.github.com/repos\")\n";
+        let d = build(&[
+            ("github.yaml", SERVER),
+            ("list_issues.yaml", LIST_ISSUES),
+            ("list_issues.py", code),
+            ("modules.yaml", MODULES),
+        ]);
+        let p = plan(&d, &ActualState::default());
+        let out = render_within(&p, &ctx(&BTreeSet::new()));
+        assert!(
+            out.contains("#### ⚠️ Code needs what the manifests do not grant (1)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<code>list_issues.py:1:8</code> <code>github/list_issues</code>: module <code>yaml</code> is not allowed"),
+            "{out}"
+        );
+        assert!(out.contains("| used by |"), "{out}");
+        // api.github.com is used; raw.githubusercontent.com only maybe (dynamic).
+        assert!(
+            out.contains(
+                "| <code>list_issues</code><br>maybe <code>list_issues</code> (dynamic) |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("| <code>defusedxml</code> | ⚠️ none |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Hosts or modules only the run knows, not checked: <code>github/list_issues</code> (host argument <code>url</code>"),
+            "{out}"
+        );
     }
 
     #[test]

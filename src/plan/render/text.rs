@@ -109,6 +109,7 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
 }
 
 fn notes(out: &mut String, plan: &Plan) {
+    least_privilege(out, plan);
     for k in &plan.kept {
         let _ = writeln!(out, "Note: {k} left git but is kept (prune is off).");
     }
@@ -116,6 +117,53 @@ fn notes(out: &mut String, plan: &Plan) {
         let _ = writeln!(out, "Note: {n}");
     }
     if !plan.kept.is_empty() || !plan.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+}
+
+/// The least-privilege diff: uses git does not grant (warnings, each naming
+/// the line of code), grants nothing uses, and uses only the run can tell.
+fn least_privilege(out: &mut String, plan: &Plan) {
+    let lp = &plan.least_privilege;
+    let e = |s: &str| crate::escape::text(s).into_owned();
+    for m in &lp.needed_not_granted {
+        let _ = writeln!(
+            out,
+            "Warning: {}:{}:{}: tool {}: {}",
+            e(&m.place.file),
+            m.place.line,
+            m.place.column,
+            e(&m.tool),
+            e(&m.message)
+        );
+    }
+    for u in &lp.granted_not_used {
+        let whom = match &u.server {
+            Some(s) => format!("no tool of server {}", e(s)),
+            None => "no tool".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "Note: {} is granted ({}:{}) but {whom} appears to use it; consider removing it.",
+            e(&u.capability.to_string()),
+            e(&u.place.file),
+            u.place.line
+        );
+    }
+    for d in &lp.dynamic {
+        let _ = writeln!(
+            out,
+            "Note: tool {} uses a {} only the run knows ({}) at {}:{}:{}.",
+            e(&d.tool),
+            e(&d.what),
+            e(&d.why),
+            e(&d.place.file),
+            d.place.line,
+            d.place.column
+        );
+    }
+    let shown = lp.needed_not_granted.len() + lp.granted_not_used.len() + lp.dynamic.len();
+    if shown > 0 {
         let _ = writeln!(out);
     }
 }
