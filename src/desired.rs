@@ -48,6 +48,9 @@ pub struct DesiredState {
     pub value_sources: BTreeMap<String, ValueSource>,
     /// The values read for this run (empty unless the CLI read them).
     pub values: Resolved,
+    /// `apply --restore-quarantined`: lift every quarantine, so git's version
+    /// of each quarantined tool is planned again.
+    pub restore_quarantined: bool,
     /// The policy's `allowed_signers` file, when the repository has one (in PR
     /// mode, BASE's): whose signatures make a pin count.
     pub signers: Option<crate::signing::AllowedSigners>,
@@ -106,6 +109,12 @@ impl DesiredState {
             self.pins.insert(key.clone(), pin.clone());
         }
         self.policy = policy;
+    }
+
+    /// Replaces one object (its cached hash is dropped with it).
+    pub fn replace_object(&mut self, key: (crate::model::Kind, String), obj: Object) {
+        self.hashes.remove(&key);
+        self.objects.insert(key, obj);
     }
 
     /// The desired value of a setting, if git sets it.
@@ -208,6 +217,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         value_sources: BTreeMap::new(),
         values: Resolved::unread(),
         signers: signers_of(files, &policy),
+        restore_quarantined: false,
         inventory: crate::infer::inventory::collect(files, &manifests.docs),
         hashes: BTreeMap::new(),
     };

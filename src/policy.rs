@@ -89,6 +89,11 @@ pub struct Policy {
     /// own author.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// What an apply does about a managed tool whose code or dependencies were
+    /// changed in MCPBox outside git: `revert` (write git's back) or
+    /// `quarantine` (disable it, keep the changed code, until git decides).
+    #[serde(default, skip_serializing_if = "is_revert")]
+    pub on_code_drift: crate::rules::quarantine::OnCodeDrift,
     /// A pin counts only with a valid SSH signature from a key the
     /// `allowedSigners` file lists for its approver (see `signing`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -107,6 +112,10 @@ pub struct Policy {
 
 fn default_reviewer() -> String {
     "mcpbox-gitops".to_string()
+}
+
+fn is_revert(p: &crate::rules::quarantine::OnCodeDrift) -> bool {
+    *p == crate::rules::quarantine::OnCodeDrift::Revert
 }
 
 /// Where `allowed_signers` is by default: the repository root.
@@ -132,6 +141,7 @@ impl Default for Policy {
             prune: true,
             deletion_guard: DeletionGuard::default(),
             approvers: Vec::new(),
+            on_code_drift: Default::default(),
             require_signed_approvals: false,
             allowed_signers: default_allowed_signers(),
             values: ValuesPolicy::default(),

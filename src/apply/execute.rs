@@ -642,6 +642,13 @@ async fn write_all(
     }
 
     write::ownership(tx, &cx).await?;
+    crate::state::quarantine::record(tx, &plan.quarantine, |key| {
+        actual
+            .ownership
+            .get(&(Kind::Tool, key.to_string()))
+            .map(|o| o.row_id)
+    })
+    .await?;
     if plan.has_changes() {
         audit::audit(tx, plan, &ids, now).await?;
     }

@@ -29,6 +29,10 @@ pub struct Args {
     /// refusing the plan.
     #[arg(long)]
     pub take_ownership: bool,
+    /// Lift every quarantine (onCodeDrift: quarantine): git's version of each
+    /// quarantined tool is written back and the tool enabled as git says.
+    #[arg(long)]
+    pub restore_quarantined: bool,
     /// How long to wait for another apply to finish (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
     pub lock_timeout: std::time::Duration,
@@ -79,6 +83,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let activation = args.activation()?;
     let progress = super::progress::Progress::start("reading manifests");
     let (_files, mut desired) = super::load_desired(&args.source)?;
+    desired.restore_quarantined = args.restore_quarantined;
     super::read_values(&mut desired, &args.values, true, &reserved(&args))?;
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())

@@ -21,8 +21,13 @@ use crate::source::{Entry, FileSet};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory to write the repository into (created when missing).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "drift")]
+    pub out: Option<PathBuf>,
+    /// Instead of the repository: write each quarantined tool's two versions
+    /// (`SERVER/TOOL.git.py`, `SERVER/TOOL.mcpbox.py`) into DIR, to compare
+    /// before git decides (onCodeDrift: quarantine).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub drift: Option<PathBuf>,
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,
@@ -42,8 +47,15 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let url = args.db.database_url.as_deref().ok_or_else(|| {
         Error::Other("export needs a database: set DATABASE_URL or pass --database-url".into())
     })?;
+    if let Some(dir) = &args.drift {
+        return drift(url, dir).await;
+    }
+    let out = args
+        .out
+        .clone()
+        .ok_or_else(|| Error::Other("export needs --out DIR (or --drift DIR)".into()))?;
     // Refuse before connecting: nothing is read when nothing can be written.
-    check_target(&args.out, args.force)?;
+    check_target(&out, args.force)?;
     let mut opts = Options::default();
     if let Some(r) = args.reviewer {
         opts.reviewer = r;
@@ -51,7 +63,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let pool = super::connect::ready_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
     let export = export::export(&actual, &opts).map_err(|e| Error::Other(e.to_string()))?;
-    write(&args.out, &export.files, args.force)?;
+    write(&out, &export.files, args.force)?;
 
     for s in &export.skipped {
         eprintln!("warning: not exported: {}: {}", s.object, s.reason);
@@ -60,11 +72,57 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         eprintln!("note: {n}");
     }
     if args.force {
-        for stray in strays(&args.out, &export.files) {
+        for stray in strays(&out, &export.files) {
             eprintln!("warning: {stray} was not written by this export but is still part of the repository; delete it if it is stale");
         }
     }
-    print(&summary(&args.out, &export))?;
+    print(&summary(&out, &export))?;
+    Ok(EXIT_OK)
+}
+
+/// `export --drift DIR`: both versions of every quarantined tool's code.
+async fn drift(url: &str, dir: &Path) -> Result<u8, Error> {
+    let pool = super::connect::ready_pool(url).await?;
+    let held = crate::state::quarantine::drifted_code(&pool).await?;
+    if held.is_empty() {
+        print("No tool is quarantined; nothing was written.\n")?;
+        return Ok(EXIT_OK);
+    }
+    let mut out = String::new();
+    for h in &held {
+        let (server, tool) = h.tool.split_once('/').unwrap_or(("", &h.tool));
+        // Names come from manifests we validated; a file name is still only
+        // ever one plain component.
+        let plain = |s: &str| {
+            !s.is_empty()
+                && !s.starts_with('.')
+                && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c))
+        };
+        if !plain(server) || !plain(tool) {
+            eprintln!(
+                "warning: {} is not a plain server/tool name; not written",
+                crate::escape::text(&h.tool)
+            );
+            continue;
+        }
+        let folder = dir.join(server);
+        std::fs::create_dir_all(&folder)?;
+        for (suffix, code) in [("git", &h.git_code), ("mcpbox", &h.mcpbox_code)] {
+            let path = folder.join(format!("{tool}.{suffix}.py"));
+            std::fs::write(&path, code.as_deref().unwrap_or(""))?;
+        }
+        out.push_str(&format!(
+            "{}: quarantined since {}; git sha256 {}, MCPBox sha256 {}\n  diff {} {}\n",
+            h.tool,
+            h.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            &h.git_hash.get(..12).unwrap_or(&h.git_hash),
+            &h.drifted_hash.get(..12).unwrap_or(&h.drifted_hash),
+            crate::escape::path(&folder.join(format!("{tool}.git.py"))),
+            crate::escape::path(&folder.join(format!("{tool}.mcpbox.py"))),
+        ));
+    }
+    out.push_str(&format!("{}.\n", crate::rules::quarantine::HOW_TO_DECIDE));
+    print(&out)?;
     Ok(EXIT_OK)
 }
 

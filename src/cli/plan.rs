@@ -29,6 +29,9 @@ pub struct Args {
     /// of in full (updates keep their changed hunks).
     #[arg(long)]
     pub compact: bool,
+    /// Plan as `apply --restore-quarantined` would: every quarantine lifted.
+    #[arg(long)]
+    pub restore_quarantined: bool,
     /// Secret values.
     #[command(flatten)]
     pub values: super::ValueArgs,
@@ -56,6 +59,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     }
     let progress = super::progress::Progress::start("reading manifests");
     let (_files, mut desired) = super::load_desired(&args.source)?;
+    desired.restore_quarantined = args.restore_quarantined;
     // PR mode: the policy (approvers, guard, reviewer) comes from BASE, so a pull
     // request cannot loosen its own rules; values are never read.
     let head_policy = desired.policy.clone();

@@ -71,6 +71,11 @@ pub fn render(st: &Status, leader: bool) -> String {
             st.drifted.iter().filter(|d| !d.reverted).count() as u64,
         ),
         (
+            "mcpbox_gitops_quarantined_tools",
+            "Tools disabled because their code changed in MCPBox outside git.",
+            st.quarantined.iter().filter(|q| q.holds()).count() as u64,
+        ),
+        (
             "mcpbox_gitops_out_of_sync_objects",
             "Objects that differ from git.",
             st.out_of_sync.len() as u64,

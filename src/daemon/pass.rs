@@ -380,6 +380,10 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     }
     let changes = plan.changes.len();
     let nothing = !plan.has_changes() && plan.bookkeeping.is_empty();
+    shared.lock().quarantined = plan.quarantine.clone();
+    for q in plan.quarantine.iter().filter(|q| q.holds()) {
+        warn!(tool = q.tool(), "{q}");
+    }
 
     // Decide.
     let blocked = if nothing {
@@ -388,8 +392,10 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         Some("suspended")
     } else if !cfg.auto_sync || !leader {
         Some("out_of_sync")
-    } else if same_commit && plan.has_changes() && !cfg.self_heal {
-        // Bookkeeping alone (a new pin on an approved tool) is not drift.
+    } else if same_commit && plan.has_changes() && !cfg.self_heal && !quarantine_only(&plan) {
+        // Bookkeeping alone (a new pin on an approved tool) is not drift. A
+        // quarantine is applied without --self-heal: the policy asks for it,
+        // and it only disables.
         Some("drift")
     } else {
         None
@@ -520,6 +526,20 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
 }
 
 /// `create`, `update`, …
+/// Whether every change of `plan` is a quarantine's (the tools it starts or
+/// lifts), with at least one quarantine to record.
+fn quarantine_only(plan: &Plan) -> bool {
+    plan.quarantine_changes()
+        && plan.caches.is_empty()
+        && plan.changes.iter().all(|c| {
+            c.kind == crate::model::Kind::Tool
+                && plan.quarantine.iter().any(|q| {
+                    q.tool() == c.key
+                        && !matches!(q, crate::rules::quarantine::Quarantine::Hold { .. })
+                })
+        })
+}
+
 fn action_word(a: Action) -> &'static str {
     match a {
         Action::Create => "create",

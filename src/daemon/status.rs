@@ -114,6 +114,9 @@ pub struct Status {
     pub out_of_sync: Vec<String>,
     /// Owned objects changed out-of-band.
     pub drifted: Vec<Drifted>,
+    /// Tools quarantined because their code changed in MCPBox outside git
+    /// (`onCodeDrift: quarantine`), as the last plan saw them.
+    pub quarantined: Vec<crate::rules::quarantine::Quarantine>,
     /// Why the last plan was refused by the deletion guard.
     pub refused: Option<String>,
     /// Problems of an invalid revision (empty when the last read one is valid).
@@ -194,6 +197,7 @@ impl Shared {
                 passes: 0,
                 out_of_sync: vec![],
                 drifted: vec![],
+                quarantined: vec![],
                 refused: None,
                 diagnostics: vec![],
                 pending_review: vec![],

@@ -446,6 +446,11 @@ fn policy() -> Value {
                 "items": { "type": "string", "minLength": 1 },
                 "uniqueItems": true
             },
+            "onCodeDrift": {
+                "description": "What apply (and the daemon) does about a managed tool whose code or dependencies were changed in MCPBox outside git: `revert` writes git's version back; `quarantine` disables the tool through MCPBox's own transition and keeps the changed code for inspection until git changes the tool or `apply --restore-quarantined`.",
+                "enum": ["revert", "quarantine"],
+                "default": "revert"
+            },
             "requireSignedApprovals": {
                 "description": "A pin counts only with a valid SSH signature (approve --sign-with) from a key the allowedSigners file lists for its approver; other pins count as none, and the plan says why.",
                 "type": "boolean",

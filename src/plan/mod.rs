@@ -273,12 +273,24 @@ pub struct Plan {
         skip_serializing_if = "crate::infer::LeastPrivilege::is_empty"
     )]
     pub least_privilege: crate::infer::LeastPrivilege,
+    /// Tools quarantined under `onCodeDrift: quarantine` (their code changed
+    /// in MCPBox outside git): starting, held, or lifted by this plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantine: Vec<crate::rules::quarantine::Quarantine>,
 }
 
 impl Plan {
     /// Whether the plan changes any MCPBox row.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || !self.caches.is_empty()
+        !self.changes.is_empty() || !self.caches.is_empty() || self.quarantine_changes()
+    }
+
+    /// Whether a quarantine starts or ends (a record to write, even when the
+    /// tool's row is already as the quarantine wants it).
+    pub fn quarantine_changes(&self) -> bool {
+        self.quarantine
+            .iter()
+            .any(|q| !matches!(q, crate::rules::quarantine::Quarantine::Hold { .. }))
     }
 
     /// The deletion guard (DESIGN.md "Deletion safety"): returns why the plan is
@@ -403,6 +415,7 @@ mod tests {
             owner: None,
             conflicts: Vec::new(),
             least_privilege: Default::default(),
+            quarantine: Vec::new(),
         };
         assert_eq!(plan.refusal(false, 50, false), None);
         assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));

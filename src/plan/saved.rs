@@ -361,6 +361,7 @@ mod tests {
             owner: None,
             conflicts: Vec::new(),
             least_privilege: Default::default(),
+            quarantine: Vec::new(),
         }
     }
 

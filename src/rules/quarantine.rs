@@ -54,6 +54,9 @@ pub enum Quarantine {
         git_hash: String,
         /// MCPBox's content hash (the changed code, kept).
         drifted_hash: String,
+        /// Git's code, recorded for `export --drift` (MCPBox keeps its own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git_code: Option<String>,
     },
     /// Still quarantined: git has not decided yet.
     Hold {
@@ -91,6 +94,41 @@ impl Quarantine {
         !matches!(self, Quarantine::Lift { .. })
     }
 }
+
+/// How a decision reads in a plan, e.g. `quarantine starts: disabled, the
+/// code changed in MCPBox is kept (git sha256 1a2b3c4d5e6f, MCPBox sha256 …)`.
+impl std::fmt::Display for Quarantine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+        match self {
+            Quarantine::Start {
+                git_hash,
+                drifted_hash,
+                ..
+            } => write!(
+                f,
+                "quarantine starts: its code changed in MCPBox outside git, so it is disabled and the changed code kept (git sha256 {}, MCPBox sha256 {})",
+                short(git_hash),
+                short(drifted_hash)
+            ),
+            Quarantine::Hold {
+                git_hash,
+                drifted_hash,
+                since,
+                ..
+            } => write!(
+                f,
+                "quarantined since {since}: disabled until git decides (git sha256 {}, MCPBox sha256 {})",
+                short(git_hash),
+                short(drifted_hash)
+            ),
+            Quarantine::Lift { why, .. } => write!(f, "quarantine lifted: {why}"),
+        }
+    }
+}
+
+/// What a reviewer can do about held quarantines: the two ways git decides.
+pub const HOW_TO_DECIDE: &str = "to decide, either re-pin MCPBox's code in git (`mcpbox-gitops export --drift DIR` writes both versions) or write git's back with `mcpbox-gitops apply --restore-quarantined`";
 
 /// Why a quarantine ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -185,6 +223,7 @@ pub fn decide(
                     tool: key.clone(),
                     git_hash: s.git.content_hash(),
                     drifted_hash: s.mcpbox.content_hash(),
+                    git_code: s.git.python_code.clone(),
                 });
             }
         }
@@ -260,6 +299,7 @@ mod tests {
                 tool: "s/t".into(),
                 git_hash: git.content_hash(),
                 drifted_hash: llm.content_hash(),
+                git_code: git.python_code.clone(),
             }]
         );
         // Git changed the tool since it was applied: that is git's change.

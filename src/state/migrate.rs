@@ -35,6 +35,11 @@ const GITOPS_MIGRATIONS: &[(i64, &str, &str)] = &[
         "ownership owner",
         include_str!("../../migrations/gitops/20261205000100_ownership_owner.sql"),
     ),
+    (
+        20261205000200,
+        "quarantine",
+        include_str!("../../migrations/gitops/20261205000200_quarantine.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serialises migrations.
@@ -85,6 +90,7 @@ const WRITE_RIGHTS: &[(&str, &str)] = &[
     ),
     ("mcpbox_gitops.ownership", "SELECT,INSERT,UPDATE,DELETE"),
     ("mcpbox_gitops.applies", "SELECT,INSERT"),
+    ("mcpbox_gitops.quarantine", "SELECT,INSERT,DELETE"),
 ];
 
 impl Status {

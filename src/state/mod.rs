@@ -10,6 +10,7 @@
 
 pub mod marker;
 pub mod migrate;
+pub mod quarantine;
 pub mod read;
 
 use std::collections::BTreeMap;
@@ -283,6 +284,8 @@ pub struct ActualState {
     pub allowed_modules: Option<Option<Vec<String>>>,
     /// Our ownership records by (kind, natural key).
     pub ownership: BTreeMap<(Kind, String), Owned>,
+    /// Tools held in quarantine (`onCodeDrift: quarantine`), by `server/tool`.
+    pub quarantine: BTreeMap<String, crate::rules::quarantine::Held>,
 }
 
 impl ActualState {

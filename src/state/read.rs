@@ -328,6 +328,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
             );
         }
     }
+    state.quarantine = super::quarantine::read(&mut *conn).await?;
     Ok(state)
 }
 

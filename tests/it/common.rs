@@ -106,3 +106,50 @@ pub fn pin_for(files: &FileSet, by: &str) -> String {
         t.content_hash()
     )
 }
+
+/// Runs git in `dir` with a fixed identity and no signing; returns trimmed
+/// stdout, failing the test with git's stderr.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Writes (path, text) pairs under `dir`, creating folders.
+pub fn write_files(dir: &std::path::Path, files: &[(&str, &str)]) {
+    for (p, t) in files {
+        let path = dir.join(p);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, t).unwrap();
+    }
+}
+
+/// Writes a file set's files under `dir`.
+pub fn write_set(dir: &std::path::Path, set: &FileSet) {
+    for (path, entry) in &set.files {
+        if let mcpbox_gitops::source::Entry::Bytes(b) = entry {
+            let path = dir.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).unwrap();
+            }
+            std::fs::write(path, b).unwrap();
+        }
+    }
+}

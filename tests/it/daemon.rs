@@ -25,36 +25,12 @@ pub(crate) fn tool(description: &str) -> String {
     )
 }
 
-pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (p, t) in files {
-        std::fs::write(dir.join(p), t).unwrap();
-    }
-}
+pub(crate) use crate::common::git;
+use crate::common::write_files as write;
 
 /// Writes `files` and commits them on main; returns the SHA.
 pub(crate) fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
-    write(dir, files);
+    crate::common::write_files(dir, files);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "change"]);
     git(dir, &["rev-parse", "HEAD"])

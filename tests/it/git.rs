@@ -3,41 +3,13 @@
 //! stale safely, policy read from the base commit, remote mirrors.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
 use sqlx::PgPool;
 
 use crate::common::{CODE_V1, CODE_V2, SERVER, TOOL};
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Process::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (p, t) in files {
-        let path = dir.join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, t).unwrap();
-    }
-}
+use crate::common::{git, write_files as write};
 
 fn commit(dir: &Path, message: &str) -> String {
     git(dir, &["add", "-A"]);

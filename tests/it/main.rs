@@ -17,6 +17,7 @@ mod git;
 mod kinds;
 mod manifest_schema;
 mod page;
+mod quarantine;
 mod reliability;
 mod schema;
 mod security;

@@ -38,20 +38,7 @@ fn sh(dir: &Path, program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let mut all = vec![
-        "-c",
-        "user.name=Test",
-        "-c",
-        "user.email=test@example.com",
-        "-c",
-        "init.defaultBranch=main",
-        "-c",
-        "commit.gpgsign=false",
-    ];
-    all.extend_from_slice(args);
-    sh(dir, "git", &all).trim().to_string()
-}
+use crate::common::git;
 
 /// An ed25519 key made by ssh-keygen: (private key, public key line).
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {

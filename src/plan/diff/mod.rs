@@ -18,6 +18,7 @@
 mod caches;
 mod change;
 mod matcher;
+mod quarantine;
 mod sources;
 mod tunnels;
 mod versions;
@@ -157,6 +158,17 @@ fn redact_before(c: &mut super::Change) {
 
 /// Computes the plan.
 pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error> {
+    let decisions = quarantine::decide(desired, actual);
+    let mut plan = match quarantine::held(desired, actual, &decisions) {
+        Some(held) => diff_all(&held, actual)?,
+        None => diff_all(desired, actual)?,
+    };
+    plan.quarantine = decisions;
+    Ok(plan)
+}
+
+/// The plan of `desired` (with quarantined tools already substituted).
+fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error> {
     let mut m = Matcher {
         actual,
         owned_ids: actual.ownership.values().map(|o| o.row_id).collect(),
@@ -871,5 +883,6 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         owner: desired.owner.clone(),
         conflicts,
         least_privilege: crate::infer::check(&desired.inventory),
+        quarantine: Vec::new(),
     })
 }

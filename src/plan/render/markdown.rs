@@ -216,6 +216,7 @@ fn fixed_part(plan: &Plan, ctx: &PrContext, lists: &mut Lists) -> String {
         summary_table(&mut out, plan, ctx, lists);
     }
     needed_not_granted(&mut out, plan, lists);
+    quarantine(&mut out, plan, lists);
     policy(&mut out, ctx, lists);
     outside(&mut out, ctx, lists);
     notes(&mut out, plan, lists);
@@ -552,6 +553,30 @@ fn needed_not_granted(out: &mut String, plan: &Plan, lists: &mut Lists) {
     );
     out.push_str(&lists.bullets(&items));
     out.push('\n');
+}
+
+/// Tools quarantined because their code changed in MCPBox outside git.
+fn quarantine(out: &mut String, plan: &Plan, lists: &mut Lists) {
+    if plan.quarantine.is_empty() {
+        return;
+    }
+    let items: Vec<String> = plan
+        .quarantine
+        .iter()
+        .map(|q| format!("{}: {}", code(q.tool()), prose(&q.to_string())))
+        .collect();
+    let held = plan.quarantine.iter().filter(|q| q.holds()).count();
+    let _ = writeln!(out, "#### 🚨 Quarantined tools ({held})\n");
+    out.push_str(&lists.bullets(&items));
+    if held > 0 {
+        let _ = writeln!(
+            out,
+            "\n{}\n",
+            prose(&format!("{}.", crate::rules::quarantine::HOW_TO_DECIDE))
+        );
+    } else {
+        out.push('\n');
+    }
 }
 
 /// A PR that changes the reconciler's own policy: it did not apply to this plan

@@ -58,6 +58,7 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
             let _ = writeln!(out, "  ! {}", crate::escape::text(c));
         }
     }
+    quarantine(&mut out, plan);
     if !plan.has_changes() {
         let _ = writeln!(out);
         notes(&mut out, plan);
@@ -106,6 +107,25 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
     notes(&mut out, plan);
     let _ = writeln!(out, "Plan: {}.", plan.summary.tally());
     out
+}
+
+/// Tools quarantined under `onCodeDrift: quarantine`, whatever else changes.
+fn quarantine(out: &mut String, plan: &Plan) {
+    if plan.quarantine.is_empty() {
+        return;
+    }
+    let held = plan.quarantine.iter().filter(|q| q.holds()).count();
+    let _ = writeln!(
+        out,
+        "\n!! {held} tool(s) quarantined (onCodeDrift: quarantine):"
+    );
+    for q in &plan.quarantine {
+        let mark = if q.holds() { '!' } else { '-' };
+        let _ = writeln!(out, "  {mark} {}: {q}", crate::escape::text(q.tool()));
+    }
+    if held > 0 {
+        let _ = writeln!(out, "  {}.", crate::rules::quarantine::HOW_TO_DECIDE);
+    }
 }
 
 fn notes(out: &mut String, plan: &Plan) {
