@@ -42,6 +42,11 @@ const GITOPS_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// How many migrations of our own bookkeeping there are.
+pub fn our_migrations() -> usize {
+    GITOPS_MIGRATIONS.len()
+}
+
 /// Key of the advisory lock that serialises migrations.
 const MIGRATE_LOCK: i64 = 0x6d63_7062_6d69_6772; // "mcpbmigr"
 
