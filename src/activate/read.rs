@@ -27,7 +27,7 @@ pub struct Error {
     source: sqlx::Error,
 }
 
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+fn query_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error { what, source }
 }
 
@@ -45,12 +45,12 @@ pub struct Snapshot {
 #[instrument(skip_all, fields(servers = ids.len(), all))]
 pub async fn read(pool: &PgPool, ids: &BTreeSet<Uuid>, all: bool) -> Result<Snapshot, Error> {
     let ids: Vec<Uuid> = ids.iter().copied().collect();
-    let mut tx = pool.begin().await.map_err(q("the database"))?;
+    let mut tx = pool.begin().await.map_err(query_error("the database"))?;
     // One consistent picture across the five queries.
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await
-        .map_err(q("the database"))?;
+        .map_err(query_error("the database"))?;
 
     // Only running servers: MCPBox re-registers nothing else (§8.2).
     let rows = sqlx::query(
@@ -63,7 +63,7 @@ pub async fn read(pool: &PgPool, ids: &BTreeSet<Uuid>, all: bool) -> Result<Snap
     .bind(all)
     .fetch_all(&mut *tx)
     .await
-    .map_err(q("servers"))?;
+    .map_err(query_error("servers"))?;
     let mut servers: Vec<ServerRows> = rows
         .iter()
         .map(|r| ServerRows {
@@ -92,7 +92,7 @@ pub async fn read(pool: &PgPool, ids: &BTreeSet<Uuid>, all: bool) -> Result<Snap
     .bind(REREGISTER_TOOL_LIMIT)
     .fetch_all(&mut *tx)
     .await
-    .map_err(q("tools"))?;
+    .map_err(query_error("tools"))?;
     for r in rows {
         let Some(&i) = index.get(&r.get::<Uuid, _>("server_id")) else {
             continue;
@@ -118,7 +118,7 @@ pub async fn read(pool: &PgPool, ids: &BTreeSet<Uuid>, all: bool) -> Result<Snap
     .bind(&running)
     .fetch_all(&mut *tx)
     .await
-    .map_err(q("server secrets"))?;
+    .map_err(query_error("server secrets"))?;
     for r in rows {
         let Some(&i) = index.get(&r.get::<Uuid, _>("server_id")) else {
             continue;
@@ -140,7 +140,7 @@ pub async fn read(pool: &PgPool, ids: &BTreeSet<Uuid>, all: bool) -> Result<Snap
     .bind(&running)
     .fetch_all(&mut *tx)
     .await
-    .map_err(q("external sources"))?;
+    .map_err(query_error("external sources"))?;
     for r in rows {
         let Some(&i) = index.get(&r.get::<Uuid, _>("server_id")) else {
             continue;
@@ -161,9 +161,9 @@ pub async fn read(pool: &PgPool, ids: &BTreeSet<Uuid>, all: bool) -> Result<Snap
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(q("global config"))?
+    .map_err(query_error("global config"))?
     .flatten();
-    tx.commit().await.map_err(q("the database"))?;
+    tx.commit().await.map_err(query_error("the database"))?;
     Ok(Snapshot {
         servers,
         allowed_modules,

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::execute::{w, Error, Report, Reregister, Unregister};
+use super::execute::{write_error, Error, Report, Reregister, Unregister};
 use super::ids::Ids;
 use crate::model::{Kind, Object};
 use crate::plan::{Action, Change, Plan};
@@ -86,7 +86,7 @@ pub(super) async fn audit(
     .bind(&details)
     .execute(&mut *tx)
     .await
-    .map_err(w("writing audit rows"))?;
+    .map_err(write_error("writing audit rows"))?;
     Ok(())
 }
 
@@ -99,7 +99,7 @@ pub(super) async fn record(tx: &mut PgConnection, id: Uuid, plan: &Plan) -> Resu
         .bind(json!(plan.summary))
         .execute(&mut *tx)
         .await
-        .map_err(w("recording the apply"))?;
+        .map_err(write_error("recording the apply"))?;
     Ok(())
 }
 

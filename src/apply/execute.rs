@@ -87,7 +87,7 @@ pub enum Error {
     },
 }
 
-pub(super) fn w(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+pub(super) fn write_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error::Write { what, source }
 }
 
@@ -464,11 +464,14 @@ pub async fn holder(conn: &mut PgConnection) -> String {
 }
 
 async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Result<Locked, Error> {
-    let mut tx = conn.begin().await.map_err(w("beginning the transaction"))?;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(write_error("beginning the transaction"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut *tx)
         .await
-        .map_err(w("beginning the transaction"))?;
+        .map_err(write_error("beginning the transaction"))?;
     // From here the lock is the transaction's: taken again at transaction
     // level (immediately: this session holds it) by the statement that also
     // fixes the snapshot, after the session lock was granted; then the session
@@ -478,7 +481,7 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         .bind(APPLY_LOCK)
         .execute(&mut *tx)
         .await
-        .map_err(w("taking the transaction's lock"))?;
+        .map_err(write_error("taking the transaction's lock"))?;
     let actual = state::read::read(&mut tx).await?;
     let (plan, max_delete_percent, desired_empty, inputs) = match work {
         Work::Desired { desired, shown } => {

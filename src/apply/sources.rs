@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::execute::{w, Error};
+use super::execute::{write_error, Error};
 use super::write::Context;
 use crate::model::{Kind, Object};
 use crate::plan::Action;
@@ -65,7 +65,7 @@ pub(super) async fn sources(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         )
         .bind(&b.id).bind(&b.server_id).bind(&b.name).bind(&b.url).bind(&b.auth_type).bind(&b.secret)
         .bind(&b.header).bind(&b.transport).bind(&b.status)
-        .execute(&mut *tx).await.map_err(w("creating external sources"))?;
+        .execute(&mut *tx).await.map_err(write_error("creating external sources"))?;
     }
     let mut b = Batch::default();
     for c in cx.updates(Kind::Source) {
@@ -92,7 +92,7 @@ pub(super) async fn sources(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         )
         .bind(&b.id).bind(&b.name).bind(&b.url).bind(&b.auth_type).bind(&b.secret).bind(&b.header)
         .bind(&b.transport).bind(&b.status)
-        .execute(&mut *tx).await.map_err(w("updating external sources"))?;
+        .execute(&mut *tx).await.map_err(write_error("updating external sources"))?;
     }
     Ok(())
 }

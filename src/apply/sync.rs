@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::execute::{w, Error};
+use super::execute::{write_error, Error};
 use crate::rules::sync;
 
 /// MCPBox's `sync_allowed_hosts` for each server, on the rows as they are now.
@@ -29,7 +29,7 @@ pub(super) async fn sync_hosts(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await
-    .map_err(w("reading approved hosts"))?;
+    .map_err(write_error("reading approved hosts"))?;
     let mut approved: BTreeMap<Uuid, Vec<(String, Option<i32>)>> = BTreeMap::new();
     for r in rows {
         let host: String = r.get("host");
@@ -51,7 +51,7 @@ pub(super) async fn sync_hosts(
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await
-            .map_err(w("reading allowed_hosts"))?;
+            .map_err(write_error("reading allowed_hosts"))?;
     let (mut id, mut hosts) = (vec![], vec![]);
     for r in current {
         let sid: Uuid = r.get("id");
@@ -77,7 +77,7 @@ pub(super) async fn sync_hosts(
         .bind(&hosts)
         .execute(&mut *tx)
         .await
-        .map_err(w("syncing allowed_hosts"))?;
+        .map_err(write_error("syncing allowed_hosts"))?;
     }
     Ok(())
 }
@@ -88,14 +88,14 @@ pub(super) async fn sync_modules(tx: &mut PgConnection) -> Result<(), Error> {
         sqlx::query_scalar("SELECT module_name FROM module_requests WHERE status = 'approved'")
             .fetch_all(&mut *tx)
             .await
-            .map_err(w("reading approved modules"))?;
+            .map_err(write_error("reading approved modules"))?;
     let after = sync::allowed_modules(names.iter().map(String::as_str));
     let current: Option<Option<Vec<String>>> = sqlx::query_scalar(
         "SELECT allowed_modules::text[] FROM global_config WHERE config_key = 'main'",
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(w("reading allowed_modules"))?;
+    .map_err(write_error("reading allowed_modules"))?;
     match current {
         None => {
             // MCPBox creates the 'main' row lazily on its first write.
@@ -104,14 +104,14 @@ pub(super) async fn sync_modules(tx: &mut PgConnection) -> Result<(), Error> {
                 .bind(&after)
                 .execute(&mut *tx)
                 .await
-                .map_err(w("syncing allowed_modules"))?;
+                .map_err(write_error("syncing allowed_modules"))?;
         }
         Some(before) if before.as_ref() != Some(&after) => {
             sqlx::query("UPDATE global_config SET allowed_modules = $1::varchar[], updated_at = now() WHERE config_key = 'main'")
                 .bind(&after)
                 .execute(&mut *tx)
                 .await
-                .map_err(w("syncing allowed_modules"))?;
+                .map_err(write_error("syncing allowed_modules"))?;
         }
         Some(_) => {}
     }

@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::execute::{w, Error};
+use super::execute::{write_error, Error};
 use super::write::Context;
 use crate::model::{Kind, Object, Tunnel};
 use crate::plan::Action;
@@ -47,7 +47,7 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         .bind(id)
         .execute(&mut *tx)
         .await
-        .map_err(w("deactivating tunnel configurations"))?;
+        .map_err(write_error("deactivating tunnel configurations"))?;
     }
     let (mut id, mut name, mut descr, mut url, mut active, mut tok) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -77,7 +77,7 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                  AS u(id, name, descr, token, url, active)",
         )
         .bind(&id).bind(&name).bind(&descr).bind(&tok).bind(&url).bind(&active)
-        .execute(&mut *tx).await.map_err(w("creating tunnel configurations"))?;
+        .execute(&mut *tx).await.map_err(write_error("creating tunnel configurations"))?;
     }
     let (mut id, mut name, mut descr, mut url, mut active, mut set, mut tok) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -103,7 +103,7 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
               WHERE s.id = u.id",
         )
         .bind(&id).bind(&name).bind(&descr).bind(&url).bind(&active).bind(&set).bind(&tok)
-        .execute(&mut *tx).await.map_err(w("updating tunnel configurations"))?;
+        .execute(&mut *tx).await.map_err(write_error("updating tunnel configurations"))?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use tracing::debug;
 use uuid::Uuid;
 
-use super::execute::{w, Error};
+use super::execute::{write_error, Error};
 use super::ids::Ids;
 use super::rows;
 use crate::model::{Kind, Object};
@@ -81,7 +81,7 @@ pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                    FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t)",
             )
             .bind(&id).bind(&name).bind(&descr).bind(&timeout)
-            .execute(&mut *tx).await.map_err(w("creating servers"))?;
+            .execute(&mut *tx).await.map_err(write_error("creating servers"))?;
         }
         let (mut id, mut name, mut descr, mut timeout) = (vec![], vec![], vec![], vec![]);
         for c in cx.updates(Kind::Server) {
@@ -99,7 +99,7 @@ pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                    FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t) WHERE s.id = u.id",
             )
             .bind(&id).bind(&name).bind(&descr).bind(&timeout)
-            .execute(&mut *tx).await.map_err(w("updating servers"))?;
+            .execute(&mut *tx).await.map_err(write_error("updating servers"))?;
         }
     }
 
@@ -158,7 +158,7 @@ pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                  SELECT u.id, u.sid, u.key, u.value, u.descr FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[]) AS u(id, sid, key, descr, value)",
             )
             .bind(&id).bind(&sid).bind(&key).bind(&descr).bind(&value)
-            .execute(&mut *tx).await.map_err(w("creating secrets"))?;
+            .execute(&mut *tx).await.map_err(write_error("creating secrets"))?;
         }
         let (mut id, mut key, mut descr, mut set, mut value) =
             (vec![], vec![], vec![], vec![], vec![]);
@@ -181,7 +181,7 @@ pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         if !id.is_empty() {
             sqlx::query("UPDATE server_secrets s SET key_name = u.key, description = u.descr, encrypted_value = CASE WHEN u.set THEN u.value ELSE s.encrypted_value END, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::bytea[]) AS u(id, key, descr, set, value) WHERE s.id = u.id")
                 .bind(&id).bind(&key).bind(&descr).bind(&set).bind(&value)
-                .execute(&mut *tx).await.map_err(w("updating secrets"))?;
+                .execute(&mut *tx).await.map_err(write_error("updating secrets"))?;
         }
     }
 
@@ -231,7 +231,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
             .bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at)
             .bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes)
             .bind(&t.source_id).bind(&t.external_tool_name)
-            .execute(&mut *tx).await.map_err(w("creating tools"))?;
+            .execute(&mut *tx).await.map_err(write_error("creating tools"))?;
         }
         let mut t = ToolBatch::default();
         let rows_by_id: HashMap<Uuid, &state::ToolRow> =
@@ -284,7 +284,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
             .bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by)
             .bind(&t.rejection_reason).bind(&t.notes).bind(&t.name)
             .bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)
-            .execute(&mut *tx).await.map_err(w("updating tools"))?;
+            .execute(&mut *tx).await.map_err(write_error("updating tools"))?;
         }
         if !versions.tool_id.is_empty() {
             let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
@@ -297,7 +297,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
             .bind(&ids).bind(&versions.tool_id).bind(&versions.number).bind(&versions.name).bind(&versions.description)
             .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.code).bind(&versions.schema).bind(&versions.summary)
             .bind(CHANGE_SOURCE)
-            .execute(&mut *tx).await.map_err(w("writing tool versions"))?;
+            .execute(&mut *tx).await.map_err(write_error("writing tool versions"))?;
         }
     }
 
@@ -358,7 +358,7 @@ pub(super) async fn network(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) AS u(id, tid, sid, host, port, just, rb)",
             )
             .bind(&id).bind(&tid).bind(&sid).bind(&host).bind(&port).bind(&just).bind(&requested_by).bind(cx.now).bind(cx.reviewer)
-            .execute(&mut *tx).await.map_err(w("creating network requests"))?;
+            .execute(&mut *tx).await.map_err(write_error("creating network requests"))?;
         }
         let (mut id, mut just) = (vec![], vec![]);
         for c in cx.updates(Kind::Network) {
@@ -393,7 +393,7 @@ pub(super) async fn modules(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                    FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, name, just)",
             )
             .bind(&id).bind(&name).bind(&just).bind(cx.now).bind(cx.reviewer)
-            .execute(&mut *tx).await.map_err(w("creating module requests"))?;
+            .execute(&mut *tx).await.map_err(write_error("creating module requests"))?;
         }
         let (mut id, mut just) = (vec![], vec![]);
         for c in cx.updates(Kind::Module) {
@@ -438,7 +438,7 @@ async fn approve_requests(
         .bind(cx.reviewer)
         .execute(&mut *tx)
         .await
-        .map_err(w("updating request rows"))?;
+        .map_err(write_error("updating request rows"))?;
     Ok(())
 }
 
@@ -465,7 +465,7 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
                  SELECT u.id, u.key, u.value, u.enc, u.descr FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS u(id, key, value, descr, enc)",
             )
             .bind(&id).bind(&key).bind(&value).bind(&descr).bind(&encrypted)
-            .execute(&mut *tx).await.map_err(w("creating settings"))?;
+            .execute(&mut *tx).await.map_err(write_error("creating settings"))?;
         }
         let (mut id, mut value, mut encrypted) = (vec![], vec![], vec![]);
         for c in cx.updates(Kind::Setting) {
@@ -481,7 +481,7 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
             // MCPBox keeps the old description on later writes but overwrites `encrypted`.
             sqlx::query("UPDATE settings s SET value = u.value, encrypted = u.enc, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::bool[]) AS u(id, value, enc) WHERE s.id = u.id")
                 .bind(&id).bind(&value).bind(&encrypted)
-                .execute(&mut *tx).await.map_err(w("updating settings"))?;
+                .execute(&mut *tx).await.map_err(write_error("updating settings"))?;
         }
     }
 
@@ -531,7 +531,7 @@ pub(super) async fn deletes(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             .bind(&id)
             .execute(&mut *tx)
             .await
-            .map_err(w("deleting rows"))?;
+            .map_err(write_error("deleting rows"))?;
     }
 
     Ok(())
@@ -585,12 +585,12 @@ pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result
                         owner = coalesce(EXCLUDED.owner, mcpbox_gitops.ownership.owner)",
             )
             .bind(&kind).bind(&key).bind(&row).bind(&hash).bind(&pin).bind(cx.source).bind(cx.plan.owner.as_deref())
-            .execute(&mut *tx).await.map_err(w("recording ownership"))?;
+            .execute(&mut *tx).await.map_err(write_error("recording ownership"))?;
         }
         if !forget_kind.is_empty() {
             sqlx::query("DELETE FROM mcpbox_gitops.ownership o USING UNNEST($1::text[], $2::text[]) AS u(kind, key) WHERE o.kind = u.kind AND o.key = u.key")
                 .bind(&forget_kind).bind(&forget_key)
-                .execute(&mut *tx).await.map_err(w("recording ownership"))?;
+                .execute(&mut *tx).await.map_err(write_error("recording ownership"))?;
         }
     }
 

@@ -57,26 +57,26 @@ pub(super) struct Unparser<'s> {
 }
 
 impl Unparser<'_> {
-    fn w(&mut self, s: &str) {
+    fn push(&mut self, s: &str) {
         self.out.push_str(s);
     }
 
     fn open_if(&mut self, cond: bool) {
         if cond {
-            self.w("(");
+            self.push("(");
         }
     }
 
     fn close_if(&mut self, cond: bool) {
         if cond {
-            self.w(")");
+            self.push(")");
         }
     }
 
     fn comma_separated(&mut self, items: &[Expr], ctx: u8) {
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
-                self.w(", ");
+                self.push(", ");
             }
             self.expr(item, ctx);
         }
@@ -86,7 +86,7 @@ impl Unparser<'_> {
     fn items_view(&mut self, items: &[Expr]) {
         if items.len() == 1 {
             self.expr(&items[0], prec::TEST);
-            self.w(",");
+            self.push(",");
         } else {
             self.comma_separated(items, prec::TEST);
         }
@@ -118,7 +118,7 @@ impl Unparser<'_> {
                 let mut level = op_prec;
                 for (i, value) in b.values.iter().enumerate() {
                     if i > 0 {
-                        self.w(word);
+                        self.push(word);
                     }
                     level = prec::next(level);
                     self.expr(value, level);
@@ -129,7 +129,7 @@ impl Unparser<'_> {
                 let parens = ctx > prec::NAMED_EXPR;
                 self.open_if(parens);
                 self.expr(&n.target, prec::ATOM);
-                self.w(" := ");
+                self.push(" := ");
                 self.expr(&n.value, prec::ATOM);
                 self.close_if(parens);
             }
@@ -155,9 +155,9 @@ impl Unparser<'_> {
                 let parens = ctx > op_prec;
                 self.open_if(parens);
                 self.expr(&b.left, left);
-                self.w(" ");
-                self.w(b.op.as_str());
-                self.w(" ");
+                self.push(" ");
+                self.push(b.op.as_str());
+                self.push(" ");
                 self.expr(&b.right, right);
                 self.close_if(parens);
             }
@@ -169,9 +169,9 @@ impl Unparser<'_> {
                 };
                 let parens = ctx > op_prec;
                 self.open_if(parens);
-                self.w(u.op.as_str());
+                self.push(u.op.as_str());
                 if u.op == UnaryOp::Not {
-                    self.w(" ");
+                    self.push(" ");
                 }
                 self.expr(&u.operand, op_prec);
                 self.close_if(parens);
@@ -179,7 +179,7 @@ impl Unparser<'_> {
             Expr::Lambda(l) => {
                 let parens = ctx > prec::TEST;
                 self.open_if(parens);
-                self.w("lambda");
+                self.push("lambda");
                 if let Some(params) = &l.parameters {
                     let mut args = Unparser {
                         out: String::new(),
@@ -187,11 +187,11 @@ impl Unparser<'_> {
                     };
                     args.parameters(params);
                     if !args.out.is_empty() {
-                        self.w(" ");
+                        self.push(" ");
                         self.out.push_str(&args.out);
                     }
                 }
-                self.w(": ");
+                self.push(": ");
                 self.expr(&l.body, prec::TEST);
                 self.close_if(parens);
             }
@@ -199,88 +199,88 @@ impl Unparser<'_> {
                 let parens = ctx > prec::TEST;
                 self.open_if(parens);
                 self.expr(&i.body, prec::next(prec::TEST));
-                self.w(" if ");
+                self.push(" if ");
                 self.expr(&i.test, prec::next(prec::TEST));
-                self.w(" else ");
+                self.push(" else ");
                 self.expr(&i.orelse, prec::TEST);
                 self.close_if(parens);
             }
             Expr::Dict(d) => {
-                self.w("{");
+                self.push("{");
                 for (i, item) in d.items.iter().enumerate() {
                     if i > 0 {
-                        self.w(", ");
+                        self.push(", ");
                     }
                     match &item.key {
                         None => {
-                            self.w("**");
+                            self.push("**");
                             self.expr(&item.value, prec::EXPR);
                         }
                         Some(key) => {
                             self.expr(key, prec::TEST);
-                            self.w(": ");
+                            self.push(": ");
                             self.expr(&item.value, prec::TEST);
                         }
                     }
                 }
-                self.w("}");
+                self.push("}");
             }
             Expr::Set(s) => {
                 if s.elts.is_empty() {
-                    self.w("{*()}");
+                    self.push("{*()}");
                 } else {
-                    self.w("{");
+                    self.push("{");
                     self.comma_separated(&s.elts, prec::TEST);
-                    self.w("}");
+                    self.push("}");
                 }
             }
             Expr::ListComp(c) => {
-                self.w("[");
+                self.push("[");
                 self.expr(&c.elt, prec::TEST);
                 self.comprehensions(&c.generators);
-                self.w("]");
+                self.push("]");
             }
             Expr::SetComp(c) => {
-                self.w("{");
+                self.push("{");
                 self.expr(&c.elt, prec::TEST);
                 self.comprehensions(&c.generators);
-                self.w("}");
+                self.push("}");
             }
             Expr::DictComp(c) => {
-                self.w("{");
+                self.push("{");
                 match &c.key {
                     Some(key) => {
                         self.expr(key, prec::TEST);
-                        self.w(": ");
+                        self.push(": ");
                         self.expr(&c.value, prec::TEST);
                     }
                     None => {
-                        self.w("**");
+                        self.push("**");
                         self.expr(&c.value, prec::EXPR);
                     }
                 }
                 self.comprehensions(&c.generators);
-                self.w("}");
+                self.push("}");
             }
             Expr::Generator(g) => {
-                self.w("(");
+                self.push("(");
                 self.expr(&g.elt, prec::TEST);
                 self.comprehensions(&g.generators);
-                self.w(")");
+                self.push(")");
             }
             Expr::Await(a) => {
                 let parens = ctx > prec::AWAIT;
                 self.open_if(parens);
-                self.w("await ");
+                self.push("await ");
                 self.expr(&a.value, prec::ATOM);
                 self.close_if(parens);
             }
             Expr::Yield(y) => {
                 let parens = ctx > prec::YIELD;
                 self.open_if(parens);
-                self.w("yield");
+                self.push("yield");
                 if let Some(value) = &y.value {
-                    self.w(" ");
+                    self.push(" ");
                     self.expr(value, prec::ATOM);
                 }
                 self.close_if(parens);
@@ -288,7 +288,7 @@ impl Unparser<'_> {
             Expr::YieldFrom(y) => {
                 let parens = ctx > prec::YIELD;
                 self.open_if(parens);
-                self.w("yield from ");
+                self.push("yield from ");
                 self.expr(&y.value, prec::ATOM);
                 self.close_if(parens);
             }
@@ -297,62 +297,62 @@ impl Unparser<'_> {
                 self.open_if(parens);
                 self.expr(&c.left, prec::next(prec::CMP));
                 for (op, right) in c.ops.iter().zip(c.comparators.iter()) {
-                    self.w(" ");
-                    self.w(cmp_op(*op));
-                    self.w(" ");
+                    self.push(" ");
+                    self.push(cmp_op(*op));
+                    self.push(" ");
                     self.expr(right, prec::next(prec::CMP));
                 }
                 self.close_if(parens);
             }
             Expr::Call(c) => {
                 self.expr(&c.func, prec::ATOM);
-                self.w("(");
+                self.push("(");
                 let mut first = true;
                 for arg in c.arguments.args.iter() {
                     if !first {
-                        self.w(", ");
+                        self.push(", ");
                     }
                     first = false;
                     self.expr(arg, prec::TEST);
                 }
                 for keyword in c.arguments.keywords.iter() {
                     if !first {
-                        self.w(", ");
+                        self.push(", ");
                     }
                     first = false;
                     match &keyword.arg {
-                        None => self.w("**"),
+                        None => self.push("**"),
                         Some(name) => {
-                            self.w(name.as_str());
-                            self.w("=");
+                            self.push(name.as_str());
+                            self.push("=");
                         }
                     }
                     self.expr(&keyword.value, prec::TEST);
                 }
-                self.w(")");
+                self.push(")");
             }
             Expr::FString(_) | Expr::TString(_) | Expr::IpyEscapeCommand(_) => {
                 self.source_text(e.range());
             }
             Expr::StringLiteral(s) => {
                 if s.value.is_unicode() {
-                    self.w("u");
+                    self.push("u");
                 }
                 let text = python_str_repr(s.value.to_str());
-                self.w(&text);
+                self.push(&text);
             }
             Expr::BytesLiteral(b) => {
                 let bytes: Vec<u8> = b.value.bytes().collect();
                 let text = python_bytes_repr(&bytes);
-                self.w(&text);
+                self.push(&text);
             }
             Expr::NumberLiteral(n) => {
                 let text = number_repr(&n.value);
-                self.w(&text);
+                self.push(&text);
             }
-            Expr::BooleanLiteral(b) => self.w(if b.value { "True" } else { "False" }),
-            Expr::NoneLiteral(_) => self.w("None"),
-            Expr::EllipsisLiteral(_) => self.w("..."),
+            Expr::BooleanLiteral(b) => self.push(if b.value { "True" } else { "False" }),
+            Expr::NoneLiteral(_) => self.push("None"),
+            Expr::EllipsisLiteral(_) => self.push("..."),
             Expr::Attribute(a) => {
                 self.expr(&a.value, prec::ATOM);
                 // `3.__abs__()` is a syntax error; CPython adds a space after any int
@@ -365,34 +365,34 @@ impl Unparser<'_> {
                     }) | Expr::BooleanLiteral(_)
                 );
                 if int_constant {
-                    self.w(" ");
+                    self.push(" ");
                 }
-                self.w(".");
-                self.w(a.attr.as_str());
+                self.push(".");
+                self.push(a.attr.as_str());
             }
             Expr::Subscript(s) => {
                 self.expr(&s.value, prec::ATOM);
-                self.w("[");
+                self.push("[");
                 match &*s.slice {
                     Expr::Tuple(t) if !t.elts.is_empty() => self.items_view(&t.elts),
                     // CPython's grammar makes `X[*a]` a one-element tuple.
                     Expr::Starred(_) => {
                         self.expr(&s.slice, prec::TEST);
-                        self.w(",");
+                        self.push(",");
                     }
                     other => self.expr(other, prec::TEST),
                 }
-                self.w("]");
+                self.push("]");
             }
             Expr::Starred(s) => {
-                self.w("*");
+                self.push("*");
                 self.expr(&s.value, prec::EXPR);
             }
-            Expr::Name(n) => self.w(n.id.as_str()),
+            Expr::Name(n) => self.push(n.id.as_str()),
             Expr::List(l) => {
-                self.w("[");
+                self.push("[");
                 self.comma_separated(&l.elts, prec::TEST);
-                self.w("]");
+                self.push("]");
             }
             Expr::Tuple(t) => {
                 let parens = t.elts.is_empty() || ctx > prec::TUPLE;
@@ -404,12 +404,12 @@ impl Unparser<'_> {
                 if let Some(lower) = &s.lower {
                     self.expr(lower, prec::TEST);
                 }
-                self.w(":");
+                self.push(":");
                 if let Some(upper) = &s.upper {
                     self.expr(upper, prec::TEST);
                 }
                 if let Some(step) = &s.step {
-                    self.w(":");
+                    self.push(":");
                     self.expr(step, prec::TEST);
                 }
             }
@@ -418,12 +418,12 @@ impl Unparser<'_> {
 
     fn comprehensions(&mut self, generators: &[ast::Comprehension]) {
         for g in generators {
-            self.w(if g.is_async { " async for " } else { " for " });
+            self.push(if g.is_async { " async for " } else { " for " });
             self.expr(&g.target, prec::TUPLE);
-            self.w(" in ");
+            self.push(" in ");
             self.expr(&g.iter, prec::next(prec::TEST));
             for condition in &g.ifs {
-                self.w(" if ");
+                self.push(" if ");
                 self.expr(condition, prec::next(prec::TEST));
             }
         }
@@ -435,49 +435,49 @@ impl Unparser<'_> {
         let positional = p.posonlyargs.iter().chain(p.args.iter());
         for (index, param) in positional.enumerate() {
             if !first {
-                self.w(", ");
+                self.push(", ");
             }
             first = false;
             self.parameter(&param.parameter);
             if let Some(default) = &param.default {
-                self.w("=");
+                self.push("=");
                 self.expr(default, prec::TEST);
             }
             if index + 1 == p.posonlyargs.len() {
-                self.w(", /");
+                self.push(", /");
             }
         }
         if p.vararg.is_some() || !p.kwonlyargs.is_empty() {
             if !first {
-                self.w(", ");
+                self.push(", ");
             }
             first = false;
-            self.w("*");
+            self.push("*");
             if let Some(vararg) = &p.vararg {
                 self.parameter(vararg);
             }
         }
         for param in p.kwonlyargs.iter() {
-            self.w(", ");
+            self.push(", ");
             self.parameter(&param.parameter);
             if let Some(default) = &param.default {
-                self.w("=");
+                self.push("=");
                 self.expr(default, prec::TEST);
             }
         }
         if let Some(kwarg) = &p.kwarg {
             if !first {
-                self.w(", ");
+                self.push(", ");
             }
-            self.w("**");
+            self.push("**");
             self.parameter(kwarg);
         }
     }
 
     fn parameter(&mut self, p: &ast::Parameter) {
-        self.w(p.name.as_str());
+        self.push(p.name.as_str());
         if let Some(annotation) = &p.annotation {
-            self.w(": ");
+            self.push(": ");
             self.expr(annotation, prec::TEST);
         }
     }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 use tracing::{info, instrument};
 
+use super::query_error;
 use super::Error;
 
 /// MCPBox's schema at Alembic revision 0002.
@@ -134,10 +135,6 @@ impl Status {
     }
 }
 
-fn q(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Query { context, source }
-}
-
 async fn inspect(conn: &mut sqlx::PgConnection) -> Result<Status, Error> {
     let row = sqlx::query(
         "SELECT to_regclass('public.servers') IS NOT NULL AS servers,
@@ -146,7 +143,7 @@ async fn inspect(conn: &mut sqlx::PgConnection) -> Result<Status, Error> {
     )
     .fetch_one(&mut *conn)
     .await
-    .map_err(q("catalog"))?;
+    .map_err(query_error("catalog"))?;
     let has_servers: bool = row.get("servers");
     let has_alembic: bool = row.get("alembic");
     let has_ours: bool = row.get("ours");
@@ -154,7 +151,7 @@ async fn inspect(conn: &mut sqlx::PgConnection) -> Result<Status, Error> {
         sqlx::query_scalar::<_, String>("SELECT version_num FROM public.alembic_version LIMIT 1")
             .fetch_optional(&mut *conn)
             .await
-            .map_err(q("alembic_version"))?
+            .map_err(query_error("alembic_version"))?
     } else {
         None
     };
@@ -162,7 +159,7 @@ async fn inspect(conn: &mut sqlx::PgConnection) -> Result<Status, Error> {
         sqlx::query_scalar("SELECT version FROM mcpbox_gitops.schema_migrations")
             .fetch_all(&mut *conn)
             .await
-            .map_err(q("schema_migrations"))?
+            .map_err(query_error("schema_migrations"))?
     } else {
         Vec::new()
     };
@@ -198,29 +195,29 @@ async fn missing_rights(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, Er
     .bind(&rights)
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("privileges"))
+    .map_err(query_error("privileges"))
 }
 
 /// Reports whether the database is usable and why not.
 pub async fn check(pool: &PgPool) -> Result<Status, Error> {
-    let mut conn = pool.acquire().await.map_err(q("connect"))?;
+    let mut conn = pool.acquire().await.map_err(query_error("connect"))?;
     inspect(&mut conn).await
 }
 
 /// Creates what is missing, in one transaction. Running it twice is a no-op.
 #[instrument(skip_all)]
 pub async fn migrate(pool: &PgPool) -> Result<Migrated, Error> {
-    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    let mut tx = pool.begin().await.map_err(query_error("begin"))?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATE_LOCK)
         .execute(&mut *tx)
         .await
-        .map_err(q("lock"))?;
+        .map_err(query_error("lock"))?;
     let status = inspect(&mut tx).await?;
     let mut created = false;
     match (&status.alembic_revision, status.has_mcpbox_tables) {
         (None, false) => {
-            sqlx::raw_sql(MCPBOX_SCHEMA).execute(&mut *tx).await.map_err(q("create MCPBox schema"))?;
+            sqlx::raw_sql(MCPBOX_SCHEMA).execute(&mut *tx).await.map_err(query_error("create MCPBox schema"))?;
             created = true;
             info!(revision = ALEMBIC_REVISION, "created MCPBox schema");
         }
@@ -246,7 +243,7 @@ pub async fn migrate(pool: &PgPool) -> Result<Migrated, Error> {
     )
     .execute(&mut *tx)
     .await
-    .map_err(q("create schema_migrations"))?;
+    .map_err(query_error("create schema_migrations"))?;
     let mut applied = Vec::new();
     for (version, description, sql) in GITOPS_MIGRATIONS {
         if !status.pending.contains(version) {
@@ -255,17 +252,17 @@ pub async fn migrate(pool: &PgPool) -> Result<Migrated, Error> {
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
-            .map_err(q("apply mcpbox-gitops migration"))?;
+            .map_err(query_error("apply mcpbox-gitops migration"))?;
         sqlx::query("INSERT INTO mcpbox_gitops.schema_migrations (version, description, checksum) VALUES ($1, $2, $3)")
             .bind(version)
             .bind(description)
             .bind(Sha256::digest(sql.as_bytes()).to_vec())
             .execute(&mut *tx)
             .await
-            .map_err(q("record migration"))?;
+            .map_err(query_error("record migration"))?;
         applied.push(*version);
     }
-    tx.commit().await.map_err(q("commit"))?;
+    tx.commit().await.map_err(query_error("commit"))?;
     Ok(Migrated {
         created_mcpbox_schema: created,
         applied,

@@ -40,6 +40,11 @@ pub enum Error {
     NotReady(String),
 }
 
+/// `map_err` for a failed query: names which read failed.
+pub(crate) fn query_error(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Query { context, source }
+}
+
 /// The `application_name` our connections carry, so that anyone looking at
 /// PostgreSQL's activity (and an apply waiting for the lock) can tell who we
 /// are: `mcpbox-gitops pid=<pid> host=<host>[ src=<source>]`, cut to the 63

@@ -6,12 +6,9 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgConnection, Row};
 
+use super::query_error;
 use super::Error;
 use crate::rules::quarantine::{Held, Quarantine};
-
-fn q(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Query { context, source }
-}
 
 /// Every recorded quarantine, by `server/tool`.
 pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Held>, Error> {
@@ -20,7 +17,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Held>, Err
         sqlx::query_scalar("SELECT to_regclass('mcpbox_gitops.quarantine') IS NOT NULL")
             .fetch_one(&mut *conn)
             .await
-            .map_err(q("mcpbox_gitops.quarantine"))?;
+            .map_err(query_error("mcpbox_gitops.quarantine"))?;
     if !exists {
         return Ok(BTreeMap::new());
     }
@@ -28,7 +25,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Held>, Err
         sqlx::query("SELECT tool_key, git_hash, drifted_hash, since FROM mcpbox_gitops.quarantine")
             .fetch_all(&mut *conn)
             .await
-            .map_err(q("mcpbox_gitops.quarantine"))?;
+            .map_err(query_error("mcpbox_gitops.quarantine"))?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -80,7 +77,7 @@ pub async fn record(
             .bind(&lifted)
             .execute(&mut *conn)
             .await
-            .map_err(q("mcpbox_gitops.quarantine"))?;
+            .map_err(query_error("mcpbox_gitops.quarantine"))?;
     }
     if !keys.is_empty() {
         sqlx::query(
@@ -97,7 +94,7 @@ pub async fn record(
         .bind(&code)
         .execute(&mut *conn)
         .await
-        .map_err(q("mcpbox_gitops.quarantine"))?;
+        .map_err(query_error("mcpbox_gitops.quarantine"))?;
     }
     Ok(())
 }
@@ -128,7 +125,7 @@ pub async fn drifted_code(pool: &sqlx::PgPool) -> Result<Vec<DriftedCode>, Error
     )
     .fetch_all(pool)
     .await
-    .map_err(q("mcpbox_gitops.quarantine"))?;
+    .map_err(query_error("mcpbox_gitops.quarantine"))?;
     Ok(rows
         .into_iter()
         .map(|r| DriftedCode {

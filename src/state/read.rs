@@ -9,6 +9,7 @@ use sqlx::{PgConnection, Row};
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::query_error;
 use super::{
     ActualState, Error, ModuleRow, NetworkRow, Owned, SecretRow, ServerRow, SettingRow, SourceRow,
     ToolCascade, ToolRow, TunnelRow,
@@ -18,10 +19,6 @@ use crate::model::{
     Transport, Tunnel,
 };
 use crate::rules::approval::Status;
-
-fn q(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Query { context, source }
-}
 
 /// Reads everything the reconciler compares, on an open connection (inside a
 /// transaction for a consistent snapshot).
@@ -40,7 +37,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
            LEFT JOIN (SELECT server_id, count(*) AS n FROM module_requests WHERE server_id IS NOT NULL AND tool_id IS NULL GROUP BY server_id) mr ON mr.server_id = s.id")
         .fetch_all(&mut *conn)
         .await
-        .map_err(q("servers"))?;
+        .map_err(query_error("servers"))?;
     for r in rows {
         state.servers.push(ServerRow {
             id: r.get("id"),
@@ -87,7 +84,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("tools"))?;
+    .map_err(query_error("tools"))?;
     for r in rows {
         let tool_type: String = r.get("tool_type");
         let status: String = r.get("approval_status");
@@ -144,7 +141,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("server_secrets"))?;
+    .map_err(query_error("server_secrets"))?;
     for r in rows {
         let server_id: Uuid = r.get("server_id");
         let encrypted: Option<Vec<u8>> = r.get("encrypted_value");
@@ -174,7 +171,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("external_mcp_sources"))?;
+    .map_err(query_error("external_mcp_sources"))?;
     for r in rows {
         let server_id: Uuid = r.get("server_id");
         let status: String = r.get("status");
@@ -214,7 +211,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("tunnel_configurations"))?;
+    .map_err(query_error("tunnel_configurations"))?;
     for r in rows {
         let token: Option<String> = r.get("tunnel_token");
         let public_url: Option<String> = r.get("public_url");
@@ -245,7 +242,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("network_access_requests"))?;
+    .map_err(query_error("network_access_requests"))?;
     for r in rows {
         let server_id: Uuid = r.get("server_id");
         let tool_id: Option<Uuid> = r.get("tool_id");
@@ -267,7 +264,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     let rows = sqlx::query("SELECT id, tool_id, module_name, justification, status::text AS status FROM module_requests")
         .fetch_all(&mut *conn)
         .await
-        .map_err(q("module_requests"))?;
+        .map_err(query_error("module_requests"))?;
     for r in rows {
         state.modules.push(ModuleRow {
             id: r.get("id"),
@@ -283,7 +280,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     let rows = sqlx::query("SELECT id, key, value, encrypted FROM settings")
         .fetch_all(&mut *conn)
         .await
-        .map_err(q("settings"))?;
+        .map_err(query_error("settings"))?;
     for r in rows {
         let encrypted: bool = r.get("encrypted");
         let value: Option<String> = r.get("value");
@@ -305,7 +302,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     let row = sqlx::query("SELECT allowed_modules::text[] AS allowed_modules FROM global_config WHERE config_key = 'main'")
         .fetch_optional(&mut *conn)
         .await
-        .map_err(q("global_config"))?;
+        .map_err(query_error("global_config"))?;
     state.allowed_modules = row.map(|r| r.get::<Option<Vec<String>>, _>("allowed_modules"));
 
     let rows = sqlx::query(
@@ -313,7 +310,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q("mcpbox_gitops.ownership"))?;
+    .map_err(query_error("mcpbox_gitops.ownership"))?;
     for r in rows {
         let kind: String = r.get("kind");
         if let Some(kind) = Kind::parse(&kind) {
@@ -334,12 +331,12 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
 
 /// Reads the state in its own read-only, repeatable-read transaction.
 pub async fn snapshot(pool: &sqlx::PgPool) -> Result<ActualState, Error> {
-    let mut tx = pool.begin().await.map_err(q("begin"))?;
+    let mut tx = pool.begin().await.map_err(query_error("begin"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await
-        .map_err(q("begin"))?;
+        .map_err(query_error("begin"))?;
     let state = read(&mut tx).await?;
-    tx.commit().await.map_err(q("commit"))?;
+    tx.commit().await.map_err(query_error("commit"))?;
     Ok(state)
 }
