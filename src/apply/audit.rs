@@ -8,12 +8,53 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::execute::{write_error, Error, Report, Reregister, Unregister};
+use super::error::{write_error, Error};
 use super::ids::Ids;
 use crate::model::{Kind, Object};
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, Plan, Summary};
 use crate::rules::approval::Status;
 use crate::state::ActualState;
+
+/// A server whose sandbox registration is now out of date.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reregister {
+    /// Server name.
+    pub server: String,
+    /// `servers.id`: what activation re-registers (names are not unique in MCPBox).
+    pub server_id: Uuid,
+    /// Why. Shown to people only; activation never branches on it.
+    pub reasons: Vec<String>,
+}
+
+/// A deleted server that was `running` when the apply read the database, so the
+/// sandbox still serves it until it is unregistered (MCPBOX.md §8.1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unregister {
+    /// Server name.
+    pub server: String,
+    /// The deleted row's `servers.id`, the sandbox's registration key.
+    pub server_id: Uuid,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// The plan that was applied.
+    pub summary: Summary,
+    /// Whether anything was written to MCPBox's tables.
+    pub changed: bool,
+    /// Running servers that must be re-registered for the changes to take effect
+    /// (MCPBOX.md §8).
+    pub reregister: Vec<Reregister>,
+    /// New servers, left `imported` as MCPBox leaves them until started.
+    pub not_started: Vec<String>,
+    /// Deleted servers that were running: still registered in the sandbox.
+    pub unregister: Vec<Unregister>,
+    /// Whether `global_config.allowed_modules` changed. Module changes are global:
+    /// every running server must be re-registered (already listed in
+    /// `reregister`) and the sandbox asked to install packages (MCPBOX.md §8.5).
+    pub modules_changed: bool,
+}
 
 /// MCPBox-shaped audit rows: one global row for the apply, and one per server
 /// that still exists and was touched, so the server's activity view shows it.

@@ -14,82 +14,19 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tracing::{info, instrument};
 use uuid::Uuid;
 
+use super::audit::Report;
+use super::error::write_error;
+pub use super::error::Error;
 use super::ids::Ids;
 use super::{audit, sources, sync, tunnels, write};
 use crate::desired::DesiredState;
 use crate::model::Kind;
 use crate::plan::saved::SavedPlan;
-use crate::plan::{diff, Plan, Summary};
+use crate::plan::{diff, Plan};
 use crate::state::{self, ActualState};
 
 /// Key of the advisory lock that serialises every apply ("mcpbgito").
 pub const APPLY_LOCK: i64 = 0x6d63_7062_6769_746f;
-
-/// Why an apply did not happen. Nothing was written in any of these cases.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Another reconciler held the lock for too long.
-    #[error("another apply holds the lock ({holder}); gave up after {} s (raise --lock-timeout, or find that process: if it is gone, PostgreSQL frees its lock within about 30 s)", .waited.as_secs())]
-    LockTimeout {
-        /// How long this apply waited.
-        waited: Duration,
-        /// Who holds it: backend pid, application name (our pid and host),
-        /// client address and since when.
-        holder: String,
-    },
-    /// The database changed between showing the plan and applying it.
-    #[error(
-        "the database changed since the plan was made ({0}); nothing was applied — run plan again"
-    )]
-    PlanStale(String),
-    /// Rows a saved plan read have changed since it was made.
-    #[error("the database changed since the plan was made; these objects moved: {}. Nothing was applied: run plan again", .0.join(", "))]
-    Moved(Vec<String>),
-    /// The deletion guard refused the plan.
-    #[error("plan refused: {0}")]
-    Refused(String),
-    /// No plan could be made.
-    #[error(transparent)]
-    Plan(#[from] diff::Error),
-    /// Reading the state failed.
-    #[error(transparent)]
-    State(#[from] state::Error),
-    /// The plan refers to an object it does not create and the database does not
-    /// hold (a bug, never expected); nothing was applied.
-    #[error("internal error: {0}; nothing was applied")]
-    Inconsistent(String),
-    /// A value could not be encrypted; nothing was applied.
-    #[error("{0}; nothing was applied")]
-    Value(#[from] crate::values::Error),
-    /// The connection was lost at COMMIT, and our bookkeeping (checked on a new
-    /// connection once the old backend was gone) does not hold this apply.
-    #[error("the connection to the database was lost at COMMIT, and apply {id} is not recorded: it did not commit and nothing was applied; run the command again")]
-    NotCommitted {
-        /// This apply's id in `mcpbox_gitops.applies`.
-        id: Uuid,
-    },
-    /// The connection was lost at COMMIT and no new connection could tell.
-    #[error("the connection to the database was lost at COMMIT; whether apply {id} committed is unknown ({reason}). Find out with `SELECT * FROM mcpbox_gitops.applies WHERE id = '{id}'`, or run plan: an empty plan means it did")]
-    OutcomeUnknown {
-        /// This apply's id in `mcpbox_gitops.applies`.
-        id: Uuid,
-        /// Why the check failed.
-        reason: String,
-    },
-    /// A write failed; the transaction was rolled back.
-    #[error("apply failed while {what}; the transaction was rolled back and nothing was applied: the command can be run again")]
-    Write {
-        /// What was being written.
-        what: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
-    },
-}
-
-pub(super) fn write_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Write { what, source }
-}
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -112,47 +49,6 @@ impl Default for Options {
             take_ownership: false,
         }
     }
-}
-
-/// A server whose sandbox registration is now out of date.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Reregister {
-    /// Server name.
-    pub server: String,
-    /// `servers.id`: what activation re-registers (names are not unique in MCPBox).
-    pub server_id: Uuid,
-    /// Why. Shown to people only; activation never branches on it.
-    pub reasons: Vec<String>,
-}
-
-/// A deleted server that was `running` when the apply read the database, so the
-/// sandbox still serves it until it is unregistered (MCPBOX.md §8.1).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Unregister {
-    /// Server name.
-    pub server: String,
-    /// The deleted row's `servers.id`, the sandbox's registration key.
-    pub server_id: Uuid,
-}
-
-/// What an apply did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
-    /// The plan that was applied.
-    pub summary: Summary,
-    /// Whether anything was written to MCPBox's tables.
-    pub changed: bool,
-    /// Running servers that must be re-registered for the changes to take effect
-    /// (MCPBOX.md §8).
-    pub reregister: Vec<Reregister>,
-    /// New servers, left `imported` as MCPBox leaves them until started.
-    pub not_started: Vec<String>,
-    /// Deleted servers that were running: still registered in the sandbox.
-    pub unregister: Vec<Unregister>,
-    /// Whether `global_config.allowed_modules` changed. Module changes are global:
-    /// every running server must be re-registered (already listed in
-    /// `reregister`) and the sandbox asked to install packages (MCPBOX.md §8.5).
-    pub modules_changed: bool,
 }
 
 /// Whether two changes are the same, cascade counts aside.
@@ -606,7 +502,7 @@ async fn write_all(
 ) -> Result<Report, Error> {
     let notes = format!("Submitted by mcpbox-gitops from {}", inputs.source);
     let ids = Ids::for_plan(plan);
-    let cx = write::Context {
+    let cx = super::context::Context {
         plan,
         actual,
         ids: &ids,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::execute::Error;
+use super::error::Error;
 use crate::model::{Kind, Object};
 use crate::plan::{Action, Change, Plan};
 

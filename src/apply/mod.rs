@@ -16,6 +16,8 @@
 //! Deciding *what* changes lives in `plan::diff`; this module only carries it out.
 
 mod audit;
+mod context;
+mod error;
 pub mod execute;
 mod ids;
 pub mod rows;
@@ -24,4 +26,6 @@ mod sync;
 mod tunnels;
 mod write;
 
-pub use execute::{execute, execute_saved, Error, Options, Report, Reregister, Unregister};
+pub use audit::{Report, Reregister, Unregister};
+pub use error::Error;
+pub use execute::{execute, execute_saved, Options};

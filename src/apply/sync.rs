@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::execute::{write_error, Error};
+use super::error::{write_error, Error};
 use crate::rules::sync;
 
 /// MCPBox's `sync_allowed_hosts` for each server, on the rows as they are now.

@@ -5,8 +5,8 @@
 
 use sqlx::PgConnection;
 
-use super::execute::{write_error, Error};
-use super::write::Context;
+use super::context::Context;
+use super::error::{write_error, Error};
 use crate::model::{Kind, Object, Tunnel};
 use crate::plan::Action;
 
