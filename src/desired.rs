@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use crate::approvals::{self, Pins};
 use crate::manifest::diagnostic::{self, Diagnostic};
-use crate::manifest::kinds::{Document, ToolType};
+use crate::manifest::kinds::Document;
 use crate::manifest::load::{self, APPROVALS_FILE, POLICY_FILE};
 use crate::manifest::validate::{self, setting_text};
+use crate::model::ToolType;
 use crate::model::{
     AuthType, Module, Network, Object, Secret, Server, Setting, Source, SourceStatus, Tool,
     Transport, Tunnel,

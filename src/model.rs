@@ -4,10 +4,118 @@
 //! Plain data with natural keys and content hashes; no I/O. How rows map onto these
 //! lives in `state`; how manifests do, in `desired`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::manifest::kinds::{AuthType, SourceStatus, ToolType, Transport};
+/// `tools.tool_type`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolType {
+    /// Python code run by the sandbox.
+    PythonCode,
+    /// A tool of an external MCP server, proxied.
+    McpPassthrough,
+}
+
+impl ToolType {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ToolType::PythonCode => "python_code",
+            ToolType::McpPassthrough => "mcp_passthrough",
+        }
+    }
+}
+
+/// `external_mcp_sources.transport_type`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// MCP streamable HTTP (MCPBox's default).
+    StreamableHttp,
+    /// MCP over server-sent events.
+    Sse,
+}
+
+impl Transport {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::StreamableHttp => "streamable_http",
+            Transport::Sse => "sse",
+        }
+    }
+}
+
+/// `external_mcp_sources.auth_type`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// No authentication.
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// `<header>: <secret>`.
+    Header,
+    /// OAuth tokens from MCPBox's OAuth flow. Read from the database only: a
+    /// manifest cannot ask for it (`validate` refuses it with the reason, and
+    /// `manifest::schema` leaves it out of the manifest schemas).
+    Oauth,
+}
+
+impl AuthType {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthType::None => "none",
+            AuthType::Bearer => "bearer",
+            AuthType::Header => "header",
+            AuthType::Oauth => "oauth",
+        }
+    }
+
+    /// Parses a label.
+    pub fn parse(s: &str) -> Option<AuthType> {
+        [
+            AuthType::None,
+            AuthType::Bearer,
+            AuthType::Header,
+            AuthType::Oauth,
+        ]
+        .into_iter()
+        .find(|a| a.label() == s)
+    }
+}
+
+/// `external_mcp_sources.status` as git sets it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// Registered with the sandbox (MCPBox's `error`, a failed discovery, counts
+    /// as this).
+    Active,
+    /// Left out of sandbox registration.
+    Disabled,
+}
+
+impl SourceStatus {
+    /// The PostgreSQL enum label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceStatus::Active => "active",
+            SourceStatus::Disabled => "disabled",
+        }
+    }
+}
 
 /// The kinds of managed object, in dependency order (creates top-down).
 #[derive(

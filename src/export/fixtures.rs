@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::Export;
 use crate::crypto::{self, Aad, Key};
-use crate::manifest::kinds::ToolType;
+use crate::model::ToolType;
 use crate::model::{Network, Server, SourceStatus, Tool, Transport, Tunnel};
 use crate::rules::approval::Status;
 use crate::rules::passthrough::sanitize;

@@ -12,10 +12,11 @@ use super::text::{one_line, shown};
 use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::locate::MAX_DEPTH;
 use crate::manifest::secrets;
-use crate::manifest::validate::{
-    host_problem, is_header_name, is_module_name, is_secret_name, is_snake_name, limits,
-};
 use crate::model::{AuthType, Network, Server, Source, Tool};
+use crate::rules::limits;
+use crate::rules::names::{
+    host_problem, is_header_name, is_module_name, is_secret_name, is_snake_name,
+};
 use crate::state::{SourceRow, ToolRow, TunnelRow};
 
 fn credential_in(what: &str, text: Option<&str>) -> Option<String> {

@@ -16,11 +16,11 @@ use crate::approvals::{self, Pins};
 use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::kinds::{
     Doc, Metadata, ModuleEntry, ModulesSpec, NetworkEntry, SecretEntry, ServerScopedMetadata,
-    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, ToolSpec, ToolType,
-    TunnelSpec, TunnelToken, ValueFrom, API_VERSION,
+    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, ToolSpec, TunnelSpec,
+    TunnelToken, ValueFrom, API_VERSION,
 };
 use crate::manifest::load::{APPROVALS_FILE, POLICY_FILE};
-use crate::model::{AuthType, SourceStatus, Transport};
+use crate::model::{AuthType, SourceStatus, ToolType, Transport};
 use crate::policy::{ApprovalMode, Policy};
 use crate::rules::passthrough::sanitize;
 use crate::source::FileSet;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::text::shown;
 use super::{EnvValue, Skipped};
 use crate::approvals::Pin;
-use crate::manifest::kinds::ToolType;
+use crate::model::ToolType;
 use crate::model::{network_key, Kind, Server, Source, Tool, Tunnel};
 use crate::rules::approval::Status;
 

@@ -10,9 +10,9 @@ use super::{export, Counts, EnvValue, Error, Options, MODULES_FILE, SETTINGS_FIL
 use crate::approvals;
 use crate::crypto::Key;
 use crate::desired;
-use crate::manifest::kinds::ToolType;
 use crate::manifest::load::APPROVALS_FILE;
 use crate::model::Kind;
+use crate::model::ToolType;
 use crate::plan::diff;
 use crate::policy::ApprovalMode;
 use crate::source::Entry;

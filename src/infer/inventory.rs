@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{HostUse, ModuleUse, Span};
 use crate::manifest::diagnostic::{location_at, offset_of, Location};
-use crate::manifest::kinds::{Document, ToolType};
+use crate::manifest::kinds::Document;
 use crate::manifest::load::{text_of, Loaded, ToolCode};
+use crate::model::ToolType;
 use crate::source::FileSet;
 
 /// A place in the repository.

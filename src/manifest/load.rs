@@ -415,7 +415,7 @@ fn literal_secrets(
                     let always = secrets::is_value_field(key);
                     if let Some(s) = v.as_str().filter(|s| {
                         !s.is_empty()
-                            && (always || !super::validate::is_secret_name(s))
+                            && (always || !crate::rules::names::is_secret_name(s))
                             && secrets::scan(s).is_empty()
                     }) {
                         out.literals.push(secrets::Literal::new(s));

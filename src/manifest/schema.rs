@@ -831,7 +831,7 @@ mod tests {
         ));
     }
 
-    /// Constraints taken from `validate::limits` reach the schema, through `Option`.
+    /// Constraints taken from `rules::limits` reach the schema, through `Option`.
     #[test]
     fn server_and_tool_limits_are_in_the_schema() {
         let m = schema("manifest.schema.json");

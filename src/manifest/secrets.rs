@@ -162,7 +162,7 @@ pub fn mask(text: &str) -> String {
             let unquoted = value.trim_matches(['"', '\'']);
             if literal
                 && is_secret_field(key)
-                && (is_value_field(key) || !super::validate::is_secret_name(unquoted))
+                && (is_value_field(key) || !crate::rules::names::is_secret_name(unquoted))
             {
                 spans.push((line_start + value_at, line_start + value_at + value.len()));
             }

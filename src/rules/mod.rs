@@ -11,6 +11,8 @@
 //! Where each rule is applied to rows lives in `plan::diff` and `apply`.
 
 pub mod approval;
+pub mod limits;
+pub mod names;
 pub mod passthrough;
 pub mod quarantine;
 pub mod sync;
