@@ -216,7 +216,8 @@ pub fn export(actual: &ActualState, opts: &Options) -> Result<Export, Error> {
 fn settle(mut sel: Selection, actual: &ActualState, opts: &Options) -> Result<Export, Error> {
     // Each failed round drops at least one object, so this ends.
     for _ in 0..=sel.len() + 1 {
-        let rendered = render(&sel, actual, opts)?;
+        let mut rendered = render(&sel, actual, opts)?;
+        canonical(&mut rendered.files);
         match check(&rendered, actual, &sel)? {
             Checked::Adoptable(plan) => return Ok(finish(sel, rendered.files, &plan)),
             Checked::Drop(items) => {
@@ -227,6 +228,22 @@ fn settle(mut sel: Selection, actual: &ActualState, opts: &Options) -> Result<Ex
         }
     }
     Err(Error::NotAdoptable("objects kept failing the check".into()))
+}
+
+/// Every YAML file in `fmt`'s canonical layout, so that `fmt` of an export is
+/// a no-op (a file fmt would refuse is left as rendered; none is expected).
+fn canonical(files: &mut FileSet) {
+    for (path, entry) in files.files.iter_mut() {
+        if let crate::source::Entry::Bytes(bytes) = entry {
+            let formatted = std::str::from_utf8(bytes)
+                .ok()
+                .filter(|_| path.ends_with(".yaml") || path.ends_with(".yml"))
+                .and_then(|text| crate::fmt::format(text, crate::fmt::FileKind::of(path)).ok());
+            if let Some(text) = formatted {
+                *bytes = text.into_bytes();
+            }
+        }
+    }
 }
 
 /// The export of a selection that passed the check, with what it left out,

@@ -342,7 +342,7 @@ fn exports_sources_passthrough_tools_and_tunnels_as_adoptions_only() {
     }
     let home = text(&e, "platform/tunnels/wizard_home.yaml");
     assert!(
-        home.contains("name: 'Wizard: home'") && !home.contains("active"),
+        home.contains("name: \"Wizard: home\"") && !home.contains("active"),
         "{home}"
     );
     let vars: Vec<&str> = e.env.iter().map(|v| v.var.as_str()).collect();

@@ -222,3 +222,32 @@ fn a_slow_plan_shows_its_steps_on_a_terminal_and_nowhere_else() {
         "no spinner in a pipe"
     );
 }
+
+/// `fmt` of an export is a no-op: export writes fmt's canonical layout.
+#[sqlx::test(migrations = false)]
+async fn fmt_of_an_export_is_a_no_op(pool: sqlx::PgPool) {
+    crate::common::migrate(&pool).await;
+    let url = crate::common::url(&pool);
+    bin()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", &url)
+        .env("MCPBOX_ENCRYPTION_KEY", "ab".repeat(32))
+        .args(["apply", "--auto-approve", "examples/homelab"])
+        .assert()
+        .success();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("export");
+    bin()
+        .env("DATABASE_URL", &url)
+        .arg("export")
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    bin()
+        .args(["fmt", "--check"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("all formatted"));
+}
