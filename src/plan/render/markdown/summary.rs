@@ -154,6 +154,33 @@ pub(super) fn capabilities(plan: &Plan) -> Capabilities {
     caps
 }
 
+/// What a count row counts: its objects by kind, e.g. `1 server, 3 tools,
+/// 2 network hosts`.
+pub(super) fn counted(plan: &Plan, action: Action) -> String {
+    let mut by_kind: std::collections::BTreeMap<crate::model::Kind, usize> = Default::default();
+    for c in plan.changes.iter().filter(|c| c.action == action) {
+        *by_kind.entry(c.kind).or_default() += 1;
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, n)| {
+            use crate::model::Kind;
+            let (one, many) = match kind {
+                Kind::Server => ("server", "servers"),
+                Kind::Secret => ("secret placeholder", "secret placeholders"),
+                Kind::Source => ("external source", "external sources"),
+                Kind::Tool => ("tool", "tools"),
+                Kind::Network => ("network host", "network hosts"),
+                Kind::Module => ("module", "modules"),
+                Kind::Setting => ("setting", "settings"),
+                Kind::Tunnel => ("tunnel configuration", "tunnel configurations"),
+            };
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, lists: &mut Lists) {
     let s = &plan.summary;
     let caps = capabilities(plan);
@@ -173,12 +200,14 @@ pub(super) fn summary_table(out: &mut String, plan: &Plan, ctx: &PrContext, list
     } else {
         let _ = writeln!(out, "| to destroy | 0 | | |");
     }
-    for (what, n) in [
-        ("to add", s.add),
-        ("to change", s.change),
-        ("to adopt", s.adopt),
+    for (what, n, action) in [
+        ("to add", s.add, Action::Create),
+        ("to change", s.change, Action::Update),
+        ("to adopt", s.adopt, Action::Adopt),
     ] {
-        let _ = writeln!(out, "| {what} | {n} | | |");
+        let counted = counted(plan, action);
+        let pad = if counted.is_empty() { "" } else { " " };
+        let _ = writeln!(out, "| {what} | {n} |{pad}{counted} | |");
     }
     let none: &[String] = &[];
     let mut rows: Vec<(&str, &[String], &[String])> = vec![

@@ -738,7 +738,7 @@ fn truncation_keeps_the_bound_and_the_summary() {
             "{out}"
         );
         assert!(
-            out.contains(&format!("| to add | {total} | |"))
+            out.contains(&format!("| to add | {total} | 1 server, "))
                 && out.contains("| 🌐 new network hosts | 152 |"),
             "the summary table survives: {out}"
         );
