@@ -79,7 +79,7 @@ impl SandboxArgs {
             // cannot be unregistered (reported per server).
             (None, Route::AdminApi) => String::new(),
             (None, Route::Sandbox) => {
-                return Err(Error::Other(format!(
+                return Err(Error::Usage(format!(
                     "activation needs the sandbox API key: {var} is not set (use MCPBox's SANDBOX_API_KEY, or name another variable with --sandbox-api-key-env)"
                 )))
             }
@@ -90,13 +90,13 @@ impl SandboxArgs {
         cfg.backend_url = self.mcpbox_backend_url.clone();
         if self.activate_via == Route::AdminApi {
             let username = self.mcpbox_admin_user.clone().ok_or_else(|| {
-                Error::Other(
+                Error::Usage(
                     "--activate-via admin-api needs the MCPBox admin user: pass --mcpbox-admin-user NAME".into(),
                 )
             })?;
             let var = &self.mcpbox_admin_password_env;
             let password = std::env::var(var).ok().filter(|p| !p.is_empty()).ok_or_else(|| {
-                Error::Other(format!(
+                Error::Usage(format!(
                     "--activate-via admin-api needs the admin's password: {var} is not set (or name another variable with --mcpbox-admin-password-env)"
                 ))
             })?;
@@ -128,9 +128,11 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<u8, Error> {
     let cfg = args.sandbox.config()?;
     let key = super::encryption_key()?;
-    let url = args.db.database_url.as_deref().ok_or_else(|| {
-        Error::Other("activate needs a database: set DATABASE_URL or pass --database-url".into())
-    })?;
+    let url = args
+        .db
+        .database_url
+        .as_deref()
+        .ok_or_else(|| Error::NoDatabase("activate"))?;
     let pool = super::connect::ready_pool(url).await?;
     let outcome = activate::activate(&pool, key.as_ref(), &Affected::everything(), &cfg).await;
     report(&outcome)?;
@@ -182,5 +184,5 @@ pub fn report(outcome: &Outcome) -> Result<(), Error> {
             unregistered.join(", ")
         ));
     }
-    Err(Error::Other(msg))
+    Err(Error::ActivationFailed(msg))
 }

@@ -85,9 +85,11 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let (_files, mut desired) = super::load_desired(&args.source)?;
     desired.restore_quarantined = args.restore_quarantined;
     super::read_values(&mut desired, &args.values, true, &reserved(&args))?;
-    let url = args.db.database_url.as_deref().ok_or_else(|| {
-        Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
-    })?;
+    let url = args
+        .db
+        .database_url
+        .as_deref()
+        .ok_or_else(|| Error::NoDatabase("apply"))?;
     progress.step("reading the database");
     let pool = super::connect::write_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
@@ -139,23 +141,23 @@ pub async fn run(args: Args) -> Result<u8, Error> {
 /// `apply --plan FILE`.
 async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
     let activation = args.activation()?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display())))?;
-    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-        Error::Other(format!(
-            "{} is not a saved plan from `plan --out` ({e})",
-            path.display()
-        ))
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: crate::escape::path(path),
+        source,
     })?;
-    saved
-        .check_version()
-        .map_err(|e| Error::Other(e.to_string()))?;
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|source| Error::NotASavedPlan {
+        path: crate::escape::path(path),
+        source,
+    })?;
+    saved.check_version()?;
     let access = args.values.access(&saved.values_policy, &reserved(args))?;
     let values = super::read_value_sources(&saved.value_sources, &args.values, &access, true)?
         .unwrap_or_default();
-    let url = args.db.database_url.as_deref().ok_or_else(|| {
-        Error::Other("apply needs a database: set DATABASE_URL or pass --database-url".into())
-    })?;
+    let url = args
+        .db
+        .database_url
+        .as_deref()
+        .ok_or_else(|| Error::NoDatabase("apply"))?;
     let pool = super::connect::write_pool(url).await?;
     print(&render::text::render_saved(
         &saved.plan,
@@ -228,7 +230,7 @@ async fn finish(
 /// Terraform's prompt: only `yes` proceeds.
 fn confirm() -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Other(
+        return Err(Error::Usage(
             "refusing to apply without confirmation: stdin is not a terminal; pass --auto-approve"
                 .into(),
         ));

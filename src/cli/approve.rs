@@ -37,7 +37,7 @@ pub fn run(mut args: Args) -> Result<u8, Error> {
         args.repo = path;
     }
     if args.by.trim().is_empty() || args.by.chars().count() > 255 {
-        return Err(Error::Other(
+        return Err(Error::Usage(
             "--by must be 1 to 255 characters (it becomes tools.approved_by)".into(),
         ));
     }
@@ -46,7 +46,7 @@ pub fn run(mut args: Args) -> Result<u8, Error> {
     // The file is edited in place, one pin at a time: its diff is exactly the
     // pins changed (it is the file CODEOWNERS protects).
     let mut text = text_of(&files, APPROVALS_FILE).unwrap_or("").to_string();
-    approvals::parse(APPROVALS_FILE, &text).map_err(|d| Error::Other(d.to_string()))?;
+    approvals::parse(APPROVALS_FILE, &text).map_err(|d| Error::RepoFile(Box::new(d)))?;
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = String::new();
     for key in &args.tools {
@@ -57,7 +57,7 @@ pub fn run(mut args: Args) -> Result<u8, Error> {
                 .filter(|(k, _)| *k == Kind::Tool)
                 .map(|(_, key)| key.as_str())
                 .collect();
-            return Err(Error::Other(format!(
+            return Err(Error::Usage(format!(
                 "no tool `{key}` in the manifests (tools: {})",
                 known.join(", ")
             )));
@@ -72,15 +72,13 @@ pub fn run(mut args: Args) -> Result<u8, Error> {
         };
         let pin = match &args.sign_with {
             Some(key) => Pin {
-                signature: Some(
-                    crate::signing::sign(&pin, key).map_err(|e| Error::Other(e.to_string()))?,
-                ),
+                signature: Some(crate::signing::sign(&pin, key)?),
                 ..pin
             },
             None => pin,
         };
         text = approvals::upsert(&text, &pin).ok_or_else(|| {
-            Error::Other(format!(
+            Error::Usage(format!(
                 "{APPROVALS_FILE} is not a block list this command can edit in place (a flow-style list?); add the pin by hand: tool: {key}, sha256: {hash}, approvedBy: {}",
                 args.by
             ))

@@ -25,7 +25,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 fn connect_timeout() -> Result<Duration, Error> {
     match std::env::var("MCPBOX_GITOPS_CONNECT_TIMEOUT") {
         Ok(v) => super::parse_duration(&v)
-            .map_err(|e| Error::Other(format!("MCPBOX_GITOPS_CONNECT_TIMEOUT: {e}"))),
+            .map_err(|e| Error::Database(format!("MCPBOX_GITOPS_CONNECT_TIMEOUT: {e}"))),
         Err(_) => Ok(CONNECT_TIMEOUT),
     }
 }
@@ -44,14 +44,14 @@ pub async fn pool(url: &str) -> Result<PgPool, Error> {
     let first = tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await;
     match first {
         Err(_) => {
-            return Err(Error::Other(format!(
+            return Err(Error::Database(format!(
                 "cannot connect to the database at {}: no answer within {} s (MCPBOX_GITOPS_CONNECT_TIMEOUT); check the host and port, and that PostgreSQL is running; nothing was read or written",
                 where_(&options),
                 timeout.as_secs_f32()
             )))
         }
         Ok(Err(e)) => {
-            return Err(Error::Other(format!(
+            return Err(Error::Database(format!(
                 "cannot connect to the database at {}: {}; nothing was read or written",
                 where_(&options),
                 explain(&redact(&e.to_string(), url))
@@ -80,7 +80,7 @@ pub fn describe(url: &str) -> String {
 /// and the idle-in-transaction timeout described at [`pool`].
 pub fn options(url: &str) -> Result<PgConnectOptions, Error> {
     let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
-        Error::Other(format!(
+        Error::Database(format!(
             "DATABASE_URL is not a PostgreSQL URL: {} (e.g. postgres://user@host:5432/mcpbox)",
             redact(&e.to_string(), url)
         ))
@@ -138,7 +138,7 @@ async fn checked_pool(url: &str, writes: bool) -> Result<PgPool, Error> {
         status.problems()
     };
     if !problems.is_empty() {
-        return Err(Error::Other(format!(
+        return Err(Error::Database(format!(
             "the database is not ready: {}",
             problems.join("; ")
         )));

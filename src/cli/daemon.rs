@@ -117,15 +117,19 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         None => {}
     }
     let run = args.run;
-    let url = run.db.database_url.clone().ok_or_else(|| {
-        Error::Other("daemon needs a database: set DATABASE_URL or pass --database-url".into())
-    })?;
+    let url = run
+        .db
+        .database_url
+        .clone()
+        .ok_or_else(|| Error::NoDatabase("daemon"))?;
     let cfg = config(&run, &url)?;
     let pool = super::connect::write_pool(&url).await?;
     if run.once {
         let outcome = crate::daemon::once(&cfg, pool).await;
-        let line = serde_json::to_string(&outcome)
-            .map_err(|e| Error::Other(format!("cannot print the outcome: {e}")))?;
+        let line = serde_json::to_string(&outcome).map_err(|source| Error::Encode {
+            what: "the outcome",
+            source,
+        })?;
         print(&format!("{line}\n"))?;
         return Ok(if outcome.is_error() {
             EXIT_ERROR
@@ -133,24 +137,18 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             EXIT_OK
         });
     }
-    crate::daemon::run(cfg, pool)
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?;
+    crate::daemon::run(cfg, pool).await?;
     Ok(EXIT_OK)
 }
 
 async fn control(c: ControlArgs, suspend: bool) -> Result<u8, Error> {
-    let url = c.db.database_url.as_deref().ok_or_else(|| {
-        Error::Other(
-            "daemon suspend/resume needs a database: set DATABASE_URL or pass --database-url"
-                .into(),
-        )
-    })?;
+    let url =
+        c.db.database_url
+            .as_deref()
+            .ok_or_else(|| Error::NoDatabase("daemon suspend/resume"))?;
     let pool = super::connect::ready_pool(url).await?;
     let by = crate::state::application_name(None);
-    crate::daemon::control::set_suspended(&pool, suspend, &by)
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?;
+    crate::daemon::control::set_suspended(&pool, suspend, &by).await?;
     print(if suspend {
         "Suspended: daemons plan and report but apply nothing until `mcpbox-gitops daemon resume`.\n"
     } else {
@@ -162,11 +160,11 @@ async fn control(c: ControlArgs, suspend: bool) -> Result<u8, Error> {
 /// Flags over the config file over defaults.
 fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
     let file = match &run.config {
-        Some(p) => FileConfig::read(p).map_err(|e| Error::Other(e.to_string()))?,
+        Some(p) => FileConfig::read(p)?,
         None => FileConfig::default(),
     };
     let repo = run.repo.clone().or(file.repo).ok_or_else(|| {
-        Error::Other("daemon needs a source: pass --repo URL|PATH (or `repo:` in --config)".into())
+        Error::Usage("daemon needs a source: pass --repo URL|PATH (or `repo:` in --config)".into())
     })?;
     let branch = run.branch.clone().or(file.branch);
     let subdir = run.subdir.clone().or(file.subdir);
@@ -175,7 +173,7 @@ fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
         .clone()
         .or(file.interval)
         .unwrap_or_else(|| "60s".into());
-    let interval = parse_duration(&interval).map_err(|e| Error::Other(e.to_string()))?;
+    let interval = parse_duration(&interval)?;
     let git_token_env = run
         .git_token_env
         .clone()
@@ -240,7 +238,7 @@ fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
             .ok()
             .filter(|t| t.len() >= 16);
         Some(token.map(String::into_bytes).ok_or_else(|| {
-            Error::Other(format!(
+            Error::Usage(format!(
                 "--ui-actions needs a token of at least 16 characters in ${}; set it, or leave the page read-only",
                 run.ui_token_env
             ))

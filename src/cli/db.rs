@@ -14,9 +14,7 @@ pub enum Command {
 }
 
 fn url(db: &DbArgs) -> Result<&str, Error> {
-    db.database_url
-        .as_deref()
-        .ok_or_else(|| Error::Other("set DATABASE_URL or pass --database-url".into()))
+    db.database_url.as_deref().ok_or(Error::NoDatabase("db"))
 }
 
 /// Runs a `db` subcommand.

@@ -44,16 +44,18 @@ pub struct Args {
 
 /// Runs `export`.
 pub async fn run(args: Args) -> Result<u8, Error> {
-    let url = args.db.database_url.as_deref().ok_or_else(|| {
-        Error::Other("export needs a database: set DATABASE_URL or pass --database-url".into())
-    })?;
+    let url = args
+        .db
+        .database_url
+        .as_deref()
+        .ok_or_else(|| Error::NoDatabase("export"))?;
     if let Some(dir) = &args.drift {
         return drift(url, dir).await;
     }
     let out = args
         .out
         .clone()
-        .ok_or_else(|| Error::Other("export needs --out DIR (or --drift DIR)".into()))?;
+        .ok_or_else(|| Error::Usage("export needs --out DIR (or --drift DIR)".into()))?;
     // Refuse before connecting: nothing is read when nothing can be written.
     check_target(&out, args.force)?;
     let mut opts = Options::default();
@@ -62,7 +64,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     }
     let pool = super::connect::ready_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
-    let export = export::export(&actual, &opts).map_err(|e| Error::Other(e.to_string()))?;
+    let export = export::export(&actual, &opts)?;
     write(&out, &export.files, args.force)?;
 
     for s in &export.skipped {
@@ -133,17 +135,21 @@ fn check_target(out: &Path, force: bool) -> Result<(), Error> {
         return Ok(());
     }
     if !out.is_dir() {
-        return Err(Error::Other(format!(
+        return Err(Error::Usage(format!(
             "{} exists and is not a directory",
             out.display()
         )));
     }
-    let entries = std::fs::read_dir(out)
-        .map_err(|e| Error::Other(format!("cannot read {}: {e}", out.display())))?;
+    let entries = std::fs::read_dir(out).map_err(|source| Error::Read {
+        path: crate::escape::path(out),
+        source,
+    })?;
     let mut visible = Vec::new();
     for entry in entries {
-        let entry =
-            entry.map_err(|e| Error::Other(format!("cannot read {}: {e}", out.display())))?;
+        let entry = entry.map_err(|source| Error::Read {
+            path: crate::escape::path(out),
+            source,
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with('.') {
             visible.push(name);
@@ -151,7 +157,7 @@ fn check_target(out: &Path, force: bool) -> Result<(), Error> {
     }
     if !visible.is_empty() && !force {
         visible.sort();
-        return Err(Error::Other(format!(
+        return Err(Error::Usage(format!(
             "{} is not empty ({}); export into an empty directory, or pass --force to write over it",
             out.display(),
             visible.join(", ")
@@ -170,7 +176,10 @@ fn write(out: &Path, files: &FileSet, force: bool) -> Result<(), Error> {
     let out = absolute(out)?;
     let beside = out.parent().map(|parent| {
         std::fs::create_dir_all(parent)
-            .map_err(|e| Error::Other(format!("cannot create {}: {e}", parent.display())))
+            .map_err(|source| Error::Write {
+                path: crate::escape::path(parent),
+                source,
+            })
             .and_then(|()| staging_dir(parent))
     });
     let staging = match beside {
@@ -196,13 +205,16 @@ fn write(out: &Path, files: &FileSet, force: bool) -> Result<(), Error> {
             None => Ok(()),
         }
         .and_then(|()| std::fs::write(&staged, bytes));
-        if let Err(e) = result {
+        if let Err(source) = result {
             discard(&staging);
-            return Err(Error::Other(format!(
-                "cannot write {}: {e}; nothing was written to {}",
-                out.join(rel).display(),
-                out.display()
-            )));
+            return Err(Error::ExportWrite {
+                message: format!(
+                    "cannot write {}; nothing was written to {}",
+                    out.join(rel).display(),
+                    out.display()
+                ),
+                source,
+            });
         }
     }
     // Checked again: the directory may have changed while the database was read.
@@ -213,9 +225,12 @@ fn write(out: &Path, files: &FileSet, force: bool) -> Result<(), Error> {
     let empty = match std::fs::read_dir(&out) {
         Ok(mut entries) => entries.next().is_none(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => {
+        Err(source) => {
             discard(&staging);
-            return Err(Error::Other(format!("cannot read {}: {e}", out.display())));
+            return Err(Error::Read {
+                path: crate::escape::path(&out),
+                source,
+            });
         }
     };
     // A rename replaces a missing or empty directory in one step; when it cannot
@@ -234,15 +249,18 @@ fn write(out: &Path, files: &FileSet, force: bool) -> Result<(), Error> {
             None => Ok(()),
         }
         .and_then(|()| std::fs::rename(staging.join(rel), &target));
-        if let Err(e) = result {
+        if let Err(source) = result {
             // Not discarded: it holds the files not moved yet.
-            return Err(Error::Other(format!(
-                "cannot move {} into place: {e}; {done} of {} file(s) were written to {} already, the others are in {}",
-                target.display(),
-                written.len(),
-                out.display(),
-                staging.display()
-            )));
+            return Err(Error::ExportWrite {
+                message: format!(
+                    "cannot move {} into place; {done} of {} file(s) were written to {} already, the others are in {}",
+                    target.display(),
+                    written.len(),
+                    out.display(),
+                    staging.display()
+                ),
+                source,
+            });
         }
     }
     discard(&staging);
@@ -252,7 +270,10 @@ fn write(out: &Path, files: &FileSet, force: bool) -> Result<(), Error> {
 /// `out` made absolute, so that its parent is where a sibling can be made
 /// (`.` or `repo/..` have none of their own).
 fn absolute(out: &Path) -> Result<PathBuf, Error> {
-    let fail = |e: std::io::Error| Error::Other(format!("cannot resolve {}: {e}", out.display()));
+    let fail = |source: std::io::Error| Error::Read {
+        path: crate::escape::path(out),
+        source,
+    };
     if out.exists() {
         out.canonicalize().map_err(fail)
     } else {
@@ -272,19 +293,24 @@ fn staging_dir(parent: &Path) -> Result<PathBuf, Error> {
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => {
-                return Err(Error::Other(format!(
-                    "cannot create a temporary directory in {}: {e}",
-                    parent.display()
-                )))
+            Err(source) => {
+                return Err(Error::ExportWrite {
+                    message: format!(
+                        "cannot create a temporary directory in {}",
+                        parent.display()
+                    ),
+                    source,
+                })
             }
         }
     }
-    Err(Error::Other(format!(
-        "cannot create a temporary directory in {}: {}",
-        parent.display(),
-        last.map(|e| e.to_string()).unwrap_or_default()
-    )))
+    Err(Error::ExportWrite {
+        message: format!(
+            "cannot create a temporary directory in {}",
+            parent.display()
+        ),
+        source: last.unwrap_or_else(|| std::io::Error::other("no name was free")),
+    })
 }
 
 /// Refuses, before anything is moved, a target that a rename cannot replace: a
@@ -298,7 +324,7 @@ fn check_in_the_way(out: &Path, written: &[&String]) -> Result<(), Error> {
             if let Ok(meta) = std::fs::metadata(at) {
                 if meta.is_dir() == is_file {
                     let what = if is_file { "a directory" } else { "a file" };
-                    return Err(Error::Other(format!(
+                    return Err(Error::Usage(format!(
                         "cannot write {}: {} is {what}; nothing was written to {}",
                         target.display(),
                         at.display(),

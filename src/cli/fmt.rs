@@ -99,8 +99,10 @@ pub fn run(args: Args) -> Result<u8, Error> {
 /// the returned root.
 fn collect(path: &Path) -> Result<(PathBuf, Vec<(String, Entry)>), Error> {
     if path.is_file() {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Other(format!("cannot read {}: {e}", crate::escape::path(path))))?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: crate::escape::path(path),
+            source,
+        })?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -83,7 +83,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         .map(|(path, _)| path.as_str())
         .collect();
     if !existing.is_empty() && !args.force {
-        return Err(Error::Other(format!(
+        return Err(Error::Usage(format!(
             "{} already has {}; nothing was written (pass --force to replace them)",
             crate::escape::path(&args.dir),
             existing.join(", ")
@@ -120,7 +120,7 @@ async fn from_database(args: Args) -> Result<u8, Error> {
         argv.push("--force".into());
     }
     let export = Export::try_parse_from(argv)
-        .map_err(|e| Error::Other(format!("cannot start the export: {e}")))?;
+        .map_err(|e| Error::Usage(format!("cannot start the export: {e}")))?;
     let code = super::export::run(export.args).await?;
     if code != EXIT_OK {
         return Ok(code);
@@ -136,8 +136,9 @@ async fn from_database(args: Args) -> Result<u8, Error> {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Error> {
-    let fail = |e: std::io::Error| {
-        Error::Other(format!("cannot write {}: {e}", crate::escape::path(path)))
+    let fail = |source: std::io::Error| Error::Write {
+        path: crate::escape::path(path),
+        source,
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;

@@ -141,9 +141,92 @@ pub enum Error {
     /// `MCPBOX_ENCRYPTION_KEY` is set but malformed.
     #[error("{0}; nothing was read or written (fix the variable, or unset it)")]
     Key(#[source] crate::crypto::KeyError),
-    /// Anything else, with a message that says what to do.
+    /// A command that needs MCPBox's database was given none.
+    #[error("{0} needs a database: set DATABASE_URL or pass --database-url")]
+    NoDatabase(&'static str),
+    /// Flags or arguments that cannot be used as given; the message says
+    /// which and how to fix it.
     #[error("{0}")]
-    Other(String),
+    Usage(String),
+    /// The database cannot be used: the message names host:port/database
+    /// (never the password), the cause and the fix. Kept as text on purpose:
+    /// the driver's own error can quote the URL, credentials included.
+    #[error("{0}")]
+    Database(String),
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file, escaped for printing.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file, escaped for printing.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not a saved plan.
+    #[error("{path} is not a saved plan from `plan --out`")]
+    NotASavedPlan {
+        /// The file, escaped for printing.
+        path: String,
+        /// What the JSON reader said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Something could not be encoded as JSON.
+    #[error("cannot encode {what} as JSON")]
+    Encode {
+        /// What.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A saved plan another version made.
+    #[error(transparent)]
+    SavedPlan(#[from] crate::plan::saved::Error),
+    /// A git source could not be read.
+    #[error(transparent)]
+    Git(#[from] crate::source::git::Error),
+    /// `approve --sign-with` could not sign.
+    #[error(transparent)]
+    Sign(#[from] crate::signing::SignError),
+    /// A repository file (policy, approvals) is invalid.
+    #[error("{0}")]
+    RepoFile(Box<crate::manifest::diagnostic::Diagnostic>),
+    /// The daemon's configuration file or flags are unusable.
+    #[error(transparent)]
+    DaemonConfig(#[from] crate::daemon::config::ConfigError),
+    /// The daemon stopped with an error.
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::Error),
+    /// The daemon's shared state could not be changed.
+    #[error(transparent)]
+    DaemonControl(#[from] crate::daemon::control::Error),
+    /// Activation calls failed after the commit; the message says what stays
+    /// committed and how to retry.
+    #[error("{0}")]
+    ActivationFailed(String),
+    /// Writing an export's files failed; the message says what was and was
+    /// not written.
+    #[error("{message}")]
+    ExportWrite {
+        /// What failed and what state the directory is in.
+        message: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `export` could not export.
+    #[error(transparent)]
+    Export(#[from] crate::export::Error),
     /// Writing output failed.
     #[error("cannot write output")]
     Io(#[from] std::io::Error),
@@ -301,7 +384,7 @@ impl SourceArgs {
     pub fn read(&self, rev: Option<&str>) -> Result<Loaded, Error> {
         use crate::source::git;
         let subdir = self.subdir.as_deref();
-        let git_err = |e: git::Error| Error::Other(e.to_string());
+        let git_err = Error::Git;
         if git::is_git_url(&self.path) {
             let cache = match &self.git_cache {
                 Some(dir) => dir.clone(),
@@ -344,7 +427,7 @@ impl SourceArgs {
 /// climbs above `root`, and also when a symbolic link leads it out of `root`.
 pub(crate) fn subdir_of(root: &std::path::Path, subdir: &str) -> Result<PathBuf, Error> {
     let refuse = |why: String| {
-        Error::Other(format!(
+        Error::Usage(format!(
             "--subdir must be a folder inside the repository: `{subdir}` {why} (give a path relative to {}, such as deploy/manifests)",
             root.display()
         ))

@@ -53,7 +53,7 @@ pub struct Args {
 /// Runs `plan`.
 pub async fn run(args: Args) -> Result<u8, Error> {
     if args.base.is_some() && !args.source.is_git() {
-        return Err(Error::Other(
+        return Err(Error::Usage(
             "--base compares two commits: give the pull request's commit with --git REF (e.g. --git HEAD), or a repository URL".into(),
         ));
     }
@@ -170,7 +170,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     };
     if let Some(path) = &args.out {
         if !actual.connected {
-            return Err(Error::Other(
+            return Err(Error::Usage(
                 "plan --out needs a database: a saved plan records the rows it read, so that apply --plan can refuse when they moved".into(),
             ));
         }
@@ -183,10 +183,14 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             desired.value_sources.clone(),
         );
         saved.values_policy = desired.policy.values.clone();
-        let json = serde_json::to_string_pretty(&saved)
-            .map_err(|e| Error::Other(format!("cannot encode the plan: {e}")))?;
-        std::fs::write(path, json + "\n")
-            .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
+        let json = serde_json::to_string_pretty(&saved).map_err(|source| Error::Encode {
+            what: "the plan",
+            source,
+        })?;
+        std::fs::write(path, json + "\n").map_err(|source| Error::Write {
+            path: crate::escape::path(path),
+            source,
+        })?;
     }
     progress.finish();
     print(&text)?;
@@ -243,7 +247,7 @@ fn read_base(source: &SourceArgs, rev: &str, notes: &mut Vec<String>) -> Result<
     let files = &loaded.files;
     let policy = match text_of(files, POLICY_FILE) {
         Some(text) => crate::policy::parse(POLICY_FILE, text).map_err(|d| {
-            Error::Other(format!(
+            Error::Usage(format!(
                 "BASE ({rev}) has an invalid policy file, which governs this plan: {d}"
             ))
         })?,

@@ -70,17 +70,13 @@ pub fn man(args: ManArgs) -> Result<u8, Error> {
 
 /// `show FILE`: a saved plan in text, JSON or markdown, as `plan` printed it.
 pub fn show(args: ShowArgs) -> Result<u8, Error> {
-    let text = std::fs::read_to_string(&args.file).map_err(|e| {
-        Error::Other(format!(
-            "cannot read {}: {e}",
-            crate::escape::path(&args.file)
-        ))
+    let text = std::fs::read_to_string(&args.file).map_err(|e| Error::Read {
+        path: crate::escape::path(&args.file),
+        source: e,
     })?;
-    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-        Error::Other(format!(
-            "{} is not a saved plan from `plan --out` ({e})",
-            crate::escape::path(&args.file)
-        ))
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| Error::NotASavedPlan {
+        path: crate::escape::path(&args.file),
+        source: e,
     })?;
     let out = match args.format {
         Format::Text => render::text::render(&saved.plan),

@@ -73,9 +73,6 @@ pub enum Error {
         /// This plan format.
         this_format: u32,
     },
-    /// Rows it read have changed.
-    #[error("the database changed since the plan was made; these objects moved: {}. Nothing was applied: run plan again", .0.join(", "))]
-    Moved(Vec<String>),
 }
 
 fn hash(json: String) -> String {
