@@ -1,10 +1,10 @@
 //! The self-check of an export: load, validate and plan the rendered files
 //! against the state they came from, and name the objects whose file does not
 //! load or whose plan is more than an adoption (the caller drops them and tries
-//! again). Rendering lives in `render`; dropping, in `selection`.
+//! again). Rendering lives in `render`; dropping, in `contents`.
 
+use super::contents::{Item, Selection};
 use super::render::Rendered;
-use super::selection::{Item, Selection};
 use super::text::{one_line, shown};
 use super::Error;
 use crate::desired;
@@ -128,7 +128,7 @@ fn fields_of(c: &Change) -> String {
 #[cfg(test)]
 mod tests {
     use crate::export::fixtures::state;
-    use crate::export::select::select;
+    use crate::export::rows::select;
     use crate::export::{settle, Options};
 
     #[test]

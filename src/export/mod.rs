@@ -47,9 +47,9 @@
 //!
 //! This file holds the public API and the pipeline: [`export`] selects, then
 //! renders and checks until what is left plans as adoptions only.
-//! - `selection`: the `Selection` (what goes in, header notes, skips) and
+//! - `contents`: the `Selection` (what goes in, header notes, skips) and
 //!   dropping an object with what hangs off it.
-//! - `select`: which rows of the state are selected, skipped or left to MCPBox.
+//! - `rows`: which rows of the state are selected, skipped or left to MCPBox.
 //! - `problems`: why a row cannot be a manifest (the skip reasons).
 //! - `render`: a selection as files: YAML documents with header comments.
 //! - `check`: the self-check that loads and plans the files and names the
@@ -61,11 +61,11 @@
 //!   tests of [`export`] as a whole.
 
 mod check;
+mod contents;
 mod names;
 mod problems;
 mod render;
-mod select;
-mod selection;
+mod rows;
 mod text;
 
 use crate::plan::{diff, Plan};
@@ -74,9 +74,9 @@ use crate::source::FileSet;
 use crate::state::ActualState;
 
 use check::{check, Checked};
+use contents::Selection;
 use render::render;
-use select::select;
-use selection::Selection;
+use rows::select;
 use text::shown;
 
 /// Where the global modules go.

@@ -1,13 +1,13 @@
 //! Why a row of MCPBox cannot be a manifest: the checks `manifest::validate`
 //! and MCPBox would apply, each giving the skip reason (`None` or `Ok` when there
-//! is none). Walking the state and recording the reasons lives in `select`.
+//! is none). Walking the state and recording the reasons lives in `rows`.
 
 use std::collections::HashMap;
 
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
-use super::selection::Shape;
+use super::contents::Shape;
 use super::text::{one_line, shown};
 use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::locate::MAX_DEPTH;

@@ -1,15 +1,15 @@
 //! A selection as files: one YAML document per object (or per platform file)
 //! through the manifest kinds' serde types, each with a header comment saying
 //! what it leaves out, plus `approvals.yaml` and the policy. What goes into the
-//! selection lives in `select`; checking the files, in `check`.
+//! selection lives in `rows`; checking the files, in `check`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_yaml::Value as Yaml;
 
+use super::contents::{Item, Selection, SettingOut};
 use super::names::Paths;
-use super::selection::{Item, Selection, SettingOut};
 use super::text::{one_line, shown};
 use super::{Error, Options, MODULES_FILE, SETTINGS_FILE, TUNNELS_DIR};
 use crate::approvals::{self, Pins};

@@ -1,19 +1,19 @@
 //! Which rows of the actual state go into the export: each row is selected,
 //! skipped with a reason, or left to MCPBox by design. Why a row cannot be a
-//! manifest lives in `problems`; the `Selection` it fills, in `selection`.
+//! manifest lives in `problems`; the `Selection` it fills, in `contents`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::SecondsFormat;
 use uuid::Uuid;
 
+use super::contents::{
+    At, NetKey, Selection, ServerOut, SettingOut, SourceOut, ToolOut, TunnelOut,
+};
 use super::names::{unique, upper_snake};
 use super::problems::{
     module_problem, name_problem, network_problem, passthrough_problem, python_problem,
     secret_problem, server_problem, source_problem, tunnel_problem,
-};
-use super::selection::{
-    At, NetKey, Selection, ServerOut, SettingOut, SourceOut, ToolOut, TunnelOut,
 };
 use super::text::shown;
 use super::{Error, Options, SETTING_ENV, TUNNEL_TOKEN_ENV};

@@ -1,6 +1,6 @@
 //! The `Selection`: what goes into the export, the header notes saying what
 //! does not, and dropping an object with everything that hangs off it. Which
-//! rows are selected lives in `select`; turning a selection into files, in
+//! rows are selected lives in `rows`; turning a selection into files, in
 //! `render`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -321,7 +321,7 @@ impl Selection {
 #[cfg(test)]
 mod tests {
     use crate::export::fixtures::{skip_reason, sourced};
-    use crate::export::select::select;
+    use crate::export::rows::select;
     use crate::export::{settle, Options};
 
     #[test]
