@@ -7,7 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::{location_at, Code, Diagnostic};
-use super::kinds::Document;
+use super::kinds::{
+    Doc, Document, Metadata, ModulesSpec, ServerScopedMetadata, ServerSpec, SettingsSpec, ToolSpec,
+    TunnelSpec,
+};
 use super::load::{Loaded, ToolCode};
 use crate::model::{AuthType, ToolType};
 use crate::rules::limits;
@@ -83,27 +86,38 @@ pub fn validate_with(
     docs: &[Loaded],
     unloaded: &[crate::manifest::load::Declared],
 ) -> Vec<Diagnostic> {
-    let unloaded_server = |name: &str| {
-        unloaded
-            .iter()
-            .any(|d| d.kind == "Server" && d.name == name)
-    };
-    let unloaded_tool = |server: &str, name: &str| {
-        unloaded
-            .iter()
-            .any(|d| d.kind == "Tool" && d.name == name && d.server.as_deref() == Some(server))
-    };
-    let unloaded_source = |server: &str, name: &str| {
-        unloaded.iter().any(|d| {
-            d.kind == "ExternalSource" && d.name == name && d.server.as_deref() == Some(server)
-        })
-    };
     let mut c = Checker {
         files,
         diags: Vec::new(),
         literals: Vec::new(),
     };
-    // First pass: what exists, for reference checks.
+    let ix = index(&mut c, files, docs, unloaded);
+    let mut modules: BTreeSet<&str> = BTreeSet::new();
+    let mut settings: BTreeSet<&str> = BTreeSet::new();
+    for doc in docs {
+        match &doc.doc {
+            Document::Server(s) => check_server(&mut c, doc, s, &ix),
+            Document::Tool(t) => check_tool(&mut c, doc, t, &ix),
+            Document::Source(src) => {
+                check_source(&mut c, doc, src, &|n: &str| ix.has_server(n), &ix.secrets)
+            }
+            Document::Tunnel(t) => check_tunnel(&mut c, doc, t),
+            Document::Modules(m) => check_modules(&mut c, doc, m, &mut modules),
+            Document::Settings(s) => check_settings(&mut c, doc, s, &mut settings),
+        }
+    }
+    super::secrets::scrub(&mut c.diags, &c.literals);
+    c.diags
+}
+
+/// The first pass: what exists, for reference checks, and what is declared
+/// twice (or active twice, for tunnels).
+fn index<'a>(
+    c: &mut Checker<'_>,
+    files: &FileSet,
+    docs: &'a [Loaded],
+    unloaded: &'a [crate::manifest::load::Declared],
+) -> Index<'a> {
     let mut servers: BTreeMap<&str, &Loaded> = BTreeMap::new();
     let mut tools: BTreeMap<(&str, &str), &Loaded> = BTreeMap::new();
     let mut sources: BTreeMap<(&str, &str), &Loaded> = BTreeMap::new();
@@ -194,313 +208,406 @@ pub fn validate_with(
             _ => {}
         }
     }
-    let mut modules: BTreeSet<&str> = BTreeSet::new();
-    let mut settings: BTreeSet<&str> = BTreeSet::new();
-    for doc in docs {
-        match &doc.doc {
-            Document::Server(s) => {
-                let name = &s.metadata.name;
-                if !is_snake_name(name) || name.len() > limits::NAME {
-                    c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` does not match ^[a-z][a-z0-9_]*$"), "use lower-case letters, digits and underscores (MCP clients see `<server>__<tool>`)");
-                } else if name.contains("__") {
-                    c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` contains `__`, which splits MCP tool names `<server>__<tool>`"), "use a single underscore");
-                } else if name.starts_with("mcpbox_") {
-                    c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` starts with `mcpbox_`; MCPBox's gateway treats such tools as its management tools"), "choose another prefix");
-                }
-                c.len(
-                    doc,
-                    "spec.description",
-                    "description",
-                    s.spec.description.as_deref(),
-                    limits::DESCRIPTION,
+    Index {
+        servers,
+        tools,
+        sources,
+        secrets,
+        unloaded,
+    }
+}
+
+/// What exists, for reference checks: declared objects (and those whose
+/// document failed to load, so their dependants are not reported twice).
+struct Index<'a> {
+    servers: BTreeMap<&'a str, &'a Loaded>,
+    tools: BTreeMap<(&'a str, &'a str), &'a Loaded>,
+    sources: BTreeMap<(&'a str, &'a str), &'a Loaded>,
+    /// Secrets declared per server, for `auth.secret` references.
+    secrets: BTreeSet<(&'a str, &'a str)>,
+    unloaded: &'a [crate::manifest::load::Declared],
+}
+
+impl Index<'_> {
+    fn unloaded(&self, kind: &str, server: Option<&str>, name: &str) -> bool {
+        self.unloaded
+            .iter()
+            .any(|d| d.kind == kind && d.name == name && d.server.as_deref() == server)
+    }
+
+    fn has_server(&self, name: &str) -> bool {
+        self.servers.contains_key(name) || self.unloaded("Server", None, name)
+    }
+
+    fn has_tool(&self, server: &str, name: &str) -> bool {
+        self.tools.contains_key(&(server, name)) || self.unloaded("Tool", Some(server), name)
+    }
+
+    fn has_source(&self, server: &str, name: &str) -> bool {
+        self.sources.contains_key(&(server, name))
+            || self.unloaded("ExternalSource", Some(server), name)
+    }
+}
+
+/// A Server document: its name, description, timeout, secrets and network.
+fn check_server(c: &mut Checker<'_>, doc: &Loaded, s: &Doc<Metadata, ServerSpec>, ix: &Index<'_>) {
+    let name = &s.metadata.name;
+    if !is_snake_name(name) || name.len() > limits::NAME {
+        c.push(
+            doc,
+            Code::InvalidName,
+            "metadata.name",
+            format!("server name `{name}` does not match ^[a-z][a-z0-9_]*$"),
+            "use lower-case letters, digits and underscores (MCP clients see `<server>__<tool>`)",
+        );
+    } else if name.contains("__") {
+        c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` contains `__`, which splits MCP tool names `<server>__<tool>`"), "use a single underscore");
+    } else if name.starts_with("mcpbox_") {
+        c.push(doc, Code::InvalidName, "metadata.name", format!("server name `{name}` starts with `mcpbox_`; MCPBox's gateway treats such tools as its management tools"), "choose another prefix");
+    }
+    c.len(
+        doc,
+        "spec.description",
+        "description",
+        s.spec.description.as_deref(),
+        limits::DESCRIPTION,
+    );
+    c.timeout(doc, "spec.defaultTimeoutMs", s.spec.default_timeout_ms);
+    let mut seen = BTreeSet::new();
+    for (i, secret) in s.spec.secrets.iter().enumerate() {
+        let p = format!("spec.secrets[{i}].name");
+        if super::secrets::name_looks_like_value(&secret.name) {
+            // Reported by `load` when it matches a known token shape.
+            if super::secrets::scan(&secret.name).is_empty() {
+                c.diags.push(
+                    doc.diag(c.files, Code::LiteralSecret, &p, format!("`{p}` looks like a secret value, not a name (value not shown)"))
+                        .help("a secret entry holds only the name, e.g. `GITHUB_TOKEN`; give the value with `valueFrom` at apply time, and rotate the leaked credential")
+                        .redacted(),
                 );
-                c.timeout(doc, "spec.defaultTimeoutMs", s.spec.default_timeout_ms);
-                let mut seen = BTreeSet::new();
-                for (i, secret) in s.spec.secrets.iter().enumerate() {
-                    let p = format!("spec.secrets[{i}].name");
-                    if super::secrets::name_looks_like_value(&secret.name) {
-                        // Reported by `load` when it matches a known token shape.
-                        if super::secrets::scan(&secret.name).is_empty() {
-                            c.diags.push(
-                                doc.diag(c.files, Code::LiteralSecret, &p, format!("`{p}` looks like a secret value, not a name (value not shown)"))
-                                    .help("a secret entry holds only the name, e.g. `GITHUB_TOKEN`; give the value with `valueFrom` at apply time, and rotate the leaked credential")
-                                    .redacted(),
-                            );
-                        }
-                    } else if !is_secret_name(&secret.name) || secret.name.len() > limits::NAME {
-                        c.push(
-                            doc,
-                            Code::InvalidName,
-                            &p,
-                            format!(
-                                "secret name `{}` does not match ^[A-Z][A-Z0-9_]*$",
-                                secret.name
-                            ),
-                            "use upper-case letters, digits and underscores, e.g. GITHUB_TOKEN",
-                        );
-                    }
-                    if let Some(vf) = &secret.value_from {
-                        check_value_from(&mut c, doc, &format!("spec.secrets[{i}].valueFrom"), vf);
-                    }
-                    if !seen.insert(secret.name.as_str()) {
-                        c.push(
-                            doc,
-                            Code::Duplicate,
-                            &p,
-                            format!(
-                                "secret `{}` is declared twice in server `{name}`",
-                                secret.name
-                            ),
-                            "list each secret once",
-                        );
-                    }
-                    c.len(
-                        doc,
-                        &format!("spec.secrets[{i}].description"),
-                        "description",
-                        secret.description.as_deref(),
-                        limits::DESCRIPTION,
-                    );
-                }
-                let mut seen = BTreeSet::new();
-                for (i, n) in s.spec.network.iter().enumerate() {
-                    let p = format!("spec.network[{i}]");
-                    if let Some(problem) = host_problem(&n.host) {
-                        c.push(doc, Code::InvalidValue, &format!("{p}.host"), problem, "give a bare lower-case host name such as api.github.com, and the port separately");
-                    }
-                    if let Some(port) = n.port {
-                        if !(1..=65535).contains(&port) {
-                            c.push(
-                                doc,
-                                Code::OutOfRange,
-                                &format!("{p}.port"),
-                                format!("port {port} is outside 1 to 65535"),
-                                "give a TCP port, or leave `port` out for any port",
-                            );
-                        }
-                    }
-                    if n.justification.trim().is_empty() {
-                        c.push(
-                            doc,
-                            Code::InvalidValue,
-                            &format!("{p}.justification"),
-                            "justification is empty".into(),
-                            "say why the server needs this host; reviewers read it",
-                        );
-                    }
-                    if let Some(tool) = &n.tool {
-                        if !tools.contains_key(&(name.as_str(), tool.as_str()))
-                            && !unloaded_tool(name, tool)
-                        {
-                            c.push(doc, Code::DanglingReference, &format!("{p}.tool"), format!("network entry names tool `{tool}`, which is not a tool of server `{name}`"), "name a Tool of this server, or leave `tool` out for an admin entry");
-                        }
-                    }
-                    if !seen.insert((n.tool.as_deref(), n.host.as_str(), n.port)) {
-                        c.push(
-                            doc,
-                            Code::Duplicate,
-                            &format!("{p}.host"),
-                            format!(
-                                "network entry `{}` is listed twice",
-                                crate::model::network_key(
-                                    name,
-                                    n.tool.as_deref(),
-                                    &n.host,
-                                    n.port.map(|p| p as i32)
-                                )
-                            ),
-                            "list each host once",
-                        );
-                    }
-                }
             }
-            Document::Tool(t) => {
-                let (server, name) = (&t.metadata.server, &t.metadata.name);
-                c.tool_name(doc, "metadata.name", name, "tool");
-                if !servers.contains_key(server.as_str()) && !unloaded_server(server) {
-                    c.push(doc, Code::DanglingReference, "metadata.server", format!("tool `{name}` names server `{server}`, which no Server document declares"), "add a Server document or fix the name");
-                }
-                let spec = &t.spec;
-                c.len(
-                    doc,
-                    "spec.description",
-                    "description",
-                    spec.description.as_deref(),
-                    limits::DESCRIPTION,
-                );
-                c.timeout(doc, "spec.timeoutMs", spec.timeout_ms);
-                if let Some(deps) = &spec.dependencies {
-                    if deps.len() > limits::DEPENDENCIES {
-                        c.push(
-                            doc,
-                            Code::OutOfRange,
-                            "spec.dependencies",
-                            format!(
-                                "{} dependencies, more than MCPBox's {}",
-                                deps.len(),
-                                limits::DEPENDENCIES
-                            ),
-                            "list at most 20",
-                        );
-                    }
-                    for (i, d) in deps.iter().enumerate() {
-                        if d.trim().is_empty() || d.chars().count() > limits::NAME {
-                            c.push(
-                                doc,
-                                Code::InvalidValue,
-                                &format!("spec.dependencies[{i}]"),
-                                format!("dependency `{d}` must be 1 to 255 characters"),
-                                "give a package name",
-                            );
-                        }
-                    }
-                }
-                if let Some(schema) = &spec.input_schema {
-                    if !schema.is_object() {
-                        c.push(doc, Code::InvalidValue, "spec.inputSchema", "inputSchema must be a JSON object".into(), "give a JSON Schema object, or leave it out to derive it from `async def main`");
-                    }
-                }
-                match spec.tool_type.unwrap_or(ToolType::PythonCode) {
-                    ToolType::McpPassthrough => {
-                        check_passthrough(
-                            &mut c,
-                            doc,
-                            server,
-                            name,
-                            spec,
-                            &|srv: &str, n: &str| {
-                                sources.contains_key(&(srv, n)) || unloaded_source(srv, n)
-                            },
-                        );
-                    }
-                    ToolType::PythonCode => {
-                        if spec.external_source.is_some() || spec.external_tool_name.is_some() {
-                            c.push(doc, Code::InvalidValue, "spec.externalSource", "externalSource/externalToolName only apply to `type: mcp_passthrough`".into(), "remove them, or set `type: mcp_passthrough`");
-                        }
-                        match (&spec.code, &spec.code_file) {
-                            (Some(_), Some(_)) => c.push(doc, Code::CodeSource, "spec.codeFile", "both `code` and `codeFile` are given".into(), "keep one of them"),
-                            (None, None) => c.push(doc, Code::CodeSource, "spec", format!("tool `{name}` has no code"), "add `codeFile: <file>.py` (relative to this manifest) or inline `code: |`"),
-                            _ => {}
-                        }
-                        if let Some(code) = &doc.code {
-                            check_python(&mut c, doc, code);
-                        }
-                    }
-                }
-            }
-            Document::Source(src) => check_source(
-                &mut c,
+        } else if !is_secret_name(&secret.name) || secret.name.len() > limits::NAME {
+            c.push(
                 doc,
-                src,
-                &|n: &str| servers.contains_key(n) || unloaded_server(n),
-                &secrets,
-            ),
-            Document::Tunnel(t) => {
-                free_name(&mut c, doc, &t.metadata.name, "tunnel configuration");
-                c.len(
+                Code::InvalidName,
+                &p,
+                format!(
+                    "secret name `{}` does not match ^[A-Z][A-Z0-9_]*$",
+                    secret.name
+                ),
+                "use upper-case letters, digits and underscores, e.g. GITHUB_TOKEN",
+            );
+        }
+        if let Some(vf) = &secret.value_from {
+            check_value_from(c, doc, &format!("spec.secrets[{i}].valueFrom"), vf);
+        }
+        if !seen.insert(secret.name.as_str()) {
+            c.push(
+                doc,
+                Code::Duplicate,
+                &p,
+                format!(
+                    "secret `{}` is declared twice in server `{name}`",
+                    secret.name
+                ),
+                "list each secret once",
+            );
+        }
+        c.len(
+            doc,
+            &format!("spec.secrets[{i}].description"),
+            "description",
+            secret.description.as_deref(),
+            limits::DESCRIPTION,
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, n) in s.spec.network.iter().enumerate() {
+        let p = format!("spec.network[{i}]");
+        if let Some(problem) = host_problem(&n.host) {
+            c.push(
+                doc,
+                Code::InvalidValue,
+                &format!("{p}.host"),
+                problem,
+                "give a bare lower-case host name such as api.github.com, and the port separately",
+            );
+        }
+        if let Some(port) = n.port {
+            if !(1..=65535).contains(&port) {
+                c.push(
                     doc,
-                    "spec.description",
-                    "description",
-                    t.spec.description.as_deref(),
-                    limits::DESCRIPTION,
-                );
-                if let Some(raw) = &t.spec.public_url {
-                    // MCPBox checks the length as given, and the column holds the
-                    // normalised form (which may be longer by `https://`).
-                    let stored =
-                        crate::rules::tunnel::normalise_public_url(raw).unwrap_or_default();
-                    let n = raw.chars().count().max(stored.chars().count());
-                    if n > limits::PUBLIC_URL {
-                        c.push(
-                            doc,
-                            Code::OutOfRange,
-                            "spec.publicUrl",
-                            format!(
-                                "publicUrl is {n} characters (as stored), more than MCPBox's {}",
-                                limits::PUBLIC_URL
-                            ),
-                            "shorten it",
-                        );
-                    }
-                }
-                check_value_from(
-                    &mut c,
-                    doc,
-                    "spec.token.valueFrom",
-                    &t.spec.token.value_from,
+                    Code::OutOfRange,
+                    &format!("{p}.port"),
+                    format!("port {port} is outside 1 to 65535"),
+                    "give a TCP port, or leave `port` out for any port",
                 );
             }
-            Document::Modules(m) => {
-                for (i, module) in m.spec.modules.iter().enumerate() {
-                    let p = format!("spec.modules[{i}]");
-                    if !is_module_name(&module.name) || module.name.len() > limits::MODULE_NAME {
-                        c.push(doc, Code::InvalidName, &format!("{p}.name"), format!("module name `{}` is not a dotted Python identifier of at most 128 characters", module.name), "use the import name, e.g. `xml.etree.ElementTree` (no hyphens)");
-                    }
-                    if module.justification.trim().is_empty() {
-                        c.push(
-                            doc,
-                            Code::InvalidValue,
-                            &format!("{p}.justification"),
-                            "justification is empty".into(),
-                            "say why tools need this module",
-                        );
-                    }
-                    if !modules.insert(&module.name) {
-                        c.push(
-                            doc,
-                            Code::Duplicate,
-                            &format!("{p}.name"),
-                            format!("module `{}` is listed twice", module.name),
-                            "list each module once",
-                        );
-                    }
-                }
+        }
+        if n.justification.trim().is_empty() {
+            c.push(
+                doc,
+                Code::InvalidValue,
+                &format!("{p}.justification"),
+                "justification is empty".into(),
+                "say why the server needs this host; reviewers read it",
+            );
+        }
+        if let Some(tool) = &n.tool {
+            if !ix.has_tool(name, tool) {
+                c.push(
+                    doc,
+                    Code::DanglingReference,
+                    &format!("{p}.tool"),
+                    format!(
+                        "network entry names tool `{tool}`, which is not a tool of server `{name}`"
+                    ),
+                    "name a Tool of this server, or leave `tool` out for an admin entry",
+                );
             }
-            Document::Settings(s) => {
-                for (key, value) in &s.spec {
-                    let p = format!("spec.{key}");
-                    if let Some(vf) = crate::manifest::kinds::setting_value_from(value) {
-                        match vf {
-                            Err(msg) => c.push(doc, Code::InvalidSetting, &p, msg, "e.g. `log_retention_days: {valueFrom: {env: LOG_DAYS}}`; the value is checked when apply reads it"),
-                            Ok(vf) => check_value_from(&mut c, doc, &format!("{p}.valueFrom"), &vf),
-                        }
-                    } else {
-                        match setting_text(value) {
-                            None => c.push(
-                                doc,
-                                Code::InvalidSetting,
-                                &p,
-                                format!("setting `{key}` must be a plain string or number"),
-                                "write the value as MCPBox stores it, e.g. \"30\"",
-                            ),
-                            Some(v) => {
-                                if let Err(msg) = crate::settings::check(key, &v) {
-                                    c.push(
-                                        doc,
-                                        Code::InvalidSetting,
-                                        &p,
-                                        msg,
-                                        "MCPBox reads this setting; a bad value breaks it",
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    if !settings.insert(key) {
+        }
+        if !seen.insert((n.tool.as_deref(), n.host.as_str(), n.port)) {
+            c.push(
+                doc,
+                Code::Duplicate,
+                &format!("{p}.host"),
+                format!(
+                    "network entry `{}` is listed twice",
+                    crate::model::network_key(
+                        name,
+                        n.tool.as_deref(),
+                        &n.host,
+                        n.port.map(|p| p as i32)
+                    )
+                ),
+                "list each host once",
+            );
+        }
+    }
+}
+
+/// A Tool document: name, server, limits, and its code or pass-through target.
+fn check_tool(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    t: &Doc<ServerScopedMetadata, ToolSpec>,
+    ix: &Index<'_>,
+) {
+    let (server, name) = (&t.metadata.server, &t.metadata.name);
+    c.tool_name(doc, "metadata.name", name, "tool");
+    if !ix.has_server(server) {
+        c.push(
+            doc,
+            Code::DanglingReference,
+            "metadata.server",
+            format!("tool `{name}` names server `{server}`, which no Server document declares"),
+            "add a Server document or fix the name",
+        );
+    }
+    let spec = &t.spec;
+    c.len(
+        doc,
+        "spec.description",
+        "description",
+        spec.description.as_deref(),
+        limits::DESCRIPTION,
+    );
+    c.timeout(doc, "spec.timeoutMs", spec.timeout_ms);
+    if let Some(deps) = &spec.dependencies {
+        if deps.len() > limits::DEPENDENCIES {
+            c.push(
+                doc,
+                Code::OutOfRange,
+                "spec.dependencies",
+                format!(
+                    "{} dependencies, more than MCPBox's {}",
+                    deps.len(),
+                    limits::DEPENDENCIES
+                ),
+                "list at most 20",
+            );
+        }
+        for (i, d) in deps.iter().enumerate() {
+            if d.trim().is_empty() || d.chars().count() > limits::NAME {
+                c.push(
+                    doc,
+                    Code::InvalidValue,
+                    &format!("spec.dependencies[{i}]"),
+                    format!("dependency `{d}` must be 1 to 255 characters"),
+                    "give a package name",
+                );
+            }
+        }
+    }
+    if let Some(schema) = &spec.input_schema {
+        if !schema.is_object() {
+            c.push(
+                doc,
+                Code::InvalidValue,
+                "spec.inputSchema",
+                "inputSchema must be a JSON object".into(),
+                "give a JSON Schema object, or leave it out to derive it from `async def main`",
+            );
+        }
+    }
+    match spec.tool_type.unwrap_or(ToolType::PythonCode) {
+        ToolType::McpPassthrough => {
+            check_passthrough(c, doc, server, name, spec, &|srv: &str, n: &str| {
+                ix.has_source(srv, n)
+            });
+        }
+        ToolType::PythonCode => {
+            if spec.external_source.is_some() || spec.external_tool_name.is_some() {
+                c.push(
+                    doc,
+                    Code::InvalidValue,
+                    "spec.externalSource",
+                    "externalSource/externalToolName only apply to `type: mcp_passthrough`".into(),
+                    "remove them, or set `type: mcp_passthrough`",
+                );
+            }
+            match (&spec.code, &spec.code_file) {
+                (Some(_), Some(_)) => c.push(
+                    doc,
+                    Code::CodeSource,
+                    "spec.codeFile",
+                    "both `code` and `codeFile` are given".into(),
+                    "keep one of them",
+                ),
+                (None, None) => c.push(
+                    doc,
+                    Code::CodeSource,
+                    "spec",
+                    format!("tool `{name}` has no code"),
+                    "add `codeFile: <file>.py` (relative to this manifest) or inline `code: |`",
+                ),
+                _ => {}
+            }
+            if let Some(code) = &doc.code {
+                check_python(c, doc, code);
+            }
+        }
+    }
+}
+
+/// A TunnelConfiguration document: name, description, public URL, token source.
+fn check_tunnel(c: &mut Checker<'_>, doc: &Loaded, t: &Doc<Metadata, TunnelSpec>) {
+    free_name(c, doc, &t.metadata.name, "tunnel configuration");
+    c.len(
+        doc,
+        "spec.description",
+        "description",
+        t.spec.description.as_deref(),
+        limits::DESCRIPTION,
+    );
+    if let Some(raw) = &t.spec.public_url {
+        // MCPBox checks the length as given, and the column holds the
+        // normalised form (which may be longer by `https://`).
+        let stored = crate::rules::tunnel::normalise_public_url(raw).unwrap_or_default();
+        let n = raw.chars().count().max(stored.chars().count());
+        if n > limits::PUBLIC_URL {
+            c.push(
+                doc,
+                Code::OutOfRange,
+                "spec.publicUrl",
+                format!(
+                    "publicUrl is {n} characters (as stored), more than MCPBox's {}",
+                    limits::PUBLIC_URL
+                ),
+                "shorten it",
+            );
+        }
+    }
+    check_value_from(c, doc, "spec.token.valueFrom", &t.spec.token.value_from);
+}
+
+/// The Modules document: each module's name and justification, once across files.
+fn check_modules<'a>(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    m: &'a Doc<Metadata, ModulesSpec>,
+    modules: &mut BTreeSet<&'a str>,
+) {
+    for (i, module) in m.spec.modules.iter().enumerate() {
+        let p = format!("spec.modules[{i}]");
+        if !is_module_name(&module.name) || module.name.len() > limits::MODULE_NAME {
+            c.push(
+                doc,
+                Code::InvalidName,
+                &format!("{p}.name"),
+                format!(
+                    "module name `{}` is not a dotted Python identifier of at most 128 characters",
+                    module.name
+                ),
+                "use the import name, e.g. `xml.etree.ElementTree` (no hyphens)",
+            );
+        }
+        if module.justification.trim().is_empty() {
+            c.push(
+                doc,
+                Code::InvalidValue,
+                &format!("{p}.justification"),
+                "justification is empty".into(),
+                "say why tools need this module",
+            );
+        }
+        if !modules.insert(&module.name) {
+            c.push(
+                doc,
+                Code::Duplicate,
+                &format!("{p}.name"),
+                format!("module `{}` is listed twice", module.name),
+                "list each module once",
+            );
+        }
+    }
+}
+
+/// A Settings document: each value as MCPBox stores and reads it, once across files.
+fn check_settings<'a>(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    s: &'a Doc<Metadata, SettingsSpec>,
+    settings: &mut BTreeSet<&'a str>,
+) {
+    for (key, value) in &s.spec {
+        let p = format!("spec.{key}");
+        if let Some(vf) = crate::manifest::kinds::setting_value_from(value) {
+            match vf {
+                Err(msg) => c.push(doc, Code::InvalidSetting, &p, msg, "e.g. `log_retention_days: {valueFrom: {env: LOG_DAYS}}`; the value is checked when apply reads it"),
+                Ok(vf) => check_value_from(c, doc, &format!("{p}.valueFrom"), &vf),
+            }
+        } else {
+            match setting_text(value) {
+                None => c.push(
+                    doc,
+                    Code::InvalidSetting,
+                    &p,
+                    format!("setting `{key}` must be a plain string or number"),
+                    "write the value as MCPBox stores it, e.g. \"30\"",
+                ),
+                Some(v) => {
+                    if let Err(msg) = crate::settings::check(key, &v) {
                         c.push(
                             doc,
-                            Code::Duplicate,
+                            Code::InvalidSetting,
                             &p,
-                            format!("setting `{key}` is set twice"),
-                            "set each setting in one place",
+                            msg,
+                            "MCPBox reads this setting; a bad value breaks it",
                         );
                     }
                 }
             }
         }
+        if !settings.insert(key) {
+            c.push(
+                doc,
+                Code::Duplicate,
+                &p,
+                format!("setting `{key}` is set twice"),
+                "set each setting in one place",
+            );
+        }
     }
-    super::secrets::scrub(&mut c.diags, &c.literals);
-    c.diags
 }
 
 /// A free-form MCPBox name (sources, tunnels): 1 to 255 characters.
