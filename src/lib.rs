@@ -42,6 +42,10 @@
 //! - [`daemon`] (edge): the reconciliation daemon, the CLI's plan and apply in a
 //!   loop (passes, drift, leader election, HTTP status, webhooks, metrics).
 //! - [`cli`] (edge): one file per subcommand.
+//! - [`fmt`] (core): the canonical manifest layout `fmt` writes.
+//! - [`signing`] (core): SSH-signed approval pins and `allowed_signers`.
+//!
+//! `ARCHITECTURE.md` has the folder map and the rules of the house.
 
 #![warn(missing_docs)]
 
