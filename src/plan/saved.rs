@@ -88,111 +88,21 @@ struct Row {
     server: Option<uuid::Uuid>,
 }
 
-/// Fingerprints every row of `actual`. Counts that move whenever MCPBox runs a
-/// tool or logs (execution and activity logs) and a server's running status are
-/// left out.
+/// Fingerprints every row of `actual` (the rows and what is left out are
+/// `ActualState::rows`'s).
 fn all_rows(actual: &ActualState) -> Vec<Row> {
-    let mut out = Vec::new();
-    let mut add =
-        |table: &str, id: uuid::Uuid, object: String, server: Option<uuid::Uuid>, json: String| {
-            out.push(Row {
-                key: format!("{table}:{id}"),
-                print: RowPrint {
-                    object,
-                    hash: hash(json),
-                },
-                server,
-            });
-        };
-    let server_name = |id: uuid::Uuid| {
-        actual
-            .server(id)
-            .map(|s| s.obj.name.clone())
-            .unwrap_or_else(|| id.to_string())
-    };
-    fn json<T: serde::Serialize>(v: &T) -> String {
-        // Plain data types: serialising cannot fail.
-        serde_json::to_string(v).unwrap_or_default()
-    }
-    for s in &actual.servers {
-        let row = (&s.obj, &s.allowed_hosts);
-        add(
-            "servers",
-            s.id,
-            format!("server {}", s.obj.name),
-            Some(s.id),
-            json(&row),
-        );
-    }
-    for t in &actual.tools {
-        let mut row = t.clone();
-        row.cascade.execution_logs = 0;
-        let object = format!("tool {}/{}", server_name(t.server_id), t.obj.name);
-        add("tools", t.id, object, Some(t.server_id), json(&row));
-    }
-    for s in &actual.secrets {
-        let object = format!("secret {}/{}", server_name(s.server_id), s.obj.name);
-        add("server_secrets", s.id, object, Some(s.server_id), json(s));
-    }
-    for s in &actual.sources {
-        let object = format!("source {}/{}", server_name(s.server_id), s.obj.name);
-        add(
-            "external_mcp_sources",
-            s.id,
-            object,
-            Some(s.server_id),
-            json(s),
-        );
-    }
-    for n in &actual.network {
-        let object = format!("network {}", n.obj.key());
-        add(
-            "network_access_requests",
-            n.id,
-            object,
-            Some(n.server_id),
-            json(n),
-        );
-    }
-    for m in &actual.modules {
-        add(
-            "module_requests",
-            m.id,
-            format!("module {}", m.obj.name),
-            None,
-            json(m),
-        );
-    }
-    for s in &actual.settings {
-        add(
-            "settings",
-            s.id,
-            format!("setting {}", s.obj.key),
-            None,
-            json(s),
-        );
-    }
-    for t in &actual.tunnels {
-        add(
-            "tunnel_configurations",
-            t.id,
-            format!("tunnel {}", t.obj.name),
-            None,
-            json(t),
-        );
-    }
-    add(
-        "global_config",
-        uuid::Uuid::nil(),
-        "global_config allowed_modules".into(),
-        None,
-        json(&actual.allowed_modules),
-    );
-    for ((kind, key), o) in &actual.ownership {
-        let object = format!("ownership of {} {key}", kind.as_str());
-        add("ownership", o.row_id, object, None, json(o));
-    }
-    out
+    actual
+        .rows()
+        .into_iter()
+        .map(|r| Row {
+            key: format!("{}:{}", r.table, r.id),
+            print: RowPrint {
+                object: r.object,
+                hash: hash(r.json),
+            },
+            server: r.server,
+        })
+        .collect()
 }
 
 impl SavedPlan {

@@ -293,6 +293,21 @@ pub struct ActualState {
     pub quarantine: BTreeMap<String, crate::rules::quarantine::Held>,
 }
 
+/// One row of the state, as [`ActualState::rows`] lists it.
+#[derive(Debug, Clone)]
+pub struct StateRow {
+    /// The table (`tools`, `ownership`, …).
+    pub table: &'static str,
+    /// The row's id (nil for one-row tables and keyed records).
+    pub id: Uuid,
+    /// What it is, for messages (`tool github/list_issues`).
+    pub object: String,
+    /// The server it belongs to; None for global rows.
+    pub server: Option<Uuid>,
+    /// Its content as compared.
+    pub json: String,
+}
+
 impl ActualState {
     /// MCPBox's `tool_approval_mode` as stored (missing = `require_approval`).
     pub fn setting(&self, key: &str) -> Option<&str> {
@@ -307,64 +322,137 @@ impl ActualState {
         self.servers.iter().find(|s| s.id == id)
     }
 
-    /// A fingerprint of every managed row read: changes when any of them does.
-    /// Execution-log counts are left out (they move whenever a tool runs).
-    pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
-        let mut add = |kind: &str, id: Uuid, json: String| {
-            h.update(kind.as_bytes());
-            h.update(id.as_bytes());
-            h.update(Sha256::digest(json.as_bytes()));
+    /// Every row plans depend on, once: MCPBox's rows (counts that move
+    /// whenever MCPBox runs a tool or logs, and a server's running status, left
+    /// out), the module cache, our ownership and quarantine records. Saved
+    /// plans fingerprint these one by one; [`ActualState::fingerprint`] hashes
+    /// them all.
+    pub fn rows(&self) -> Vec<StateRow> {
+        fn json<T: Serialize>(v: &T) -> String {
+            // Plain data types: serialising cannot fail.
+            serde_json::to_string(v).unwrap_or_default()
+        }
+        let server_name = |id: Uuid| {
+            self.server(id)
+                .map(|s| s.obj.name.clone())
+                .unwrap_or_else(|| id.to_string())
         };
+        let mut out = Vec::new();
+        let mut add =
+            |table: &'static str, id: Uuid, object: String, server: Option<Uuid>, json: String| {
+                out.push(StateRow {
+                    table,
+                    id,
+                    object,
+                    server,
+                    json,
+                })
+            };
         for s in &self.servers {
+            let object = format!("server {}", s.obj.name);
             add(
-                "server",
+                "servers",
                 s.id,
-                serde_json::to_string(&(&s.obj, &s.allowed_hosts)).unwrap_or_default(),
+                object,
+                Some(s.id),
+                json(&(&s.obj, &s.allowed_hosts)),
             );
         }
         for t in &self.tools {
-            let mut t = t.clone();
-            t.cascade.execution_logs = 0;
-            add("tool", t.id, serde_json::to_string(&t).unwrap_or_default());
+            let mut row = t.clone();
+            row.cascade.execution_logs = 0;
+            let object = format!("tool {}/{}", server_name(t.server_id), t.obj.name);
+            add("tools", t.id, object, Some(t.server_id), json(&row));
         }
         for s in &self.secrets {
-            add("secret", s.id, serde_json::to_string(s).unwrap_or_default());
+            let object = format!("secret {}/{}", server_name(s.server_id), s.obj.name);
+            add("server_secrets", s.id, object, Some(s.server_id), json(s));
         }
         for s in &self.sources {
-            add("source", s.id, serde_json::to_string(s).unwrap_or_default());
-        }
-        for t in &self.tunnels {
-            add("tunnel", t.id, serde_json::to_string(t).unwrap_or_default());
+            let object = format!("source {}/{}", server_name(s.server_id), s.obj.name);
+            add(
+                "external_mcp_sources",
+                s.id,
+                object,
+                Some(s.server_id),
+                json(s),
+            );
         }
         for n in &self.network {
+            let object = format!("network {}", n.obj.key());
             add(
-                "network",
+                "network_access_requests",
                 n.id,
-                serde_json::to_string(n).unwrap_or_default(),
+                object,
+                Some(n.server_id),
+                json(n),
             );
         }
         for m in &self.modules {
-            add("module", m.id, serde_json::to_string(m).unwrap_or_default());
+            add(
+                "module_requests",
+                m.id,
+                format!("module {}", m.obj.name),
+                None,
+                json(m),
+            );
         }
         for s in &self.settings {
             add(
-                "setting",
+                "settings",
                 s.id,
-                serde_json::to_string(s).unwrap_or_default(),
+                format!("setting {}", s.obj.key),
+                None,
+                json(s),
+            );
+        }
+        for t in &self.tunnels {
+            add(
+                "tunnel_configurations",
+                t.id,
+                format!("tunnel {}", t.obj.name),
+                None,
+                json(t),
             );
         }
         add(
             "global_config",
             Uuid::nil(),
-            serde_json::to_string(&self.allowed_modules).unwrap_or_default(),
+            "global_config allowed_modules".into(),
+            None,
+            json(&self.allowed_modules),
         );
         for ((kind, key), o) in &self.ownership {
+            let object = format!("ownership of {} {key}", kind.as_str());
+            add("ownership", o.row_id, object, None, json(o));
+        }
+        for (tool, q) in &self.quarantine {
+            let row = (tool, &q.git_hash, &q.drifted_hash, q.since);
+            // Keyed by tool, not by row: an id derived from the key keeps the
+            // rows apart.
+            let digest = Sha256::digest(tool.as_bytes());
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&digest[..16]);
             add(
-                kind.as_str(),
-                o.row_id,
-                format!("{key}|{}|{:?}", o.applied_hash, o.pin),
+                "quarantine",
+                Uuid::from_bytes(id),
+                format!("quarantine of tool {tool}"),
+                None,
+                json(&row),
             );
+        }
+        out
+    }
+
+    /// A fingerprint of everything [`ActualState::rows`] holds: equal exactly
+    /// when no row a plan depends on moved.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for r in self.rows() {
+            h.update(r.table.as_bytes());
+            h.update(r.id.as_bytes());
+            h.update(r.object.as_bytes());
+            h.update(Sha256::digest(r.json.as_bytes()));
         }
         hex::encode(h.finalize())
     }
