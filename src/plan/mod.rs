@@ -277,6 +277,11 @@ pub struct Plan {
     /// in MCPBox outside git): starting, held, or lifted by this plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quarantine: Vec<crate::rules::quarantine::Quarantine>,
+    /// The deletion guard's verdict under the repository's policy: why a
+    /// plain `apply` (without `--allow-destroy`) refuses this plan, if it does.
+    /// Every output shows it, so a reviewer sees it before anyone applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<String>,
 }
 
 impl Plan {
@@ -416,6 +421,7 @@ mod tests {
             conflicts: Vec::new(),
             least_privilege: Default::default(),
             quarantine: Vec::new(),
+            guard: None,
         };
         assert_eq!(plan.refusal(false, 50, false), None);
         assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));

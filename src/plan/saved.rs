@@ -269,6 +269,7 @@ mod tests {
             conflicts: Vec::new(),
             least_privilege: Default::default(),
             quarantine: Vec::new(),
+            guard: None,
         }
     }
 

@@ -815,3 +815,31 @@ async fn a_stale_confirmed_plan_names_what_moved(pool: PgPool) {
         "{err}"
     );
 }
+
+/// The deletion guard's verdict is part of the plan: JSON, text and the PR
+/// comment all say that a plain apply refuses it, before anyone applies.
+#[sqlx::test(migrations = false)]
+async fn the_guard_verdict_is_in_every_output(pool: PgPool) {
+    crate::common::migrate(&pool).await;
+    let files = crate::common::basic(crate::common::CODE_V1, &[]);
+    crate::common::apply(&pool, &files).await;
+    // A second server keeps the manifests non-empty; github goes.
+    let other = "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: other}\nspec: {}\n";
+    let plan = crate::common::plan(&pool, &crate::common::repo(&[("other.yaml", other)])).await;
+    let why = plan.guard.clone().expect("deleting a server is refused");
+    assert!(why.contains("it deletes server(s) github"), "{why}");
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["guard"].as_str(), Some(why.as_str()));
+    let text = mcpbox_gitops::plan::render::text::render(&plan);
+    assert!(
+        text.contains(
+            "!! Without --allow-destroy, apply refuses this plan: it deletes server(s) github"
+        ),
+        "{text}"
+    );
+    let ctx = mcpbox_gitops::plan::render::markdown::PrContext::local("test");
+    let md = mcpbox_gitops::plan::render::markdown::render(&plan, &ctx);
+    assert!(md.contains("#### ⛔ Apply refuses this plan"), "{md}");
+    // Without deletes there is no verdict.
+    assert!(crate::common::plan(&pool, &files).await.guard.is_none());
+}

@@ -164,6 +164,11 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         None => diff_all(desired, actual)?,
     };
     plan.quarantine = decisions;
+    plan.guard = plan.refusal(
+        false,
+        desired.policy.deletion_guard.max_delete_percent,
+        desired.is_empty(),
+    );
     Ok(plan)
 }
 
@@ -884,5 +889,6 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         conflicts,
         least_privilege: crate::infer::check(&desired.inventory),
         quarantine: Vec::new(),
+        guard: None,
     })
 }

@@ -76,6 +76,13 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
         for c in &deletes {
             change(&mut out, c, compact);
         }
+        if let Some(why) = &plan.guard {
+            let _ = writeln!(
+                out,
+                "!! Without --allow-destroy, apply refuses this plan: {}",
+                crate::escape::text(why)
+            );
+        }
     }
     let others: Vec<&Change> = plan
         .changes

@@ -154,6 +154,7 @@ fn fixed_part(plan: &Plan, ctx: &PrContext, lists: &mut Lists) -> String {
     if plan.has_changes() {
         summary_table(&mut out, plan, ctx, lists);
     }
+    guard(&mut out, plan);
     needed_not_granted(&mut out, plan, lists);
     quarantine(&mut out, plan, lists);
     policy(&mut out, ctx, lists);

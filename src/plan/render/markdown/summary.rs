@@ -343,6 +343,17 @@ pub(super) fn needed_not_granted(out: &mut String, plan: &Plan, lists: &mut List
     out.push('\n');
 }
 
+/// The deletion guard's verdict: a plan a plain apply refuses says so first.
+pub(super) fn guard(out: &mut String, plan: &Plan) {
+    if let Some(why) = &plan.guard {
+        let _ = writeln!(
+            out,
+            "#### ⛔ Apply refuses this plan\n\nThe deletion guard: {}.\n",
+            prose(why)
+        );
+    }
+}
+
 /// Tools quarantined because their code changed in MCPBox outside git.
 pub(super) fn quarantine(out: &mut String, plan: &Plan, lists: &mut Lists) {
     if plan.quarantine.is_empty() {
