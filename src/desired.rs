@@ -41,7 +41,7 @@ pub struct DesiredState {
     pub owner: Option<String>,
     /// Things the reader should know (e.g. pins ignored by policy); shown as plan
     /// notes.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Every object, by kind and natural key.
     pub objects: BTreeMap<(crate::model::Kind, String), Object>,
     /// `valueFrom` of secrets (`server/NAME`), settings (key) and tunnel tokens
@@ -64,28 +64,55 @@ pub struct DesiredState {
     hashes: BTreeMap<(crate::model::Kind, String), String>,
 }
 
+/// Something a plan's reader should know about the desired state, by what it
+/// concerns: what the policy decides about pins is recomputed whenever the
+/// policy is set (PR mode sets BASE's), so those are told apart by type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// A pin the policy does not count (not an approver, or not signed as
+    /// required), and why.
+    IgnoredPin(String),
+    /// About `allowed_signers` or a signature that does not verify.
+    Signers(String),
+}
+
+impl Warning {
+    /// Whether the policy decided it (recomputed with the policy).
+    fn decided_by_policy(&self) -> bool {
+        matches!(self, Warning::IgnoredPin(_) | Warning::Signers(_))
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::IgnoredPin(text) => f.write_str(text),
+            Warning::Signers(text) => write!(f, "allowed signers: {text}"),
+        }
+    }
+}
+
 impl DesiredState {
     /// Sets the policy and recomputes which pins count: with an `approvers` list,
     /// pins by anyone else are ignored, with a warning. PR mode calls this again
     /// with the base commit's policy.
     pub fn set_policy(&mut self, policy: Policy) {
         let allowed: Vec<String> = policy.approvers.iter().map(|a| a.to_lowercase()).collect();
-        self.warnings
-            .retain(|w| !w.starts_with("ignored pin") && !w.starts_with(SIGNERS_NOTE));
+        self.warnings.retain(|w| !w.decided_by_policy());
         self.pins = Pins::new();
         if policy.require_signed_approvals {
             if let Some(signers) = &self.signers {
                 self.warnings
-                    .extend(signers.skipped.iter().map(|s| format!("{SIGNERS_NOTE}{s}")));
+                    .extend(signers.skipped.iter().cloned().map(Warning::Signers));
             }
         }
         for (key, pin) in &self.all_pins {
             if !(allowed.is_empty() || allowed.contains(&pin.approved_by.to_lowercase())) {
-                self.warnings.push(format!(
+                self.warnings.push(Warning::IgnoredPin(format!(
                     "ignored pin of {key} by {}: not in the policy's approvers ({})",
                     pin.approved_by,
                     policy.approvers.join(", ")
-                ));
+                )));
                 continue;
             }
             if policy.require_signed_approvals || pin.signature.is_some() {
@@ -93,18 +120,18 @@ impl DesiredState {
                     crate::signing::verify(pin, self.signers.as_ref())
                 {
                     if policy.require_signed_approvals {
-                        self.warnings.push(format!(
+                        self.warnings.push(Warning::IgnoredPin(format!(
                             "ignored pin of {key} by {}: the policy requires signed approvals and {why}",
                             pin.approved_by
-                        ));
+                        )));
                         continue;
                     }
                     // Not required: the pin counts, but a signature that does
                     // not verify is worth a reviewer's attention.
-                    self.warnings.push(format!(
-                        "{SIGNERS_NOTE}the signature of the pin of {key} by {} does not verify: {why} (it counts: the policy does not set requireSignedApprovals)",
+                    self.warnings.push(Warning::Signers(format!(
+                        "the signature of the pin of {key} by {} does not verify: {why} (it counts: the policy does not set requireSignedApprovals)",
                         pin.approved_by
-                    ));
+                    )));
                 }
             }
             self.pins.insert(key.clone(), pin.clone());
@@ -169,9 +196,6 @@ impl DesiredState {
         hex::encode(h.finalize())
     }
 }
-
-/// Prefix of notes about the `allowed_signers` file (recomputed with the policy).
-const SIGNERS_NOTE: &str = "allowed signers: ";
 
 /// The `allowed_signers` file `policy` names, parsed, if `files` has it.
 pub fn signers_of(files: &FileSet, policy: &Policy) -> Option<crate::signing::AllowedSigners> {

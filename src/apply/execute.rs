@@ -67,6 +67,7 @@ fn same_change(a: &crate::plan::Change, b: &crate::plan::Change) -> bool {
         tool,
         cascade,
         reason,
+        value,
     } = a;
     // These move whenever MCPBox runs a tool or logs a request.
     let counts = |c: &crate::plan::Cascade| crate::plan::Cascade {
@@ -83,6 +84,7 @@ fn same_change(a: &crate::plan::Change, b: &crate::plan::Change) -> bool {
         && *fields == b.fields
         && *tool == b.tool
         && *reason == b.reason
+        && *value == b.value
         && cascade.as_ref().map(counts) == b.cascade.as_ref().map(counts)
         && *before == b.before
         && *after == b.after

@@ -8,22 +8,24 @@ use sqlx::PgConnection;
 use super::context::Context;
 use super::error::{write_error, Error};
 use crate::model::{Kind, Object, Tunnel};
-use crate::plan::Action;
+use crate::plan::{Action, Change};
+use crate::values::ValueChange;
 
 /// The `tunnel_token` to write for a change: `Some(new)` to set it, `None` to
 /// leave it. A token is never cleared: MCPBox requires one.
-fn token(cx: &Context<'_>, t: &Tunnel) -> Result<Option<String>, Error> {
-    let label = t.token.as_deref();
-    if label == Some(crate::values::CLEARED) {
-        return Err(crate::values::Error::Refused {
-            object: crate::values::tunnel_key(&t.name),
-            reason: "the token is empty; MCPBox requires a tunnel token of at least 10 characters"
-                .into(),
+fn token(cx: &Context<'_>, c: &Change, t: &Tunnel) -> Result<Option<String>, Error> {
+    match &c.value {
+        Some(ValueChange::Clear) => {
+            return Err(crate::values::Error::Refused {
+                object: crate::values::tunnel_key(&t.name),
+                reason:
+                    "the token is empty; MCPBox requires a tunnel token of at least 10 characters"
+                        .into(),
+            }
+            .into())
         }
-        .into());
-    }
-    if !crate::values::writes_value(label) {
-        return Ok(None);
+        Some(ValueChange::Keep) | None => return Ok(None),
+        Some(ValueChange::Set { .. }) => {}
     }
     match cx.values.encrypt_tunnel_token(&t.name)? {
         Some(token) => Ok(Some(token)),
@@ -55,7 +57,7 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         let Some(Object::Tunnel(t)) = &c.after else {
             continue;
         };
-        let Some(token) = token(cx, t)? else {
+        let Some(token) = token(cx, c, t)? else {
             return Err(crate::values::Error::Refused {
                 object: crate::values::tunnel_key(&t.name),
                 reason: "a new tunnel configuration needs a token (MCPBox requires one)".into(),
@@ -85,7 +87,7 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         let Some(Object::Tunnel(t)) = &c.after else {
             continue;
         };
-        let token = token(cx, t)?;
+        let token = token(cx, c, t)?;
         id.push(cx.ids.row(Kind::Tunnel, &c.key)?);
         name.push(t.name.clone());
         descr.push(t.description.clone());

@@ -18,6 +18,7 @@ use crate::model::{Kind, Object};
 use crate::plan::{Action, Change};
 use crate::rules::versions::CHANGE_SOURCE;
 use crate::state;
+use crate::values::ValueChange;
 
 /// Creates and updates `servers` rows (status `imported`, as MCPBox's service creates them).
 pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
@@ -85,14 +86,16 @@ fn secret_bytes(
     s: &crate::model::Secret,
     server_id: Uuid,
 ) -> Result<Option<Option<Vec<u8>>>, Error> {
-    let label = s.value.as_deref();
-    if crate::values::writes_value(label) {
-        return match cx.values.encrypt_secret(&c.key, server_id, &s.name)? {
-            Some(bytes) => Ok(Some(Some(bytes))),
-            None => Err(nothing_read(&c.key)),
-        };
+    match &c.value {
+        Some(ValueChange::Set { .. }) => {
+            match cx.values.encrypt_secret(&c.key, server_id, &s.name)? {
+                Some(bytes) => Ok(Some(Some(bytes))),
+                None => Err(nothing_read(&c.key)),
+            }
+        }
+        Some(ValueChange::Clear) => Ok(Some(None)),
+        Some(ValueChange::Keep) | None => Ok(None),
     }
-    Ok((label == Some(crate::values::CLEARED)).then_some(None))
 }
 
 /// Creates and updates secrets: placeholders, and values from `valueFrom`
@@ -411,7 +414,7 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
             let Some(Object::Setting(s)) = &c.after else {
                 continue;
             };
-            let (v, enc) = setting_text(cx, &c.key, s)?;
+            let (v, enc) = setting_text(cx, c, s)?;
             id.push(cx.ids.row(Kind::Setting, &c.key)?);
             key.push(s.key.clone());
             value.push(v);
@@ -432,7 +435,7 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
             let Some(Object::Setting(s)) = &c.after else {
                 continue;
             };
-            let (v, enc) = setting_text(cx, &c.key, s)?;
+            let (v, enc) = setting_text(cx, c, s)?;
             id.push(cx.ids.row(Kind::Setting, &c.key)?);
             value.push(v);
             encrypted.push(enc);
@@ -452,16 +455,18 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
 /// from `valueFrom` encrypted as base64 with AAD `setting:<key>`.
 fn setting_text(
     cx: &Context<'_>,
-    key: &str,
+    c: &Change,
     s: &crate::model::Setting,
 ) -> Result<(Option<String>, bool), Error> {
-    if crate::values::writes_value(s.value.as_deref()) {
-        return match cx.values.encrypt_setting(key)? {
+    match &c.value {
+        Some(ValueChange::Set { .. }) => match cx.values.encrypt_setting(&c.key)? {
             Some(text) => Ok((Some(text), true)),
-            None => Err(nothing_read(key)),
-        };
+            None => Err(nothing_read(&c.key)),
+        },
+        Some(ValueChange::Clear) => Ok((None, false)),
+        // A plain setting: its text is the value.
+        Some(ValueChange::Keep) | None => Ok((s.value.clone(), false)),
     }
-    Ok((s.value.clone(), false))
 }
 
 /// Deletes rows bottom-up; what cascades goes with them.

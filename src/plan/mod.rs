@@ -21,7 +21,7 @@ use crate::rules::versions::UpdateKey;
 use crate::state::ToolCascade;
 
 /// Version of the JSON plan document; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What happens to one object.
 #[derive(
@@ -157,6 +157,10 @@ pub struct Change {
     pub tool: Option<ToolChange>,
     /// Deletes: what goes with the row.
     pub cascade: Option<Cascade>,
+    /// For a secret, an encrypted setting or a tunnel token: what apply does
+    /// with its value. The writer reads this, never the label the object shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<crate::values::ValueChange>,
     /// Why, for reviewers (drift, re-creation, …). Display only; apply never
     /// branches on it.
     pub reason: Option<String>,
@@ -400,6 +404,7 @@ mod tests {
             fields: vec![],
             tool: None,
             cascade: None,
+            value: None,
             reason: None,
         };
         let mut plan = Plan {

@@ -245,6 +245,7 @@ mod tests {
             fields: Vec::new(),
             tool: None,
             cascade: None,
+            value: None,
             reason: None,
         }
     }

@@ -32,7 +32,9 @@ pub const ENCRYPTED: &str = "(encrypted)";
 pub const CLEARED: &str = "(cleared)";
 
 /// Where a value comes from at apply time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum ValueSource {
     /// An environment variable of the process running apply.
@@ -52,6 +54,49 @@ impl fmt::Display for ValueSource {
     }
 }
 
+/// What an apply does with a value: decided by the diff from what was read and
+/// what is stored, carried on the plan's change, and the only thing the writer
+/// looks at. Its label (`(from env X)`, `(cleared)`, …) is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ValueChange {
+    /// Leave what MCPBox stores.
+    Keep,
+    /// Write the value read from `from` (new or replacing).
+    Set {
+        /// Where apply reads it.
+        from: ValueSource,
+    },
+    /// Remove the stored value (its source is set but empty).
+    Clear,
+}
+
+/// A desired value as a plan shows it and as apply acts on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labelled {
+    /// The label the plan shows in the value's place.
+    pub label: String,
+    /// What apply does.
+    pub change: ValueChange,
+}
+
+impl Labelled {
+    /// A stored value's label, kept as it is.
+    pub fn kept(label: String) -> Labelled {
+        Labelled {
+            label,
+            change: ValueChange::Keep,
+        }
+    }
+
+    fn new(label: impl Into<String>, change: ValueChange) -> Labelled {
+        Labelled {
+            label: label.into(),
+            change,
+        }
+    }
+}
+
 /// The label of a value about to be written for the first time.
 pub fn label_new(source: &ValueSource) -> String {
     format!("(from {source})")
@@ -60,11 +105,6 @@ pub fn label_new(source: &ValueSource) -> String {
 /// The label of a value about to be replaced.
 pub fn label_changed(source: &ValueSource) -> String {
     format!("(changed, from {source})")
-}
-
-/// Whether a label means "write the value from its source".
-pub fn writes_value(label: Option<&str>) -> bool {
-    label.is_some_and(|l| l.starts_with("(from ") || l.starts_with("(changed, from "))
 }
 
 /// Prefix of a tunnel token's key among the value sources (`tunnel:<name>`):
@@ -306,31 +346,38 @@ impl Resolved {
         stored: Option<(&[u8], &Aad)>,
         stored_label: &str,
         decode: &Decrypt,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Labelled>, Error> {
+        let set = || ValueChange::Set {
+            from: source.clone(),
+        };
         if !self.read {
             // Not compared: an existing value stands; a missing one will be set.
             return Ok(Some(match stored {
-                Some(_) => stored_label.to_string(),
-                None => label_new(source),
+                Some(_) => Labelled::new(stored_label, ValueChange::Keep),
+                None => Labelled::new(label_new(source), set()),
             }));
         }
         let Some(value) = self.plaintext.get(object) else {
-            return Ok(Some(label_new(source)));
+            return Ok(Some(Labelled::new(label_new(source), set())));
         };
         let (Some((bytes, aad)), Some(key)) = (stored, self.key.as_ref()) else {
             return Ok(if value.expose().is_empty() {
                 None
             } else {
-                Some(label_new(source))
+                Some(Labelled::new(label_new(source), set()))
             });
         };
         if value.expose().is_empty() {
-            return Ok(Some(CLEARED.to_string()));
+            return Ok(Some(Labelled::new(CLEARED, ValueChange::Clear)));
         }
         match decode(key, bytes, aad) {
-            Ok(old) if old.expose() == value.expose() => Ok(Some(stored_label.to_string())),
-            Ok(_) => Ok(Some(label_changed(source))),
-            Err(_) if self.overwrite_undecryptable => Ok(Some(label_changed(source))),
+            Ok(old) if old.expose() == value.expose() => {
+                Ok(Some(Labelled::new(stored_label, ValueChange::Keep)))
+            }
+            Ok(_) => Ok(Some(Labelled::new(label_changed(source), set()))),
+            Err(_) if self.overwrite_undecryptable => {
+                Ok(Some(Labelled::new(label_changed(source), set())))
+            }
             Err(source) => Err(Error::Undecryptable {
                 object: object.to_string(),
                 source,
@@ -476,39 +523,33 @@ mod tests {
     #[test]
     fn labels_compare_by_decrypting() {
         let src = ValueSource::Env("T".into());
+        let set = ValueChange::Set { from: src.clone() };
         let id = Uuid::nil();
         let aad = Aad::server_secret(id, "TOKEN");
         let r = resolved("hunter2");
         let stored = r.encrypt_secret("s/TOKEN", id, "TOKEN").unwrap().unwrap();
+        let label = |r: &Resolved, stored: Option<(&[u8], &Aad)>| {
+            r.label("s/TOKEN", &src, stored, STORED, &dec)
+                .unwrap()
+                .map(|l| (l.label, l.change))
+        };
         assert_eq!(
-            r.label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
-                .unwrap(),
-            Some(STORED.to_string())
-        );
-        let other = resolved("changed");
-        assert_eq!(
-            other
-                .label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
-                .unwrap(),
-            Some("(changed, from env T)".to_string())
+            label(&r, Some((&stored, &aad))),
+            Some((STORED.to_string(), ValueChange::Keep))
         );
         assert_eq!(
-            r.label("s/TOKEN", &src, None, STORED, &dec).unwrap(),
-            Some("(from env T)".to_string())
+            label(&resolved("changed"), Some((&stored, &aad))),
+            Some(("(changed, from env T)".to_string(), set.clone()))
         );
+        assert_eq!(label(&r, None), Some(("(from env T)".to_string(), set)));
         assert_eq!(
-            resolved("")
-                .label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
-                .unwrap(),
-            Some(CLEARED.to_string())
+            label(&resolved(""), Some((&stored, &aad))),
+            Some((CLEARED.to_string(), ValueChange::Clear))
         );
         // Not read: a stored value stands, a missing one is set.
-        let unread = Resolved::unread();
         assert_eq!(
-            unread
-                .label("s/TOKEN", &src, Some((&stored, &aad)), STORED, &dec)
-                .unwrap(),
-            Some(STORED.to_string())
+            label(&Resolved::unread(), Some((&stored, &aad))),
+            Some((STORED.to_string(), ValueChange::Keep))
         );
     }
 

@@ -131,7 +131,7 @@ fn plan_json_is_golden() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["format_version"], mcpbox_gitops::plan::FORMAT_VERSION);
     // The owner names where the repository is on this machine.
     assert!(v["owner"]
         .as_str()

@@ -412,7 +412,7 @@ fn the_homelab_example_carries_one_signed_pin_that_verifies() {
         !desired
             .warnings
             .iter()
-            .any(|w| w.contains("does not verify")),
+            .any(|w| w.to_string().contains("does not verify")),
         "{:?}",
         desired.warnings
     );
@@ -429,7 +429,7 @@ fn the_homelab_example_carries_one_signed_pin_that_verifies() {
         desired
             .warnings
             .iter()
-            .filter(|w| w.contains("has no signature"))
+            .filter(|w| w.to_string().contains("has no signature"))
             .count(),
         desired.all_pins.len() - 1
     );

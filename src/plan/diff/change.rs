@@ -66,6 +66,7 @@ pub(super) fn simple_change(
             fields: Vec::new(),
             tool: None,
             cascade: None,
+            value: None,
             reason: owned
                 .map(|_| "deleted in MCPBox since the last apply; re-creating it".to_string()),
         }),
@@ -97,6 +98,7 @@ pub(super) fn simple_change(
                 fields,
                 tool: None,
                 cascade: None,
+                value: None,
                 reason,
             })
         }

@@ -37,6 +37,7 @@ use crate::model::{Kind, Object, Secret, Setting, Tunnel};
 use crate::rules::approval::{self, Existing, Facts};
 use crate::rules::versions::change_summary;
 use crate::state::ActualState;
+use crate::values::Labelled;
 use caches::caches;
 pub use change::{field_changes, KEY_FIELDS};
 use change::{request_change, simple_change, Outcome};
@@ -72,15 +73,16 @@ impl From<crate::values::Error> for Error {
     }
 }
 
-/// The label of a desired secret's value, compared with the stored one.
+/// The label of a desired secret's value, compared with the stored one, and
+/// what apply does with it.
 fn secret_value(
     desired: &DesiredState,
     key: &str,
     row: Option<&crate::state::SecretRow>,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Labelled>, Error> {
     let Some(source) = desired.value_sources.get(key) else {
         // No valueFrom: the value is MCPBox's business; whatever is stored stands.
-        return Ok(row.and_then(|r| r.obj.value.clone()));
+        return Ok(row.and_then(|r| r.obj.value.clone()).map(Labelled::kept));
     };
     let aad = row.map(|r| crate::crypto::Aad::server_secret(r.server_id, &r.obj.name));
     let stored = match (row.and_then(|r| r.encrypted_value.as_deref()), aad.as_ref()) {
@@ -94,12 +96,13 @@ fn secret_value(
         })?)
 }
 
-/// The label of a desired encrypted setting's value, or None for a plain one.
+/// The label of a desired encrypted setting's value and what apply does with
+/// it, or None for a plain one.
 fn setting_value(
     desired: &DesiredState,
     key: &str,
     row: Option<&crate::state::SettingRow>,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Labelled>, Error> {
     let Some(source) = desired.value_sources.get(key) else {
         return Ok(None);
     };
@@ -112,6 +115,14 @@ fn setting_value(
         .label(key, source, stored, crate::values::ENCRYPTED, &|k, b, a| {
             crate::crypto::decrypt_b64(k, std::str::from_utf8(b).unwrap_or(""), a)
         })?)
+}
+
+/// `c` with what apply does with its value, when that is more than keeping it.
+fn with_value(mut c: Change, value: Option<Labelled>) -> Change {
+    c.value = value
+        .map(|v| v.change)
+        .filter(|v| *v != crate::values::ValueChange::Keep);
+    c
 }
 
 /// Replaces credential-looking text in what a change shows of the database
@@ -306,13 +317,14 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
+                let value = secret_value(desired, key, found.map(|(r, _)| r))?;
                 let obj = &Object::Secret(Secret {
-                    value: secret_value(desired, key, found.map(|(r, _)| r))?,
+                    value: value.as_ref().map(|v| v.label.clone()),
                     ..s.clone()
                 });
                 let found = found.map(|(r, adopt)| (r.id, Object::Secret(r.obj.clone()), adopt));
                 match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
-                    Some(c) => changes.push(c),
+                    Some(c) => changes.push(with_value(c, value)),
                     None => {
                         if let Some((id, ..)) = found {
                             refresh(*kind, key, id, obj, None, &mut bookkeeping)
@@ -415,6 +427,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                                 pin: pin_identity,
                             }),
                             cascade: None,
+                            value: None,
                             reason: owned.map(|_| {
                                 "deleted in MCPBox since the last apply; re-creating it".to_string()
                             }),
@@ -495,6 +508,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                                 pin: pin_identity,
                             }),
                             cascade: None,
+                            value: None,
                             reason,
                         });
                     }
@@ -586,16 +600,17 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     }],
                     _ => Vec::new(),
                 };
-                let obj = &match setting_value(desired, key, found.map(|(r, _)| r))? {
-                    Some(label) => Object::Setting(Setting {
-                        value: Some(label),
+                let value = setting_value(desired, key, found.map(|(r, _)| r))?;
+                let obj = &match &value {
+                    Some(v) => Object::Setting(Setting {
+                        value: Some(v.label.clone()),
                         ..s.clone()
                     }),
                     None => obj.clone(),
                 };
                 let found = found.map(|(r, adopt)| (r.id, Object::Setting(r.obj.clone()), adopt));
                 match simple_change(actual, *kind, key, obj, found.clone(), extra) {
-                    Some(c) => changes.push(c),
+                    Some(c) => changes.push(with_value(c, value)),
                     None => {
                         if let Some((id, ..)) = found {
                             refresh(*kind, key, id, obj, None, &mut bookkeeping)
@@ -616,13 +631,14 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 if let Some((r, _)) = found {
                     kept_rows.insert(r.id);
                 }
+                let value = tunnels::token_label(desired, &tn.name, found.map(|(r, _)| r))?;
                 let obj = &Object::Tunnel(Tunnel {
-                    token: tunnels::token_label(desired, &tn.name, found.map(|(r, _)| r))?,
+                    token: value.as_ref().map(|v| v.label.clone()),
                     ..tn.clone()
                 });
                 let found = found.map(|(r, adopt)| (r.id, Object::Tunnel(r.obj.clone()), adopt));
                 match simple_change(actual, *kind, key, obj, found.clone(), Vec::new()) {
-                    Some(c) => changes.push(c),
+                    Some(c) => changes.push(with_value(c, value)),
                     None => {
                         if let Some((id, ..)) = found {
                             refresh(*kind, key, id, obj, None, &mut bookkeeping)
@@ -784,6 +800,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             fields: Vec::new(),
             tool: None,
             cascade: cascade.filter(|c| !c.is_empty()),
+            value: None,
             reason: None,
         });
     }
@@ -882,7 +899,12 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         caches,
         bookkeeping,
         kept,
-        notes: desired.warnings.iter().cloned().chain(notes).collect(),
+        notes: desired
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .chain(notes)
+            .collect(),
         summary,
         owned: actual.ownership.values().filter(|o| !foreign(o)).count(),
         owner: desired.owner.clone(),

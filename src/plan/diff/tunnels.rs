@@ -21,11 +21,13 @@ pub(super) fn token_label(
     desired: &DesiredState,
     name: &str,
     row: Option<&TunnelRow>,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<crate::values::Labelled>, Error> {
     let key = crate::values::tunnel_key(name);
     let Some(source) = desired.value_sources.get(&key) else {
         // No valueFrom (not possible from a manifest): what is stored stands.
-        return Ok(row.and_then(|r| r.obj.token.clone()));
+        return Ok(row
+            .and_then(|r| r.obj.token.clone())
+            .map(crate::values::Labelled::kept));
     };
     let aad = crate::crypto::Aad::tunnel_token();
     let stored = row

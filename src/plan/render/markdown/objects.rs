@@ -308,9 +308,13 @@ pub(super) fn label_only(s: &str) -> String {
     }
 }
 
-/// Whether a label means apply writes or clears the value.
-pub(super) fn writes_value(label: &str) -> bool {
-    crate::values::writes_value(Some(label)) || label == crate::values::CLEARED
+/// Whether apply writes or clears the change's value (what the plan decided,
+/// not what its label says).
+pub(super) fn writes_value(c: &Change) -> bool {
+    matches!(
+        c.value,
+        Some(crate::values::ValueChange::Set { .. } | crate::values::ValueChange::Clear)
+    )
 }
 
 pub(super) fn add_cascade(total: &mut Cascade, c: &Cascade) {

@@ -85,13 +85,13 @@ pub(super) fn capabilities(plan: &Plan) -> Capabilities {
                 if c.action == Action::Create {
                     caps.secrets.push(code(&c.key));
                 }
-                if let Some(label) = value_label(obj).filter(|l| writes_value(l)) {
+                if let Some(label) = value_label(obj).filter(|_| writes_value(c)) {
                     caps.values
                         .push(format!("{} {}", code(&c.key), html(&label)));
                 }
             }
             Some(obj @ (Object::Setting(_) | Object::Tunnel(_))) => {
-                if let Some(label) = value_label(obj).filter(|l| writes_value(l)) {
+                if let Some(label) = value_label(obj).filter(|_| writes_value(c)) {
                     let what = format!("{} {}", c.kind.as_str(), c.key);
                     caps.values
                         .push(format!("{} {}", code(&what), html(&label)));

@@ -681,8 +681,43 @@ fn secret_values_only_ever_as_labels() {
     );
     assert_eq!(field_value(true, "value", &v("(ghp_0123\n)")), "(redacted)");
     assert_eq!(field_value(false, "description", &v("a PAT")), "\"a PAT\"");
-    assert!(writes_value("(from env X)") && writes_value("(changed, from file /run/x)"));
-    assert!(writes_value("(cleared)") && !writes_value("(set)"));
+}
+
+/// Whether a value is written is the plan's typed decision: a label that
+/// reads like one decides nothing.
+#[test]
+fn written_values_follow_the_typed_change_not_the_label() {
+    use crate::values::{ValueChange, ValueSource};
+    let change = |label: &str, value: Option<ValueChange>| crate::plan::Change {
+        action: crate::plan::Action::Update,
+        kind: Kind::Secret,
+        key: "s/T".into(),
+        row_id: None,
+        server_id: None,
+        tool_id: None,
+        before: None,
+        after: Some(Object::Secret(crate::model::Secret {
+            server: "s".into(),
+            name: "T".into(),
+            description: None,
+            value: Some(label.into()),
+        })),
+        fields: Vec::new(),
+        tool: None,
+        cascade: None,
+        value,
+        reason: None,
+    };
+    let set = Some(ValueChange::Set {
+        from: ValueSource::Env("X".into()),
+    });
+    assert!(writes_value(&change("(from env X)", set)));
+    assert!(writes_value(&change("(cleared)", Some(ValueChange::Clear))));
+    assert!(
+        !writes_value(&change("(from env X)", None)),
+        "a label alone writes nothing"
+    );
+    assert!(!writes_value(&change("(set)", Some(ValueChange::Keep))));
 }
 
 /// Hundreds of objects: the comment stays within the limit, the summary
