@@ -10,6 +10,7 @@
 
 pub mod diff;
 pub mod render;
+pub mod review;
 pub mod saved;
 
 use serde::{Deserialize, Serialize};
@@ -286,6 +287,10 @@ pub struct Plan {
     /// Every output shows it, so a reviewer sees it before anyone applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<String>,
+    /// What the plan grants (`review`), computed once; every renderer words
+    /// these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<review::Grant>,
 }
 
 impl Plan {
@@ -427,6 +432,7 @@ mod tests {
             least_privilege: Default::default(),
             quarantine: Vec::new(),
             guard: None,
+            grants: Vec::new(),
         };
         assert_eq!(plan.refusal(false, 50, false), None);
         assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));

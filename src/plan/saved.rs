@@ -271,6 +271,7 @@ mod tests {
             least_privilege: Default::default(),
             quarantine: Vec::new(),
             guard: None,
+            grants: Vec::new(),
         }
     }
 

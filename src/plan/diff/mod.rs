@@ -180,6 +180,7 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         desired.policy.deletion_guard.max_delete_percent,
         desired.is_empty(),
     );
+    plan.grants = crate::plan::review::grants(&plan);
     Ok(plan)
 }
 
@@ -912,5 +913,6 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         least_privilege: crate::infer::check(&desired.inventory),
         quarantine: Vec::new(),
         guard: None,
+        grants: Vec::new(),
     })
 }

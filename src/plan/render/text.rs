@@ -196,86 +196,67 @@ fn least_privilege(out: &mut String, plan: &Plan) {
 }
 
 /// The security reviewer's summary: what the plan grants.
+/// What the plan grants (`plan.grants`, computed once by `plan::review`).
 fn capabilities(out: &mut String, plan: &Plan) {
+    use crate::plan::review::Grant;
     let mut lines = Vec::new();
-    for c in &plan.changes {
-        let granted = c.action != Action::Delete
-            && (c.action == Action::Create || c.fields.iter().any(|f| f.field == "status"));
-        match &c.after {
-            Some(Object::Network(n)) if granted => {
-                let via = n
-                    .tool
+    for g in &plan.grants {
+        match g {
+            Grant::Host {
+                server,
+                host,
+                port,
+                tool,
+            } => {
+                let via = tool
                     .as_ref()
                     .map(|t| format!(" (requested by tool {t})"))
                     .unwrap_or_default();
-                let port = n
-                    .port
+                let port = port
                     .map(|p| format!(":{p}"))
                     .unwrap_or_else(|| " (any port)".into());
-                lines.push(format!("  + egress   {} → {}{port}{via}", n.server, n.host));
+                lines.push(format!("  + egress   {server} → {host}{port}{via}"));
             }
-            Some(Object::Module(m)) if granted => lines.push(format!("  + module   {}", m.name)),
-            Some(Object::Secret(s)) if c.action == Action::Create => lines.push(format!(
-                "  + secret   {}/{} {}",
-                s.server,
-                s.name,
-                match s.value.as_deref() {
+            Grant::Module { name } => lines.push(format!("  + module   {name}")),
+            Grant::SecretPlaceholder { key, value } => lines.push(format!(
+                "  + secret   {key} {}",
+                match value.as_deref() {
                     Some(label) => format!("(value {})", label.trim_matches(['(', ')'])),
                     None => "(placeholder, no value)".to_string(),
                 }
             )),
-            // A new or re-pointed source: the sandbox will call this URL, and send
-            // the named secret's value to it.
-            Some(Object::Source(s))
-                if c.action == Action::Create
-                    || c.fields.iter().any(|f| {
-                        matches!(
-                            f.field.as_str(),
-                            "url" | "auth_type" | "auth_secret" | "auth_header"
-                        )
-                    }) =>
-            {
-                let auth = match (&s.auth_secret, s.auth_type.label()) {
-                    (Some(secret), kind) => format!(" ({kind} auth, sends secret {secret})"),
-                    (None, kind) => format!(" ({kind} auth)"),
+            // A new or re-pointed source: the sandbox will call this URL, and
+            // send the named secret's value to it.
+            Grant::ExternalSource {
+                key,
+                url,
+                auth,
+                sends,
+            } => {
+                let auth = match sends {
+                    Some(secret) => format!(" ({auth} auth, sends secret {secret})"),
+                    None => format!(" ({auth} auth)"),
                 };
                 lines.push(format!(
                     "  + external {} → {}{auth}",
-                    crate::escape::text(&s.key()),
-                    crate::escape::text(&s.url)
+                    crate::escape::text(key),
+                    crate::escape::text(url)
                 ));
             }
-            Some(Object::Tunnel(t))
-                if t.active
-                    && (c.action == Action::Create
-                        || c.fields.iter().any(|f| f.field == "active")) =>
-            {
-                let url = t
-                    .public_url
+            Grant::Tunnel { name, public_url } => {
+                let url = public_url
                     .as_deref()
                     .map(|u| format!(" at {u}"))
                     .unwrap_or_default();
                 lines.push(format!(
-                    "  + tunnel   {} becomes the active configuration{url}",
-                    t.name
+                    "  + tunnel   {name} becomes the active configuration{url}"
                 ));
             }
-            Some(Object::Tool(t)) => {
-                if let Some(tc) = &c.tool {
-                    let becomes_runnable = tc.approval.status
-                        == crate::rules::approval::Status::Approved
-                        && tc.approval.write.is_some()
-                        && t.enabled;
-                    if becomes_runnable {
-                        lines.push(format!(
-                            "  + runnable {} — {}",
-                            crate::escape::text(&t.key()),
-                            tc.approval.reason
-                        ));
-                    }
-                }
-            }
-            _ => {}
+            Grant::Runnable { tool, reason, .. } => lines.push(format!(
+                "  + runnable {} — {reason}",
+                crate::escape::text(tool)
+            )),
+            Grant::Review { .. } | Grant::Value { .. } => {}
         }
     }
     if !lines.is_empty() {

@@ -7,10 +7,10 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::model::{Kind, Object};
-use crate::plan::{Action, Cascade, Change, Plan, ToolChange};
-use crate::rules::approval::{ApprovalWrite, Status, AUTO_APPROVE_BY};
+use crate::plan::{Action, Cascade, Change, Plan};
 
 use super::*;
+pub(super) use crate::plan::review::approval_words;
 
 /// One object, rendered both ways.
 pub(super) struct Block {
@@ -263,41 +263,6 @@ pub(super) fn fence_for(content: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// The approval outcome in the reviewer's words.
-pub(super) fn approval_words(tc: &ToolChange) -> String {
-    let d = &tc.approval;
-    match (&d.write, d.status) {
-        (Some(ApprovalWrite::Approve { by }), _) if by == AUTO_APPROVE_BY => {
-            "approved (MCPBox auto_approve mode)".to_string()
-        }
-        (Some(ApprovalWrite::Approve { by }), _) => format!("approved (pinned by {by})"),
-        (Some(ApprovalWrite::SubmitForReview), _) if d.stale_pin => {
-            "pending review — pin stale".to_string()
-        }
-        (Some(ApprovalWrite::SubmitForReview), _) => "pending review".to_string(),
-        (None, Status::Approved) => "approved (unchanged)".to_string(),
-        (None, Status::PendingReview) => "pending review (unchanged)".to_string(),
-        (None, Status::Rejected) => "rejected in MCPBox (unchanged)".to_string(),
-        (None, Status::Draft) => "draft (unchanged)".to_string(),
-    }
-}
-
-/// The label of a secret's value, if it has one. The model holds labels only
-/// (`crate::values`); anything else is shown as `(redacted)` all the same.
-pub(super) fn value_label(obj: &Object) -> Option<String> {
-    match obj {
-        Object::Secret(s) => s.value.as_deref().map(label_only),
-        Object::Tunnel(t) => t.token.as_deref().map(label_only),
-        // A plain setting's value is not secret; an encrypted one is a label.
-        Object::Setting(s) => s
-            .value
-            .as_deref()
-            .filter(|v| v.starts_with('('))
-            .map(label_only),
-        _ => None,
-    }
-}
-
 /// A label such as `(from env X)` as it is; anything else as `(redacted)`.
 pub(super) fn label_only(s: &str) -> String {
     let label = s.starts_with('(') && s.ends_with(')') && !s.contains('\n') && s.len() <= 200;
@@ -306,15 +271,6 @@ pub(super) fn label_only(s: &str) -> String {
     } else {
         "(redacted)".to_string()
     }
-}
-
-/// Whether apply writes or clears the change's value (what the plan decided,
-/// not what its label says).
-pub(super) fn writes_value(c: &Change) -> bool {
-    matches!(
-        c.value,
-        Some(crate::values::ValueChange::Set { .. } | crate::values::ValueChange::Clear)
-    )
 }
 
 pub(super) fn add_cascade(total: &mut Cascade, c: &Cascade) {

@@ -6,12 +6,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use serde_json::Value;
-
 use crate::infer::compare::{Capability, Usage};
 use crate::model::Object;
 use crate::plan::{Action, Cascade, Change, Plan};
-use crate::rules::approval::{ApprovalWrite, Status};
 
 use super::*;
 
@@ -34,121 +31,94 @@ pub(super) struct Capabilities {
     tunnels: Vec<String>,
 }
 
+/// The summary table's rows: destroys from the changes, the rest from what
+/// the plan grants (`plan.grants`, computed once by `plan::review`).
 pub(super) fn capabilities(plan: &Plan) -> Capabilities {
+    use crate::plan::review::Grant;
     let mut caps = Capabilities::default();
-    for c in &plan.changes {
-        if c.action == Action::Delete {
-            let cascade = c.cascade.unwrap_or_default();
-            add_cascade(&mut caps.cascade, &cascade);
-            let with = cascade_words(&cascade)
-                .map(|w| format!(" with {w}"))
-                .unwrap_or_default();
-            caps.destroys
-                .push(format!("{} {}{with}", c.kind.as_str(), code(&c.key)));
-            continue;
-        }
-        // A request row grants its host or module when it is created, or when an
-        // existing row's status changes (a pending request adopted as approved).
-        let granted = c.action == Action::Create || c.fields.iter().any(|f| f.field == "status");
-        match &c.after {
-            Some(Object::Network(n)) if granted => {
-                let port = n.port.map(|p| format!(":{p}")).unwrap_or_default();
-                let any = if n.port.is_none() { " (any port)" } else { "" };
-                let via = n
-                    .tool
+    for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
+        let cascade = c.cascade.unwrap_or_default();
+        add_cascade(&mut caps.cascade, &cascade);
+        let with = cascade_words(&cascade)
+            .map(|w| format!(" with {w}"))
+            .unwrap_or_default();
+        caps.destroys
+            .push(format!("{} {}{with}", c.kind.as_str(), code(&c.key)));
+    }
+    for g in &plan.grants {
+        match g {
+            Grant::Host {
+                server,
+                host,
+                port,
+                tool,
+            } => {
+                let shown_port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                let any = if port.is_none() { " (any port)" } else { "" };
+                let via = tool
                     .as_ref()
                     .map(|t| format!(" via tool {}", code(t)))
                     .unwrap_or_default();
                 caps.hosts.push(format!(
                     "{}{any} for {}{via}",
-                    code(&format!("{}{port}", n.host)),
-                    code(&n.server)
+                    code(&format!("{host}{shown_port}")),
+                    code(server)
                 ));
                 let grant = Capability::Host {
-                    host: n.host.clone(),
-                    port: n.port.and_then(|p| u16::try_from(p).ok()),
+                    host: host.clone(),
+                    port: port.and_then(|p| u16::try_from(p).ok()),
                 };
                 caps.hosts_used.push(used_by(
-                    plan.least_privilege.usage(Some(&n.server), &grant),
+                    plan.least_privilege.usage(Some(server), &grant),
                     true,
                 ));
             }
-            Some(Object::Module(m)) if granted => {
-                caps.modules.push(code(&m.name));
-                let grant = Capability::Module {
-                    name: m.name.clone(),
-                };
+            Grant::Module { name } => {
+                caps.modules.push(code(name));
+                let grant = Capability::Module { name: name.clone() };
                 caps.modules_used
                     .push(used_by(plan.least_privilege.usage(None, &grant), false));
             }
-            Some(obj @ Object::Secret(_)) => {
-                if c.action == Action::Create {
-                    caps.secrets.push(code(&c.key));
-                }
-                if let Some(label) = value_label(obj).filter(|_| writes_value(c)) {
-                    caps.values
-                        .push(format!("{} {}", code(&c.key), html(&label)));
-                }
+            Grant::SecretPlaceholder { key, .. } => caps.secrets.push(code(key)),
+            Grant::Value { kind, key, label } => {
+                let what = match kind {
+                    crate::model::Kind::Secret => key.clone(),
+                    other => format!("{} {key}", other.as_str()),
+                };
+                caps.values
+                    .push(format!("{} {}", code(&what), html(&label_only(label))));
             }
-            Some(obj @ (Object::Setting(_) | Object::Tunnel(_))) => {
-                if let Some(label) = value_label(obj).filter(|_| writes_value(c)) {
-                    let what = format!("{} {}", c.kind.as_str(), c.key);
-                    caps.values
-                        .push(format!("{} {}", code(&what), html(&label)));
-                }
-                if let Object::Tunnel(t) = obj {
-                    let activates =
-                        c.action == Action::Create || c.fields.iter().any(|f| f.field == "active");
-                    if t.active && activates {
-                        let url = t.public_url.as_deref().map(|u| format!(" at {}", code(u)));
-                        caps.tunnels
-                            .push(format!("{}{}", code(&t.name), url.unwrap_or_default()));
-                    }
-                }
+            Grant::Tunnel { name, public_url } => {
+                let url = public_url.as_deref().map(|u| format!(" at {}", code(u)));
+                caps.tunnels
+                    .push(format!("{}{}", code(name), url.unwrap_or_default()));
             }
-            // A new or re-pointed source: the sandbox will call this URL and send
-            // the named secret's value to it.
-            Some(Object::Source(src))
-                if c.action == Action::Create
-                    || c.fields.iter().any(|f| {
-                        matches!(
-                            f.field.as_str(),
-                            "url" | "auth_type" | "auth_secret" | "auth_header"
-                        )
-                    }) =>
-            {
-                let sends = src
-                    .auth_secret
+            // A new or re-pointed source: the sandbox will call this URL and
+            // send the named secret's value to it.
+            Grant::ExternalSource {
+                key,
+                url,
+                auth,
+                sends,
+            } => {
+                let sends = sends
                     .as_deref()
                     .map(|s| format!(", sends secret {}", code(s)))
                     .unwrap_or_default();
                 caps.sources.push(format!(
                     "{} → {} ({} auth{sends})",
-                    code(&c.key),
-                    code(&src.url),
-                    html(src.auth_type.label())
+                    code(key),
+                    code(url),
+                    html(auth)
                 ));
             }
-            Some(Object::Tool(t)) => {
-                let Some(tc) = &c.tool else { continue };
-                let words = html(&approval_words(tc));
-                // Runnable after apply: approved and enabled, and either the
-                // approval or the enabled flag is what this plan writes.
-                let enabled_now = c
-                    .fields
-                    .iter()
-                    .any(|f| f.field == "enabled" && f.after == Some(Value::Bool(true)));
-                if tc.approval.status == Status::Approved
-                    && t.enabled
-                    && (tc.approval.write.is_some() || enabled_now)
-                {
-                    caps.runnable.push(format!("{} {words}", code(&c.key)));
-                }
-                if tc.approval.write == Some(ApprovalWrite::SubmitForReview) {
-                    caps.review.push(format!("{} {words}", code(&c.key)));
-                }
+            Grant::Runnable { tool, words, .. } => {
+                caps.runnable
+                    .push(format!("{} {}", code(tool), html(words)))
             }
-            _ => {}
+            Grant::Review { tool, words } => {
+                caps.review.push(format!("{} {}", code(tool), html(words)))
+            }
         }
     }
     caps

@@ -687,6 +687,7 @@ fn secret_values_only_ever_as_labels() {
 /// reads like one decides nothing.
 #[test]
 fn written_values_follow_the_typed_change_not_the_label() {
+    use crate::plan::review::writes_value;
     use crate::values::{ValueChange, ValueSource};
     let change = |label: &str, value: Option<ValueChange>| crate::plan::Change {
         action: crate::plan::Action::Update,
