@@ -3,7 +3,7 @@
 
 use super::connect::DbArgs;
 use super::{print, Error, SourceArgs, EXIT_CHANGES, EXIT_OK};
-use crate::plan::render::markdown::{PolicyChange, PrContext};
+use crate::plan::render::markdown::PrContext;
 use crate::plan::render::{self, Format};
 use std::collections::BTreeSet;
 
@@ -60,25 +60,20 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     let progress = super::progress::Progress::start("reading manifests");
     let (_files, mut desired) = super::load_desired(&args.source)?;
     desired.restore_quarantined = args.restore_quarantined;
-    // PR mode: the policy (approvers, guard, reviewer) comes from BASE, so a pull
-    // request cannot loosen its own rules; values are never read.
-    let head_policy = desired.policy.clone();
+    // PR mode: the policy (approvers, guard, reviewer) and signers come from
+    // BASE, so a pull request cannot loosen its own rules; values are never read.
     let mut pr_notes: Vec<String> = Vec::new();
     let base = match &args.base {
         Some(rev) => Some(read_base(&args.source, rev, &mut pr_notes)?),
         None => None,
     };
-    if let Some(b) = &base {
-        desired.signers = b.signers.clone();
-        desired.set_policy(b.policy.clone());
-    }
     let reserved = [args.source.git_token_env.as_str()];
     let note = match &base {
-        Some(_) => {
+        Some(b) => {
             // Nothing is read, but what apply would refuse is refused now, by
-            // BASE's allow-list (set_policy above), spelled as written.
+            // BASE's allow-list, spelled as written.
             args.values
-                .access(&desired.policy.values, &reserved)?
+                .access(&b.policy.values, &reserved)?
                 .check_sources(&desired.value_sources)?;
             (!desired.value_sources.is_empty()).then(|| {
                 "secret values are never read in pull-request mode; apply reads and compares them"
@@ -96,76 +91,45 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         None => ActualState::default(),
     };
     progress.step("planning");
-    let mut plan = crate::plan::diff::diff(&desired, &actual)?;
-    plan.notes.extend(note);
-    // Changes outside this PR: what BASE itself would do to the database. Best
-    // effort: a BASE that cannot be planned is a note, not a failed comment.
-    let outside = match base.as_ref().and_then(|b| b.desired.as_ref()) {
-        Some(b) => match crate::plan::diff::diff(b, &actual) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                pr_notes.push(format!("changes outside this PR could not be computed: BASE does not plan against the database ({e})"));
-                None
-            }
-        },
-        None => None,
-    };
-    plan.notes.extend(pr_notes);
-    let policy_change = match &base {
-        Some(b) if b.policy != head_policy => Some(policy_change(
-            &b.policy,
-            head_policy,
-            &desired,
-            &actual,
-            &plan,
-        )?),
-        _ => None,
-    };
-    let pins_in_range: BTreeSet<String> = match &base {
-        Some(b) => desired
-            .all_pins
-            .keys()
-            .chain(b.pins.keys())
-            .filter(|k| {
-                desired.all_pins.get(*k).map(|p| p.identity())
-                    != b.pins.get(*k).map(|p| p.identity())
-            })
-            .cloned()
-            .collect(),
-        None => BTreeSet::new(),
-    };
-    let text = match args.format {
-        Format::Text => {
-            let mut t = if args.compact {
-                render::text::render_compact(&plan)
-            } else {
-                render::text::render(&plan)
-            };
-            if let Some(why) = plan.refusal(
-                false,
-                desired.policy.deletion_guard.max_delete_percent,
-                desired.is_empty(),
-            ) {
-                t.push_str(&format!("\nWarning: apply will refuse this plan: {why}\n"));
-            }
-            t
+    let review = match &base {
+        Some(b) => {
+            pr_notes.splice(0..0, note);
+            let r = crate::plan::pull_request::review(desired.clone(), b, &actual, pr_notes)?;
+            desired.signers = b.signers.clone();
+            desired.set_policy(b.policy.clone());
+            r
         }
-        Format::Json => render::json::render(&plan),
+        None => {
+            let mut plan = crate::plan::diff::diff(&desired, &actual)?;
+            plan.notes.extend(note);
+            crate::plan::pull_request::Review {
+                plan,
+                outside: None,
+                policy_change: None,
+                pins_in_range: BTreeSet::new(),
+            }
+        }
+    };
+    let plan = &review.plan;
+    let text = match args.format {
+        Format::Text if args.compact => render::text::render_compact(plan),
+        Format::Text => render::text::render(plan),
+        Format::Json => render::json::render(plan),
         Format::Markdown => {
             let base_label = base.as_ref().map(|b| b.label.clone());
             let mut ctx = PrContext::local(&plan.source);
             ctx.base = base_label.as_deref();
-            ctx.outside = outside.as_ref();
-            ctx.pins_in_range = &pins_in_range;
+            ctx.outside = review.outside.as_ref();
+            ctx.pins_in_range = &review.pins_in_range;
             ctx.artifact = args.artifact.as_deref();
-            ctx.policy_change = policy_change.as_ref();
+            ctx.policy_change = review.policy_change.as_ref();
             let database = args
                 .db
                 .database_url
                 .as_deref()
                 .map(super::connect::describe);
             ctx.database = database.as_deref();
-            render::markdown::render(&plan, &ctx)
+            render::markdown::render(plan, &ctx)
         }
     };
     if let Some(path) = &args.out {
@@ -227,21 +191,13 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// BASE in PR mode: its policy (always), its pins, and its desired state when
-/// its manifests validate.
-struct Base {
-    label: String,
-    policy: crate::policy::Policy,
-    pins: crate::approvals::Pins,
-    /// BASE's `allowed_signers` (as BASE's policy names it): a PR cannot add
-    /// its own author's key.
-    signers: Option<crate::signing::AllowedSigners>,
-    desired: Option<crate::desired::DesiredState>,
-}
-
 /// Reads BASE. Its policy file must parse — it governs this plan — but invalid
 /// manifests (which the PR may be fixing) only cost the "outside" section.
-fn read_base(source: &SourceArgs, rev: &str, notes: &mut Vec<String>) -> Result<Base, Error> {
+fn read_base(
+    source: &SourceArgs,
+    rev: &str,
+    notes: &mut Vec<String>,
+) -> Result<crate::plan::pull_request::Base, Error> {
     use crate::manifest::load::{text_of, APPROVALS_FILE, POLICY_FILE};
     let loaded = source.read(Some(rev))?;
     let files = &loaded.files;
@@ -269,56 +225,11 @@ fn read_base(source: &SourceArgs, rev: &str, notes: &mut Vec<String>) -> Result<
             None
         }
     };
-    Ok(Base {
+    Ok(crate::plan::pull_request::Base {
         label: files.label.clone(),
         signers: crate::desired::signers_of(files, &policy),
         policy,
         pins,
         desired,
     })
-}
-
-/// What the PR's policy change means: the diff of the two policies, and the
-/// tools whose approval outcome would differ under HEAD's policy.
-fn policy_change(
-    base: &crate::policy::Policy,
-    head: crate::policy::Policy,
-    desired: &crate::desired::DesiredState,
-    actual: &ActualState,
-    plan: &crate::plan::Plan,
-) -> Result<PolicyChange, Error> {
-    let text = |p: &crate::policy::Policy| serde_yaml::to_string(p).unwrap_or_default();
-    let (before, after) = (text(base), text(&head));
-    let diff = similar::TextDiff::from_lines(&before, &after)
-        .unified_diff()
-        .context_radius(10)
-        .header("BASE mcpbox-gitops.yaml", "HEAD mcpbox-gitops.yaml")
-        .to_string();
-    let mut under_head = desired.clone();
-    under_head.set_policy(head);
-    let merged = crate::plan::diff::diff(&under_head, actual)?;
-    let outcome = |p: &crate::plan::Plan| -> std::collections::BTreeMap<String, String> {
-        p.changes
-            .iter()
-            .filter_map(|c| {
-                c.tool
-                    .as_ref()
-                    .map(|t| (c.key.clone(), t.approval.reason.clone()))
-            })
-            .collect()
-    };
-    let (now, then) = (outcome(plan), outcome(&merged));
-    let mut after_merge: Vec<String> = then
-        .iter()
-        .filter(|(k, v)| now.get(*k) != Some(*v))
-        .map(|(k, v)| format!("tool {k}: {v}"))
-        .collect();
-    if merged.summary != plan.summary {
-        after_merge.push(format!(
-            "the plan would be {} instead of {}",
-            merged.summary.tally(),
-            plan.summary.tally()
-        ));
-    }
-    Ok(PolicyChange { diff, after_merge })
 }

@@ -9,6 +9,7 @@
 //! database.
 
 pub mod diff;
+pub mod pull_request;
 pub mod render;
 pub mod review;
 pub mod saved;
