@@ -16,6 +16,7 @@
 //! Deciding *what* changes lives in `plan::diff`; this module only carries it out.
 
 mod audit;
+mod batch;
 mod context;
 mod error;
 pub mod execute;

@@ -5,8 +5,9 @@
 
 use sqlx::PgConnection;
 
+use super::batch::batch;
 use super::context::Context;
-use super::error::{write_error, Error};
+use super::error::Error;
 use crate::model::{Kind, Object};
 use crate::plan::Action;
 
@@ -53,20 +54,13 @@ pub(super) async fn sources(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             s,
         );
     }
-    if !b.id.is_empty() {
-        sqlx::query(
-            "INSERT INTO external_mcp_sources (id, server_id, name, url, auth_type, auth_secret_name, auth_header_name, transport_type,
+    batch(tx, b.id.len(), "INSERT INTO external_mcp_sources (id, server_id, name, url, auth_type, auth_secret_name, auth_header_name, transport_type,
                                                status, oauth_tokens_encrypted, oauth_issuer, oauth_client_id, last_discovered_at,
                                                tool_count, discovered_tools_cache)
              SELECT u.id, u.sid, u.name, u.url, u.auth::external_mcp_auth_type, u.secret, u.header,
                     u.transport::external_mcp_transport_type, u.status::external_mcp_source_status, NULL, NULL, NULL, NULL, 0, NULL
                FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-                 AS u(id, sid, name, url, auth, secret, header, transport, status)",
-        )
-        .bind(&b.id).bind(&b.server_id).bind(&b.name).bind(&b.url).bind(&b.auth_type).bind(&b.secret)
-        .bind(&b.header).bind(&b.transport).bind(&b.status)
-        .execute(&mut *tx).await.map_err(write_error("creating external sources"))?;
-    }
+                 AS u(id, sid, name, url, auth, secret, header, transport, status)", "creating external sources", |q| q.bind(&b.id).bind(&b.server_id).bind(&b.name).bind(&b.url).bind(&b.auth_type).bind(&b.secret).bind(&b.header).bind(&b.transport).bind(&b.status)).await?;
     let mut b = Batch::default();
     for c in cx.updates(Kind::Source) {
         let Some(Object::Source(s)) = &c.after else {
@@ -75,12 +69,10 @@ pub(super) async fn sources(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         let server_id = cx.ids.server_of(c, &s.server)?;
         b.push(cx.ids.row(Kind::Source, &c.key)?, server_id, s);
     }
-    if !b.id.is_empty() {
-        // `error` is MCPBox's runtime verdict of its last discovery: git's
-        // `active` leaves it (a later discovery clears it), only `disabled`
-        // replaces it.
-        sqlx::query(
-            "UPDATE external_mcp_sources s SET name = u.name, url = u.url, auth_type = u.auth::external_mcp_auth_type,
+    // `error` is MCPBox's runtime verdict of its last discovery: git's
+    // `active` leaves it (a later discovery clears it), only `disabled`
+    // replaces it.
+    batch(tx, b.id.len(), "UPDATE external_mcp_sources s SET name = u.name, url = u.url, auth_type = u.auth::external_mcp_auth_type,
                     auth_secret_name = u.secret, auth_header_name = u.header,
                     transport_type = u.transport::external_mcp_transport_type,
                     status = CASE WHEN u.status = 'active' AND s.status = 'error' THEN s.status
@@ -88,11 +80,6 @@ pub(super) async fn sources(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                     updated_at = now()
                FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
                  AS u(id, name, url, auth, secret, header, transport, status)
-              WHERE s.id = u.id",
-        )
-        .bind(&b.id).bind(&b.name).bind(&b.url).bind(&b.auth_type).bind(&b.secret).bind(&b.header)
-        .bind(&b.transport).bind(&b.status)
-        .execute(&mut *tx).await.map_err(write_error("updating external sources"))?;
-    }
+              WHERE s.id = u.id", "updating external sources", |q| q.bind(&b.id).bind(&b.name).bind(&b.url).bind(&b.auth_type).bind(&b.secret).bind(&b.header).bind(&b.transport).bind(&b.status)).await?;
     Ok(())
 }

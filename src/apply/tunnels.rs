@@ -5,6 +5,7 @@
 
 use sqlx::PgConnection;
 
+use super::batch::batch;
 use super::context::Context;
 use super::error::{write_error, Error};
 use crate::model::{Kind, Object, Tunnel};
@@ -71,16 +72,10 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         active.push(t.active);
         tok.push(token);
     }
-    if !id.is_empty() {
-        sqlx::query(
-            "INSERT INTO tunnel_configurations (id, name, description, tunnel_token, public_url, is_active)
+    batch(tx, id.len(), "INSERT INTO tunnel_configurations (id, name, description, tunnel_token, public_url, is_active)
              SELECT u.id, u.name, u.descr, u.token, u.url, u.active
                FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
-                 AS u(id, name, descr, token, url, active)",
-        )
-        .bind(&id).bind(&name).bind(&descr).bind(&tok).bind(&url).bind(&active)
-        .execute(&mut *tx).await.map_err(write_error("creating tunnel configurations"))?;
-    }
+                 AS u(id, name, descr, token, url, active)", "creating tunnel configurations", |q| q.bind(&id).bind(&name).bind(&descr).bind(&tok).bind(&url).bind(&active)).await?;
     let (mut id, mut name, mut descr, mut url, mut active, mut set, mut tok) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for c in cx.updates(Kind::Tunnel) {
@@ -96,16 +91,10 @@ pub(super) async fn tunnels(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         set.push(token.is_some());
         tok.push(token);
     }
-    if !id.is_empty() {
-        sqlx::query(
-            "UPDATE tunnel_configurations s SET name = u.name, description = u.descr, public_url = u.url, is_active = u.active,
+    batch(tx, id.len(), "UPDATE tunnel_configurations s SET name = u.name, description = u.descr, public_url = u.url, is_active = u.active,
                     tunnel_token = CASE WHEN u.set THEN u.token ELSE s.tunnel_token END, updated_at = now()
                FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::bool[], $7::text[])
                  AS u(id, name, descr, url, active, set, token)
-              WHERE s.id = u.id",
-        )
-        .bind(&id).bind(&name).bind(&descr).bind(&url).bind(&active).bind(&set).bind(&tok)
-        .execute(&mut *tx).await.map_err(write_error("updating tunnel configurations"))?;
-    }
+              WHERE s.id = u.id", "updating tunnel configurations", |q| q.bind(&id).bind(&name).bind(&descr).bind(&url).bind(&active).bind(&set).bind(&tok)).await?;
     Ok(())
 }

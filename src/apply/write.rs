@@ -11,8 +11,9 @@ use sqlx::PgConnection;
 use tracing::debug;
 use uuid::Uuid;
 
+use super::batch::batch;
 use super::context::Context;
-use super::error::{write_error, Error};
+use super::error::Error;
 use super::rows;
 use crate::model::{Kind, Object};
 use crate::plan::{Action, Change};
@@ -33,17 +34,11 @@ pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             descr.push(s.description.clone());
             timeout.push(s.default_timeout_ms);
         }
-        if !id.is_empty() {
-            // status 'imported' as MCPBox's server service sets it; allowed_hosts
-            // keeps its database default until the sync helper runs below.
-            sqlx::query(
-                "INSERT INTO servers (id, name, description, status, default_timeout_ms)
+        // status 'imported' as MCPBox's server service sets it; allowed_hosts
+        // keeps its database default until the sync helper runs below.
+        batch(tx, id.len(), "INSERT INTO servers (id, name, description, status, default_timeout_ms)
                  SELECT u.id, u.name, u.description, 'imported'::server_status, u.t
-                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t)",
-            )
-            .bind(&id).bind(&name).bind(&descr).bind(&timeout)
-            .execute(&mut *tx).await.map_err(write_error("creating servers"))?;
-        }
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t)", "creating servers", |q| q.bind(&id).bind(&name).bind(&descr).bind(&timeout)).await?;
         let (mut id, mut name, mut descr, mut timeout) = (vec![], vec![], vec![], vec![]);
         for c in cx.updates(Kind::Server) {
             let Some(Object::Server(s)) = &c.after else {
@@ -54,14 +49,8 @@ pub(super) async fn servers(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             descr.push(s.description.clone());
             timeout.push(s.default_timeout_ms);
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "UPDATE servers s SET name = u.name, description = u.description, default_timeout_ms = u.t, updated_at = now()
-                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t) WHERE s.id = u.id",
-            )
-            .bind(&id).bind(&name).bind(&descr).bind(&timeout)
-            .execute(&mut *tx).await.map_err(write_error("updating servers"))?;
-        }
+        batch(tx, id.len(), "UPDATE servers s SET name = u.name, description = u.description, default_timeout_ms = u.t, updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, name, description, t) WHERE s.id = u.id", "updating servers", |q| q.bind(&id).bind(&name).bind(&descr).bind(&timeout)).await?;
     }
 
     Ok(())
@@ -115,14 +104,8 @@ pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             descr.push(s.description.clone());
             value.push(secret_bytes(cx, c, s, server_id)?.flatten());
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "INSERT INTO server_secrets (id, server_id, key_name, encrypted_value, description)
-                 SELECT u.id, u.sid, u.key, u.value, u.descr FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[]) AS u(id, sid, key, descr, value)",
-            )
-            .bind(&id).bind(&sid).bind(&key).bind(&descr).bind(&value)
-            .execute(&mut *tx).await.map_err(write_error("creating secrets"))?;
-        }
+        batch(tx, id.len(), "INSERT INTO server_secrets (id, server_id, key_name, encrypted_value, description)
+                 SELECT u.id, u.sid, u.key, u.value, u.descr FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[]) AS u(id, sid, key, descr, value)", "creating secrets", |q| q.bind(&id).bind(&sid).bind(&key).bind(&descr).bind(&value)).await?;
         let (mut id, mut key, mut descr, mut set, mut value) =
             (vec![], vec![], vec![], vec![], vec![]);
         for c in cx.updates(Kind::Secret) {
@@ -141,11 +124,7 @@ pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             set.push(bytes.is_some());
             value.push(bytes.flatten());
         }
-        if !id.is_empty() {
-            sqlx::query("UPDATE server_secrets s SET key_name = u.key, description = u.descr, encrypted_value = CASE WHEN u.set THEN u.value ELSE s.encrypted_value END, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::bytea[]) AS u(id, key, descr, set, value) WHERE s.id = u.id")
-                .bind(&id).bind(&key).bind(&descr).bind(&set).bind(&value)
-                .execute(&mut *tx).await.map_err(write_error("updating secrets"))?;
-        }
+        batch(tx, id.len(), "UPDATE server_secrets s SET key_name = u.key, description = u.descr, encrypted_value = CASE WHEN u.set THEN u.value ELSE s.encrypted_value END, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::bytea[]) AS u(id, key, descr, set, value) WHERE s.id = u.id", "updating secrets", |q| q.bind(&id).bind(&key).bind(&descr).bind(&set).bind(&value)).await?;
     }
 
     Ok(())
@@ -176,9 +155,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
             );
             versions.push(id, tool, &rows::version_rows(tool, &tc.versions, true));
         }
-        if !t.id.is_empty() {
-            sqlx::query(
-                "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
+        batch(tx, t.id.len(), "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
                                     external_source_id, external_tool_name, code_dependencies, current_version, approval_status,
                                     approval_requested_at, approved_at, approved_by, rejection_reason, created_by, publish_notes)
                  SELECT u.id, u.sid, u.name, u.descr, u.schema, u.enabled, u.timeout, u.ttype::tool_type, u.code,
@@ -188,14 +165,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
                                $10::jsonb[], $11::int[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
                                $17::text[], $18::text[], $19::uuid[], $20::text[])
                      AS u(id, sid, name, descr, schema, enabled, timeout, ttype, code, deps, version, status, requested_at, approved_at,
-                          approved_by, rr, created_by, notes, esid, etn)",
-            )
-            .bind(&t.id).bind(&t.server_id).bind(&t.name).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout)
-            .bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at)
-            .bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes)
-            .bind(&t.source_id).bind(&t.external_tool_name)
-            .execute(&mut *tx).await.map_err(write_error("creating tools"))?;
-        }
+                          approved_by, rr, created_by, notes, esid, etn)", "creating tools", |q| q.bind(&t.id).bind(&t.server_id).bind(&t.name).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes).bind(&t.source_id).bind(&t.external_tool_name)).await?;
         let mut t = ToolBatch::default();
         let rows_by_id: HashMap<Uuid, &state::ToolRow> =
             cx.actual.tools.iter().map(|r| (r.id, r)).collect();
@@ -228,9 +198,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
             );
             versions.push(row_id, tool, &rows::version_rows(tool, &tc.versions, false));
         }
-        if !t.id.is_empty() {
-            sqlx::query(
-                "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
+        batch(tx, t.id.len(), "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
                         tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
                         code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
                         current_version = u.version, approval_status = u.status::approval_status,
@@ -241,27 +209,17 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
                                $16::text[], $17::uuid[], $18::text[])
                      AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name,
                           ttype, esid, etn)
-                  WHERE t.id = u.id",
-            )
-            .bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps)
-            .bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by)
-            .bind(&t.rejection_reason).bind(&t.notes).bind(&t.name)
-            .bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)
-            .execute(&mut *tx).await.map_err(write_error("updating tools"))?;
-        }
-        if !versions.tool_id.is_empty() {
-            let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
-            sqlx::query(
-                "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
-                 SELECT u.id, u.tid, u.n, u.name, u.descr, u.enabled, u.timeout, u.code, u.schema, u.summary, $11
-                   FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::bool[], $7::int[], $8::text[], $9::jsonb[], $10::text[])
-                     AS u(id, tid, n, name, descr, enabled, timeout, code, schema, summary)",
-            )
-            .bind(&ids).bind(&versions.tool_id).bind(&versions.number).bind(&versions.name).bind(&versions.description)
-            .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.code).bind(&versions.schema).bind(&versions.summary)
-            .bind(CHANGE_SOURCE)
-            .execute(&mut *tx).await.map_err(write_error("writing tool versions"))?;
-        }
+                  WHERE t.id = u.id", "updating tools", |q| q.bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.notes).bind(&t.name).bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)).await?;
+        let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
+        batch(tx, ids.len(),
+            "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+             SELECT u.id, u.tid, u.n, u.name, u.descr, u.enabled, u.timeout, u.code, u.schema, u.summary, $11
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::bool[], $7::int[], $8::text[], $9::jsonb[], $10::text[])
+                 AS u(id, tid, n, name, descr, enabled, timeout, code, schema, summary)",
+            "writing tool versions",
+            |q| q.bind(&ids).bind(&versions.tool_id).bind(&versions.number).bind(&versions.name).bind(&versions.description)
+                .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.code).bind(&versions.schema).bind(&versions.summary)
+                .bind(CHANGE_SOURCE)).await?;
     }
 
     Ok(())
@@ -314,23 +272,10 @@ pub(super) async fn network(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
                 Some(cx.reviewer.to_string())
             });
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "INSERT INTO network_access_requests (id, tool_id, server_id, host, port, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
+        batch(tx, id.len(), "INSERT INTO network_access_requests (id, tool_id, server_id, host, port, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
                  SELECT u.id, u.tid, u.sid, u.host, u.port, u.just, u.rb, 'approved'::request_status, $8, $9, NULL
-                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) AS u(id, tid, sid, host, port, just, rb)",
-            )
-            .bind(&id).bind(&tid).bind(&sid).bind(&host).bind(&port).bind(&just).bind(&requested_by).bind(cx.now).bind(cx.reviewer)
-            .execute(&mut *tx).await.map_err(write_error("creating network requests"))?;
-        }
-        let (mut id, mut just) = (vec![], vec![]);
-        for c in cx.updates(Kind::Network) {
-            let Some(Object::Network(n)) = &c.after else {
-                continue;
-            };
-            id.push(cx.ids.row(Kind::Network, &c.key)?);
-            just.push(n.justification.clone());
-        }
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) AS u(id, tid, sid, host, port, just, rb)", "creating network requests", |q| q.bind(&id).bind(&tid).bind(&sid).bind(&host).bind(&port).bind(&just).bind(&requested_by).bind(cx.now).bind(cx.reviewer)).await?;
+        let (id, just) = request_updates(cx, Kind::Network)?;
         approve_requests(tx, cx, "network_access_requests", &id, &just).await?;
     }
 
@@ -349,27 +294,30 @@ pub(super) async fn modules(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
             name.push(m.name.clone());
             just.push(m.justification.clone());
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
+        batch(tx, id.len(), "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
                  SELECT u.id, NULL, NULL, u.name, u.just, $5, 'approved'::request_status, $4, $5, NULL
-                   FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, name, just)",
-            )
-            .bind(&id).bind(&name).bind(&just).bind(cx.now).bind(cx.reviewer)
-            .execute(&mut *tx).await.map_err(write_error("creating module requests"))?;
-        }
-        let (mut id, mut just) = (vec![], vec![]);
-        for c in cx.updates(Kind::Module) {
-            let Some(Object::Module(m)) = &c.after else {
-                continue;
-            };
-            id.push(cx.ids.row(Kind::Module, &c.key)?);
-            just.push(m.justification.clone());
-        }
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, name, just)", "creating module requests", |q| q.bind(&id).bind(&name).bind(&just).bind(cx.now).bind(cx.reviewer)).await?;
+        let (id, just) = request_updates(cx, Kind::Module)?;
         approve_requests(tx, cx, "module_requests", &id, &just).await?;
     }
 
     Ok(())
+}
+
+/// The updated request rows of `kind` (network or module): ids and the
+/// justifications git gives them.
+fn request_updates(cx: &Context<'_>, kind: Kind) -> Result<(Vec<Uuid>, Vec<String>), Error> {
+    let (mut id, mut just) = (vec![], vec![]);
+    for c in cx.updates(kind) {
+        let justification = match &c.after {
+            Some(Object::Network(n)) => &n.justification,
+            Some(Object::Module(m)) => &m.justification,
+            _ => continue,
+        };
+        id.push(cx.ids.row(kind, &c.key)?);
+        just.push(justification.clone());
+    }
+    Ok((id, just))
 }
 
 /// Updates owned request rows of `table` (network or module): a new
@@ -394,15 +342,10 @@ async fn approve_requests(
                 updated_at = now()
            FROM UNNEST($1::uuid[], $2::text[]) AS u(id, just) WHERE r.id = u.id"
     );
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(just)
-        .bind(cx.now)
-        .bind(cx.reviewer)
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error("updating request rows"))?;
-    Ok(())
+    batch(tx, id.len(), &sql, "updating request rows", |q| {
+        q.bind(id).bind(just).bind(cx.now).bind(cx.reviewer)
+    })
+    .await
 }
 
 /// Creates and updates plain settings (`encrypted = false`).
@@ -422,14 +365,8 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
             // MCPBox writes its own description when it creates the row.
             descr.push(crate::settings::known(&s.key).map(|k| k.description.to_string()));
         }
-        if !id.is_empty() {
-            sqlx::query(
-                "INSERT INTO settings (id, key, value, encrypted, description)
-                 SELECT u.id, u.key, u.value, u.enc, u.descr FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS u(id, key, value, descr, enc)",
-            )
-            .bind(&id).bind(&key).bind(&value).bind(&descr).bind(&encrypted)
-            .execute(&mut *tx).await.map_err(write_error("creating settings"))?;
-        }
+        batch(tx, id.len(), "INSERT INTO settings (id, key, value, encrypted, description)
+                 SELECT u.id, u.key, u.value, u.enc, u.descr FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS u(id, key, value, descr, enc)", "creating settings", |q| q.bind(&id).bind(&key).bind(&value).bind(&descr).bind(&encrypted)).await?;
         let (mut id, mut value, mut encrypted) = (vec![], vec![], vec![]);
         for c in cx.updates(Kind::Setting) {
             let Some(Object::Setting(s)) = &c.after else {
@@ -440,12 +377,8 @@ pub(super) async fn settings(tx: &mut PgConnection, cx: &Context<'_>) -> Result<
             value.push(v);
             encrypted.push(enc);
         }
-        if !id.is_empty() {
-            // MCPBox keeps the old description on later writes but overwrites `encrypted`.
-            sqlx::query("UPDATE settings s SET value = u.value, encrypted = u.enc, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::bool[]) AS u(id, value, enc) WHERE s.id = u.id")
-                .bind(&id).bind(&value).bind(&encrypted)
-                .execute(&mut *tx).await.map_err(write_error("updating settings"))?;
-        }
+        // MCPBox keeps the old description on later writes but overwrites `encrypted`.
+        batch(tx, id.len(), "UPDATE settings s SET value = u.value, encrypted = u.enc, updated_at = now() FROM UNNEST($1::uuid[], $2::text[], $3::bool[]) AS u(id, value, enc) WHERE s.id = u.id", "updating settings", |q| q.bind(&id).bind(&value).bind(&encrypted)).await?;
     }
 
     Ok(())
@@ -492,11 +425,7 @@ pub(super) async fn deletes(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
         }
         debug!(table, rows = id.len(), "deleting");
         let sql = format!("DELETE FROM {table} WHERE id = ANY($1)");
-        sqlx::query(&sql)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error("deleting rows"))?;
+        batch(tx, id.len(), &sql, "deleting rows", |q| q.bind(&id)).await?;
     }
 
     Ok(())
@@ -541,22 +470,12 @@ pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result
                 pin.push(b.pin.clone());
             }
         }
-        if !kind.is_empty() {
-            sqlx::query(
-                "INSERT INTO mcpbox_gitops.ownership (kind, key, row_id, applied_hash, pin, source, applied_at, owner)
+        batch(tx, kind.len(), "INSERT INTO mcpbox_gitops.ownership (kind, key, row_id, applied_hash, pin, source, applied_at, owner)
                  SELECT u.kind, u.key, u.row_id, u.hash, u.pin, $6, now(), $7 FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[]) AS u(kind, key, row_id, hash, pin)
                  ON CONFLICT (kind, key) DO UPDATE SET row_id = EXCLUDED.row_id, applied_hash = EXCLUDED.applied_hash, pin = EXCLUDED.pin,
                         source = EXCLUDED.source, applied_at = EXCLUDED.applied_at,
-                        owner = coalesce(EXCLUDED.owner, mcpbox_gitops.ownership.owner)",
-            )
-            .bind(&kind).bind(&key).bind(&row).bind(&hash).bind(&pin).bind(cx.source).bind(cx.plan.owner.as_deref())
-            .execute(&mut *tx).await.map_err(write_error("recording ownership"))?;
-        }
-        if !forget_kind.is_empty() {
-            sqlx::query("DELETE FROM mcpbox_gitops.ownership o USING UNNEST($1::text[], $2::text[]) AS u(kind, key) WHERE o.kind = u.kind AND o.key = u.key")
-                .bind(&forget_kind).bind(&forget_key)
-                .execute(&mut *tx).await.map_err(write_error("recording ownership"))?;
-        }
+                        owner = coalesce(EXCLUDED.owner, mcpbox_gitops.ownership.owner)", "recording ownership", |q| q.bind(&kind).bind(&key).bind(&row).bind(&hash).bind(&pin).bind(cx.source).bind(cx.plan.owner.as_deref())).await?;
+        batch(tx, forget_kind.len(), "DELETE FROM mcpbox_gitops.ownership o USING UNNEST($1::text[], $2::text[]) AS u(kind, key) WHERE o.kind = u.kind AND o.key = u.key", "recording ownership", |q| q.bind(&forget_kind).bind(&forget_key)).await?;
     }
 
     Ok(())

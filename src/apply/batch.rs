@@ -1,0 +1,32 @@
+//! The one way apply writes many rows: a single `INSERT … SELECT FROM UNNEST`
+//! or `UPDATE … FROM UNNEST` statement per kind and action, run only when it
+//! has rows, its failure named for the rollback message. The writers build the
+//! column arrays; this runs them.
+
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres};
+
+use super::error::{write_error, Error};
+
+/// A statement with its parameters bound.
+pub(super) type Bound<'q> = Query<'q, Postgres, PgArguments>;
+
+/// Runs `sql` with the parameters `bind` adds, in order, when `rows` is not
+/// zero; `what` names the write in the error ("creating servers").
+pub(super) async fn batch<'q>(
+    tx: &mut PgConnection,
+    rows: usize,
+    sql: &'q str,
+    what: &'static str,
+    bind: impl FnOnce(Bound<'q>) -> Bound<'q>,
+) -> Result<(), Error> {
+    if rows == 0 {
+        return Ok(());
+    }
+    bind(sqlx::query(sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error(what))?;
+    Ok(())
+}
