@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::diagnostic::{location_at, Code, Diagnostic};
+use crate::diagnostic::{location_at, Code, Diagnostic};
 
 /// One pin: "this content of this tool is approved by this person".
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

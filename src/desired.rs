@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::approvals::{self, Pins};
-use crate::manifest::diagnostic::{self, Diagnostic};
+use crate::diagnostic::{self, Diagnostic};
 use crate::manifest::kinds::Document;
 use crate::manifest::load::{self, APPROVALS_FILE, POLICY_FILE};
 use crate::manifest::validate::{self, setting_text};
@@ -57,7 +57,7 @@ pub struct DesiredState {
     pub signers: Option<crate::signing::AllowedSigners>,
     /// What each tool's code needs and what git grants, placed in the
     /// repository, for the least-privilege diff (`infer::check`).
-    pub inventory: crate::infer::Inventory,
+    pub inventory: crate::least_privilege::Inventory,
     /// [`Object::hash`] of every object, computed once (in parallel) when the
     /// state is built: the diff and the fingerprint need them, and hashing
     /// 10,000 tools' code is not free. `objects` is not changed after `build`.
@@ -243,7 +243,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         values: Resolved::unread(),
         signers: signers_of(files, &policy),
         restore_quarantined: false,
-        inventory: crate::infer::inventory::collect(files, &manifests.docs),
+        inventory: crate::least_privilege::inventory::collect(files, &manifests.docs),
         hashes: BTreeMap::new(),
     };
     state.set_policy(policy);

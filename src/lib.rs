@@ -21,7 +21,9 @@
 //!   in-memory `FileSet`.
 //! - [`manifest`] (core): YAML documents with positions, kinds, diagnostics, validation.
 //! - [`python`] (core): MCPBox's Python rules (syntax, `async def main`, `input_schema`).
-//! - [`infer`] (core): what tool code needs (modules, hosts) against what git grants.
+//! - [`infer`] (core): what tool code needs (modules, hosts), from its AST.
+//! - [`least_privilege`] (core): those needs against what git grants.
+//! - [`diagnostic`] (core): problems with `file:line:col`, codes and fixes.
 //! - [`desired`] (core): the normalised desired state.
 //! - [`export`] (core): the actual state as a manifest repository (`desired`'s inverse).
 //! - [`model`] (core): the managed objects shared by desired, actual and plan.
@@ -100,10 +102,12 @@ pub mod cli;
 pub mod crypto;
 pub mod daemon;
 pub mod desired;
+pub mod diagnostic;
 pub mod escape;
 pub mod export;
 pub mod fmt;
 pub mod infer;
+pub mod least_privilege;
 pub mod manifest;
 pub mod model;
 pub mod parallel;

@@ -5,7 +5,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::diagnostic::{location_at, Code, Diagnostic};
+use crate::diagnostic::{location_at, Code, Diagnostic};
+
+/// What to do about code changed in MCPBox outside git.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OnCodeDrift {
+    /// Write git's code back (an apply makes MCPBox equal git).
+    #[default]
+    Revert,
+    /// Disable the tool and keep the changed code until git decides.
+    Quarantine,
+}
 
 /// Who approves tool content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -93,7 +106,7 @@ pub struct Policy {
     /// changed in MCPBox outside git: `revert` (write git's back) or
     /// `quarantine` (disable it, keep the changed code, until git decides).
     #[serde(default, skip_serializing_if = "is_revert")]
-    pub on_code_drift: crate::rules::quarantine::OnCodeDrift,
+    pub on_code_drift: OnCodeDrift,
     /// A pin counts only with a valid SSH signature from a key the
     /// `allowedSigners` file lists for its approver (see `signing`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -114,8 +127,8 @@ fn default_reviewer() -> String {
     "mcpbox-gitops".to_string()
 }
 
-fn is_revert(p: &crate::rules::quarantine::OnCodeDrift) -> bool {
-    *p == crate::rules::quarantine::OnCodeDrift::Revert
+fn is_revert(p: &OnCodeDrift) -> bool {
+    *p == OnCodeDrift::Revert
 }
 
 /// Where `allowed_signers` is by default: the repository root.
@@ -206,7 +219,7 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, Diagnostic> {
 
 /// A diagnostic for a malformed repository file (policy or approvals).
 pub fn repo_file_error(file: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let (loc, msg) = crate::manifest::diagnostic::yaml_error_parts(text, e);
+    let (loc, msg) = crate::diagnostic::yaml_error_parts(text, e);
     Diagnostic::new(Code::RepoFile, file, loc, format!("invalid {file}: {msg}"))
         .help("see the README for this file's format")
 }

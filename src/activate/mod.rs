@@ -26,6 +26,7 @@ mod config;
 mod outcome;
 pub mod payload;
 mod read;
+mod rows;
 mod sandbox;
 pub mod secrets;
 

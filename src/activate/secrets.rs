@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::payload::{ServerRows, SourceRow};
+use super::rows::{ServerRows, SourceRow};
 use crate::crypto::{self, Aad, Key, Secret};
 
 /// Why a server's registration could not be built. Names the server and the

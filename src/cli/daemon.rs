@@ -262,7 +262,16 @@ fn config(run: &RunArgs, url: &str) -> Result<Config, Error> {
         webhook_secret,
         activation,
         key: super::encryption_key()?,
-        values: run.values.clone(),
+        values: {
+            let args = run.values.clone();
+            let reserved = reserved.clone();
+            std::sync::Arc::new(move |desired: &mut crate::desired::DesiredState| {
+                let names: Vec<&str> = reserved.iter().map(String::as_str).collect();
+                super::read_values(desired, &args, true, &names)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
         reserved,
         leader_options: super::connect::options(url)?,
         ui_token,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
-use crate::manifest::diagnostic::Code;
+use crate::diagnostic::Code;
 use crate::manifest::load::text_of;
 use crate::manifest::Diagnostic;
 use crate::source::FileSet;

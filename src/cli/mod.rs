@@ -200,7 +200,7 @@ pub enum Error {
     Sign(#[from] crate::signing::SignError),
     /// A repository file (policy, approvals) is invalid.
     #[error("{0}")]
-    RepoFile(Box<crate::manifest::diagnostic::Diagnostic>),
+    RepoFile(Box<crate::diagnostic::Diagnostic>),
     /// The daemon's configuration file or flags are unusable.
     #[error(transparent)]
     DaemonConfig(#[from] crate::daemon::config::ConfigError),

@@ -49,8 +49,8 @@ pub fn run(args: Args) -> Result<u8, Error> {
     };
     let diags = match &result {
         Ok(d) => {
-            let mut w = crate::infer::check(&d.inventory).diagnostics();
-            crate::manifest::diagnostic::sort(&mut w);
+            let mut w = crate::least_privilege::check(&d.inventory).diagnostics();
+            crate::diagnostic::sort(&mut w);
             w
         }
         Err(d) => d.clone(),

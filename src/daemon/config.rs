@@ -9,6 +9,11 @@ use serde::Deserialize;
 
 use super::source::Source;
 
+/// How a pass reads `valueFrom` values: given by the caller (the CLI), so the
+/// daemon does not depend on the command line.
+pub type ValueReader =
+    std::sync::Arc<dyn Fn(&mut crate::desired::DesiredState) -> Result<(), String> + Send + Sync>;
+
 /// Everything a pass and the loop need.
 #[derive(Clone)]
 pub struct Config {
@@ -30,8 +35,9 @@ pub struct Config {
     pub activation: Option<crate::activate::Config>,
     /// MCPBox's encryption key, for values and activation.
     pub key: Option<crate::crypto::Key>,
-    /// Flags for reading `valueFrom` sources.
-    pub values: crate::cli::ValueArgs,
+    /// Reads `valueFrom` sources into a desired state (the CLI's reader,
+    /// with its flags and reserved names); a message when that fails.
+    pub values: ValueReader,
     /// Environment variables the daemon reads itself: never `valueFrom` sources.
     pub reserved: Vec<String>,
     /// How the leader's dedicated connection is opened.

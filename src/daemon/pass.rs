@@ -296,8 +296,7 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         desired.revision = Some(revision.clone());
     }
     desired.owner = Some(cfg.source.owner());
-    let reserved: Vec<&str> = cfg.reserved.iter().map(String::as_str).collect();
-    if let Err(e) = crate::cli::read_values(&mut desired, &cfg.values, true, &reserved) {
+    if let Err(e) = (cfg.values)(&mut desired) {
         return Outcome::failed_with(rev, e);
     }
     let actual = match crate::state::read::snapshot(pool).await {

@@ -1,6 +1,7 @@
 //! What a tool's Python code needs from MCPBox's sandbox — modules it imports and
 //! hosts it calls through the sandbox's `http` client — inferred from the AST the
-//! syntax check already built, and compared with what the manifests grant.
+//! syntax check already built. Comparing that with what the manifests grant is
+//! `least_privilege`'s job.
 //!
 //! Nothing here parses Python (that is `python`, which calls [`needs`] on the tree
 //! it built), reads files or touches the database. Rendering the findings lives in
@@ -17,18 +18,11 @@
 //!   import hook sees them.
 //! - `hosts`: calls of the sandbox's `http` client → hosts and ports, or dynamic.
 //! - `url`: the host and port `urlparse` finds in a URL (the sandbox's own parse).
-//! - `inventory`: every tool's needs and every grant, located in the repository.
-//! - `compare`: needs against grants → needed-not-granted, granted-not-used, used-by.
 
-pub mod compare;
 pub mod hosts;
 pub mod imports;
-pub mod inventory;
 pub mod scope;
 pub mod url;
-
-pub use compare::{check, LeastPrivilege};
-pub use inventory::Inventory;
 
 use ruff_python_ast::Stmt;
 

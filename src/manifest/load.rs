@@ -7,10 +7,10 @@
 
 use serde::de::DeserializeOwned;
 
-use super::diagnostic::{location_at, token_len, Code, Diagnostic};
 use super::kinds::{Doc, Document, Envelope, API_VERSION, KINDS};
 use super::locate::{self, DocIndex};
 use super::secrets;
+use crate::diagnostic::{location_at, token_len, Code, Diagnostic};
 use crate::source::{Entry, FileSet};
 
 /// Files at the repository root that are not manifests.
@@ -58,7 +58,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// The location of the value at `path`, for a diagnostic.
-    pub fn at(&self, files: &FileSet, path: &str) -> super::diagnostic::Location {
+    pub fn at(&self, files: &FileSet, path: &str) -> crate::diagnostic::Location {
         let text = text_of(files, &self.file).unwrap_or("");
         let off = self.index.value_or_ancestor(path);
         location_at(text, off, token_len(text, off))
@@ -126,7 +126,7 @@ pub fn is_manifest(path: &str) -> bool {
 /// The diagnostic for an entry that is a problem in itself, whatever its name.
 /// It has no line: the place is the path alone.
 fn file_problem(path: &str, entry: &Entry) -> Option<Diagnostic> {
-    let nowhere = super::diagnostic::Location::default();
+    let nowhere = crate::diagnostic::Location::default();
     let (code, message, help) = match entry {
         Entry::LinkOutside => (
             Code::Symlink,
@@ -180,7 +180,7 @@ fn load_entry(files: &FileSet, path: &str, entry: &Entry, out: &mut Manifests) {
     if !is_manifest(path) {
         return;
     }
-    let start = super::diagnostic::Location {
+    let start = crate::diagnostic::Location {
         line: 1,
         column: 1,
         offset: 0,
@@ -464,7 +464,7 @@ pub fn not_utf8(path: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     let good = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or("");
     let line = good.matches('\n').count() + 1;
     let column = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    let loc = super::diagnostic::Location {
+    let loc = crate::diagnostic::Location {
         line,
         column,
         offset: valid_up_to,
@@ -483,7 +483,7 @@ pub fn not_utf8(path: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
 }
 
 fn yaml_error(path: &str, text: &str, index: &DocIndex, e: &serde_yaml::Error) -> Diagnostic {
-    let (loc, msg) = super::diagnostic::yaml_error_parts(text, e);
+    let (loc, msg) = crate::diagnostic::yaml_error_parts(text, e);
     if msg.contains("repetition limit exceeded") {
         // serde_yaml stops expanding aliases past a budget: a "billion laughs".
         let loc = match index.first_alias {

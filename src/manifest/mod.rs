@@ -1,7 +1,6 @@
 //! Manifests: YAML documents with spans → checked documents → diagnostics.
 //!
 //! # Layout
-//! - `diagnostic`: the `Diagnostic` value and its stable codes.
 //! - `locate`: path → position index of a YAML document.
 //! - `kinds`: the serde types of each kind.
 //! - `load`: `FileSet` → parsed documents (with tool code fetched).
@@ -9,9 +8,11 @@
 //! - `secrets`: literal-secret detection (E060).
 //! - `validate`: semantic checks (names, references, limits, Python).
 //!
+//! Diagnostics themselves live in `crate::diagnostic` (policy and approvals
+//! files report through them too).
+//!
 //! Nothing here touches the database or the filesystem; `source` reads files.
 
-pub mod diagnostic;
 pub mod kinds;
 pub mod load;
 pub mod locate;
@@ -19,5 +20,5 @@ pub mod schema;
 pub mod secrets;
 pub mod validate;
 
-pub use diagnostic::{Code, Diagnostic};
+pub use crate::diagnostic::{Code, Diagnostic};
 pub use load::{load, Loaded, Manifests};

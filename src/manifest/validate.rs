@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostic::{location_at, Code, Diagnostic};
 use super::kinds::{
     Doc, Document, Metadata, ModulesSpec, ServerScopedMetadata, ServerSpec, SettingsSpec, ToolSpec,
     TunnelSpec,
 };
 use super::load::{Loaded, ToolCode};
+use crate::diagnostic::{location_at, Code, Diagnostic};
 use crate::model::{AuthType, ToolType};
 use crate::rules::limits;
 use crate::rules::names::{
@@ -853,8 +853,8 @@ fn check_python(c: &mut Checker<'_>, doc: &Loaded, code: &ToolCode) {
     let v = code.python();
     let text = crate::manifest::load::text_of(c.files, &code.file).unwrap_or("");
     let at = |line: usize, col: usize| {
-        let off = super::diagnostic::offset_of(text, code.first_line + line, col + code.indent);
-        location_at(text, off, super::diagnostic::token_len(text, off))
+        let off = crate::diagnostic::offset_of(text, code.first_line + line, col + code.indent);
+        location_at(text, off, crate::diagnostic::token_len(text, off))
     };
     // Inline code was scanned with its manifest (`load`); code files here.
     let inline = code.file.ends_with(".yaml") || code.file.ends_with(".yml");

@@ -276,9 +276,9 @@ pub struct Plan {
     /// uses, and which tools use each grant. Display only; apply never reads it.
     #[serde(
         default,
-        skip_serializing_if = "crate::infer::LeastPrivilege::is_empty"
+        skip_serializing_if = "crate::least_privilege::LeastPrivilege::is_empty"
     )]
-    pub least_privilege: crate::infer::LeastPrivilege,
+    pub least_privilege: crate::least_privilege::LeastPrivilege,
     /// Tools quarantined under `onCodeDrift: quarantine` (their code changed
     /// in MCPBox outside git): starting, held, or lifted by this plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

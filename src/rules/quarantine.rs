@@ -16,18 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Tool;
 
-/// What to do about code changed in MCPBox outside git.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OnCodeDrift {
-    /// Write git's code back (an apply makes MCPBox equal git).
-    #[default]
-    Revert,
-    /// Disable the tool and keep the changed code until git decides.
-    Quarantine,
-}
+pub use crate::policy::OnCodeDrift;
 
 /// A quarantine recorded by an earlier apply
 /// (`mcpbox_gitops.quarantine`).

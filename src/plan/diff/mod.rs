@@ -910,7 +910,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         owned: actual.ownership.values().filter(|o| !foreign(o)).count(),
         owner: desired.owner.clone(),
         conflicts,
-        least_privilege: crate::infer::check(&desired.inventory),
+        least_privilege: crate::least_privilege::check(&desired.inventory),
         quarantine: Vec::new(),
         guard: None,
         grants: Vec::new(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::infer::compare::{Capability, Usage};
+use crate::least_privilege::compare::{Capability, Usage};
 use crate::model::Object;
 use crate::plan::{Action, Cascade, Change, Plan};
 

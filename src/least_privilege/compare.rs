@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::inventory::{Inventory, Place};
-use super::{HostUse, ModuleUse};
-use crate::manifest::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::infer::{HostUse, ModuleUse};
 use crate::rules::sync;
 
 /// A host (with its port, or any port) or a module.

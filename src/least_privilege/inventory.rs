@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{HostUse, ModuleUse, Span};
-use crate::manifest::diagnostic::{location_at, offset_of, Location};
+use crate::diagnostic::{location_at, offset_of, Location};
+use crate::infer::{HostUse, ModuleUse, Span};
 use crate::manifest::kinds::Document;
 use crate::manifest::load::{text_of, Loaded, ToolCode};
 use crate::model::ToolType;
