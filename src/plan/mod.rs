@@ -292,6 +292,10 @@ pub struct Plan {
     /// these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<review::Grant>,
+    /// In pull-request mode: BASE, the changes outside the PR, the PR's policy
+    /// change and the pins it moves (`pull_request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<pull_request::Facts>,
 }
 
 impl Plan {
@@ -434,6 +438,7 @@ mod tests {
             quarantine: Vec::new(),
             guard: None,
             grants: Vec::new(),
+            pull_request: None,
         };
         assert_eq!(plan.refusal(false, 50, false), None);
         assert!(plan.refusal(false, 50, true).unwrap().contains("empty"));

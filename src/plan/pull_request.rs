@@ -28,6 +28,23 @@ pub struct Base {
     pub desired: Option<DesiredState>,
 }
 
+/// What a pull request adds to its plan's data (the JSON plan carries it; the
+/// comment shows it).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct Facts {
+    /// BASE as named in the comment.
+    pub base: String,
+    /// What applying would also do that BASE alone does (drift, other merges),
+    /// one line per change (`update tool github/list_issues`).
+    pub outside: Vec<String>,
+    /// The PR's policy change and what it would decide differently.
+    pub policy_change: Option<PolicyChange>,
+    /// Pins the PR adds, removes or changes.
+    pub pins_in_range: Vec<String>,
+}
+
 /// Everything a PR comment shows, computed.
 pub struct Review {
     /// HEAD's plan under BASE's policy.
@@ -75,7 +92,7 @@ pub fn review(
     } else {
         None
     };
-    let pins_in_range = head
+    let pins_in_range: BTreeSet<String> = head
         .all_pins
         .keys()
         .chain(base.pins.keys())
@@ -84,6 +101,16 @@ pub fn review(
         })
         .cloned()
         .collect();
+    plan.pull_request = Some(Facts {
+        base: base.label.clone(),
+        outside: outside
+            .iter()
+            .flat_map(|p| &p.changes)
+            .map(|c| format!("{} {} {}", c.action.symbol(), c.kind.as_str(), c.key))
+            .collect(),
+        policy_change: policy_change.clone(),
+        pins_in_range: pins_in_range.iter().cloned().collect(),
+    });
     Ok(Review {
         plan,
         outside,

@@ -272,6 +272,7 @@ mod tests {
             quarantine: Vec::new(),
             guard: None,
             grants: Vec::new(),
+            pull_request: None,
         }
     }
 

@@ -516,3 +516,33 @@ fn directory_and_commit_read_links_alike() {
     assert_eq!(from_dir.files, from_git.files);
     assert!(from_dir.files.contains_key("alias/deep/x.yaml"));
 }
+
+/// What a pull request adds to its plan is plan data too: the JSON plan of a
+/// PR names BASE and the pins it moves (issue 12: computed once, every output).
+#[test]
+fn a_pull_request_plan_in_json_carries_the_pr_facts() {
+    let (dir, c1, c2) = two_commits();
+    let (code, out, err) = run(bin(None)
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--git", &c2, "--base", &c1, "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pr = &v["pull_request"];
+    assert!(
+        pr["base"].as_str().is_some_and(|b| b.contains(&c1[..12])),
+        "{pr}"
+    );
+    assert_eq!(
+        pr["pins_in_range"],
+        serde_json::json!(["github/list_issues"])
+    );
+    assert!(pr["policy_change"].is_null(), "{pr}");
+    // Not a PR: no such section.
+    let (_, plain, _) = run(bin(None)
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--git", &c2, "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert!(v.get("pull_request").is_none());
+}

@@ -914,5 +914,6 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         quarantine: Vec::new(),
         guard: None,
         grants: Vec::new(),
+        pull_request: None,
     })
 }

@@ -60,7 +60,9 @@ pub struct PrContext<'a> {
 }
 
 /// A policy file changed by the pull request.
-#[derive(Debug, Clone, Default)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct PolicyChange {
     /// Unified diff of the policy as BASE and HEAD read (normalised YAML).
     pub diff: String,
