@@ -16,8 +16,8 @@ use crate::approvals::{self, Pins};
 use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::kinds::{
     Doc, Metadata, ModuleEntry, ModulesSpec, NetworkEntry, SecretEntry, ServerScopedMetadata,
-    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, ToolSpec, TunnelSpec,
-    TunnelToken, ValueFrom, API_VERSION,
+    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, Timeout, ToolSpec,
+    TunnelSpec, TunnelToken, ValueFrom, API_VERSION,
 };
 use crate::manifest::load::{APPROVALS_FILE, POLICY_FILE};
 use crate::model::{AuthType, SourceStatus, ToolType, Transport};
@@ -184,7 +184,18 @@ pub(super) fn render(
                 .description
                 .then(|| t.obj.description.clone())
                 .flatten(),
-            timeout_ms: t.obj.timeout_ms.map(i64::from),
+            timeout_ms: match t.obj.timeout_ms {
+                Some(ms) => Some(Timeout::Ms(i64::from(ms))),
+                // Absent would mean the server's default, written into the tool.
+                None if sel
+                    .servers
+                    .get(server)
+                    .is_some_and(|s| s.obj.default_timeout_ms != DEFAULT_SERVER_TIMEOUT_MS) =>
+                {
+                    Some(Timeout::Inherit)
+                }
+                None => None,
+            },
             enabled: (!t.obj.enabled).then_some(false),
             code_file: (!passthrough).then(|| format!("{stem}.py")),
             dependencies: (!t.obj.dependencies.is_empty()).then(|| t.obj.dependencies.clone()),
