@@ -356,22 +356,22 @@ mod tests {
     fn owned_objects_left_out_turn_pruning_off() {
         let mut actual = state();
         let owned = Owned {
-            row_id: id(13),
+            row_id: id(15),
             applied_hash: "h".into(),
             pin: None,
             owner: None,
         };
         actual
             .ownership
-            .insert((Kind::Tool, "svc/no_timeout".into()), owned);
+            .insert((Kind::Tool, "svc/leaky".into()), owned);
         let e = export(&actual, &Options::default()).unwrap();
         let policy = text(&e, POLICY_FILE);
         assert!(
-            policy.contains("prune: false") && policy.contains("tool svc/no_timeout"),
+            policy.contains("prune: false") && policy.contains("tool svc/leaky"),
             "{policy}"
         );
         let plan = diff::diff(&desired::build(&e.files).unwrap(), &actual).unwrap();
         assert_eq!(plan.summary.destroy, 0);
-        assert_eq!(plan.kept, ["tool svc/no_timeout"]);
+        assert_eq!(plan.kept, ["tool svc/leaky"]);
     }
 }
