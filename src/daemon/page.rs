@@ -290,7 +290,7 @@ fn review(out: &mut String, s: &Value) {
 /// (`onCodeDrift: quarantine`); shown only when there are some.
 fn quarantine(out: &mut String, s: &Value) {
     let items: Vec<&Value> = array(s, &["/quarantined"])
-        .into_iter()
+        .iter()
         .filter(|q| first(q, &["/action"]).and_then(Value::as_str) != Some("lift"))
         .collect();
     if items.is_empty() {
