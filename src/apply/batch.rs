@@ -30,3 +30,15 @@ pub(super) async fn batch<'q>(
         .map_err(write_error(what))?;
     Ok(())
 }
+
+/// Declares the column arrays of one batched statement: a struct with one
+/// `Vec` per column (`Default` gives empty ones), filled a row at a time by
+/// the writer and bound by [`batch`].
+macro_rules! columns {
+    ($(#[$meta:meta])* $name:ident { $($col:ident: $ty:ty),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Default)]
+        struct $name { $($col: Vec<$ty>),+ }
+    };
+}
+pub(super) use columns;

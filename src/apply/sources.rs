@@ -5,24 +5,16 @@
 
 use sqlx::PgConnection;
 
-use super::batch::batch;
+use super::batch::{batch, columns};
 use super::context::Context;
 use super::error::Error;
 use crate::model::{Kind, Object};
 use crate::plan::Action;
 
-/// One batch of source rows.
-#[derive(Default)]
-struct Batch {
-    id: Vec<uuid::Uuid>,
-    server_id: Vec<uuid::Uuid>,
-    name: Vec<String>,
-    url: Vec<String>,
-    auth_type: Vec<String>,
-    secret: Vec<Option<String>>,
-    header: Vec<Option<String>>,
-    transport: Vec<String>,
-    status: Vec<String>,
+columns! {
+    /// One batch of source rows.
+    Batch { id: uuid::Uuid, server_id: uuid::Uuid, name: String, url: String, auth_type: String,
+            secret: Option<String>, header: Option<String>, transport: String, status: String }
 }
 
 impl Batch {

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use tracing::debug;
 use uuid::Uuid;
 
-use super::batch::batch;
+use super::batch::{batch, columns};
 use super::context::Context;
 use super::error::Error;
 use super::rows;
@@ -481,29 +481,18 @@ pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result
     Ok(())
 }
 
-#[derive(Default)]
-struct ToolBatch {
-    id: Vec<Uuid>,
-    server_id: Vec<Uuid>,
-    name: Vec<String>,
-    description: Vec<Option<String>>,
-    schema: Vec<Value>,
-    enabled: Vec<bool>,
-    timeout: Vec<Option<i32>>,
-    tool_type: Vec<String>,
-    code: Vec<Option<String>>,
-    deps: Vec<Option<Value>>,
-    version: Vec<i32>,
-    status: Vec<String>,
-    requested_at: Vec<Option<DateTime<Utc>>>,
-    approved_at: Vec<Option<DateTime<Utc>>>,
-    approved_by: Vec<Option<String>>,
-    rejection_reason: Vec<Option<String>>,
-    created_by: Vec<Option<String>>,
-    notes: Vec<Option<String>>,
-    /// `external_source_id` (pass-through tools only).
-    source_id: Vec<Option<Uuid>>,
-    external_tool_name: Vec<Option<String>>,
+columns! {
+    /// One batch of tool rows (`source_id` is `external_source_id`, for
+    /// pass-through tools only).
+    ToolBatch {
+        id: Uuid, server_id: Uuid, name: String, description: Option<String>,
+        schema: Value, enabled: bool, timeout: Option<i32>, tool_type: String,
+        code: Option<String>, deps: Option<Value>, version: i32, status: String,
+        requested_at: Option<DateTime<Utc>>, approved_at: Option<DateTime<Utc>>,
+        approved_by: Option<String>, rejection_reason: Option<String>,
+        created_by: Option<String>, notes: Option<String>, source_id: Option<Uuid>,
+        external_tool_name: Option<String>
+    }
 }
 
 impl ToolBatch {
@@ -547,17 +536,13 @@ impl ToolBatch {
     }
 }
 
-#[derive(Default)]
-struct VersionBatch {
-    tool_id: Vec<Uuid>,
-    number: Vec<i32>,
-    name: Vec<String>,
-    description: Vec<Option<String>>,
-    enabled: Vec<bool>,
-    timeout: Vec<Option<i32>>,
-    code: Vec<Option<String>>,
-    schema: Vec<Value>,
-    summary: Vec<String>,
+columns! {
+    /// One batch of `tool_versions` rows.
+    VersionBatch {
+        tool_id: Uuid, number: i32, name: String, description: Option<String>,
+        enabled: bool, timeout: Option<i32>, code: Option<String>, schema: Value,
+        summary: String
+    }
 }
 
 impl VersionBatch {

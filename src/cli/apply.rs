@@ -82,7 +82,8 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     }
     let activation = args.activation()?;
     let progress = super::progress::Progress::start("reading manifests");
-    let (_files, mut desired) = super::load_desired(&args.source)?;
+    // The file set is dropped at once: the desired state holds all it needs.
+    let (_, mut desired) = super::load_desired(&args.source)?;
     desired.restore_quarantined = args.restore_quarantined;
     super::read_values(&mut desired, &args.values, true, &reserved(&args))?;
     let url = args

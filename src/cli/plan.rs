@@ -58,7 +58,8 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         ));
     }
     let progress = super::progress::Progress::start("reading manifests");
-    let (_files, mut desired) = super::load_desired(&args.source)?;
+    // The file set is dropped at once: the desired state holds all it needs.
+    let (_, mut desired) = super::load_desired(&args.source)?;
     desired.restore_quarantined = args.restore_quarantined;
     // PR mode: the policy (approvers, guard, reviewer) and signers come from
     // BASE, so a pull request cannot loosen its own rules; values are never read.

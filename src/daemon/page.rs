@@ -161,6 +161,7 @@ pub fn render(page: &Page<'_>) -> String {
     header(&mut out, page, sync, sync_class);
     actions(&mut out, page, sync);
     review(&mut out, s);
+    quarantine(&mut out, s);
     drift(&mut out, s);
     out_of_sync(&mut out, page);
     passes(&mut out, page);
@@ -280,6 +281,36 @@ fn review(out: &mut String, s: &Value) {
             text_of(first(t, &["/tool", "/name"])),
             text_of(first(t, &["/version", "/current_version"])),
             text_of(first(t, &["/requested_at", "/approval_requested_at"])),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+/// Tools disabled because their code changed in MCPBox outside git
+/// (`onCodeDrift: quarantine`); shown only when there are some.
+fn quarantine(out: &mut String, s: &Value) {
+    let items: Vec<&Value> = array(s, &["/quarantined"])
+        .iter()
+        .filter(|q| first(q, &["/action"]).and_then(Value::as_str) != Some("lift"))
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    out.push_str("<section id=\"quarantine\"><h2>Quarantined tools</h2><p>Their code was changed in MCPBox outside git; they stay disabled until git changes them or <code>apply --restore-quarantined</code> runs. <code>mcpbox-gitops export --drift DIR</code> writes both versions.</p>");
+    out.push_str("<table><thead><tr><th>Tool</th><th>Since</th><th>git sha256</th><th>MCPBox sha256</th></tr></thead><tbody>");
+    for q in items {
+        let short = |v: Option<&Value>| text_of(v).chars().take(12).collect::<String>();
+        let since = match first(q, &["/since"]) {
+            Some(v) => text_of(Some(v)),
+            None => "this pass".to_string(),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+            text_of(first(q, &["/tool"])),
+            since,
+            short(first(q, &["/git_hash"])),
+            short(first(q, &["/drifted_hash"])),
         );
     }
     out.push_str("</tbody></table></section>");
@@ -553,6 +584,32 @@ mod tests {
         assert!(
             !html.contains("<script") && !html.contains("http://") && !html.contains("https://")
         );
+    }
+
+    #[test]
+    fn quarantined_tools_are_listed_and_lifted_ones_are_not() {
+        let status = json!({
+            "sync": "Synced",
+            "quarantined": [
+                {"action": "hold", "tool": "s/<rug>", "git_hash": "a".repeat(64), "drifted_hash": "b".repeat(64), "since": "2026-12-05T11:00:00Z"},
+                {"action": "lift", "tool": "s/restored", "why": "restored"},
+            ],
+        });
+        let page = |status: &Value| {
+            render(&Page {
+                status,
+                history: &[],
+                plan_text: None,
+                actions: None,
+                now: now(),
+            })
+        };
+        let html = page(&status);
+        assert!(html.contains("<h2>Quarantined tools</h2>"), "{html}");
+        assert!(html.contains("s/&lt;rug&gt;"), "{html}");
+        assert!(html.contains(&"a".repeat(12)) && !html.contains(&"a".repeat(13)));
+        assert!(!html.contains("s/restored"), "{html}");
+        assert!(!page(&json!({"sync": "Synced"})).contains("Quarantined tools"));
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn key(out: &mut String, k: &Scalar) {
     if k.is_plain() {
         out.push_str(&k.value);
     } else {
-        out.push_str(&string(&k.value, false));
+        out.push_str(&string(&k.value));
     }
 }
 
@@ -187,7 +187,7 @@ fn scalar(out: &mut String, s: &Scalar, indent: usize) {
             return;
         }
     }
-    out.push_str(&string(&s.value, true));
+    out.push_str(&string(&s.value));
     out.push('\n');
 }
 
@@ -199,7 +199,7 @@ fn is_plain_string(text: &str) -> bool {
 
 /// A string as a single-line scalar: plain when that reads back as the same
 /// string under both YAML 1.1 and 1.2, double-quoted otherwise.
-pub fn string(s: &str, _value: bool) -> String {
+pub fn string(s: &str) -> String {
     if plain_safe(s) {
         return s.to_string();
     }
@@ -376,7 +376,7 @@ mod tests {
         .iter()
         .filter(|s| !s.contains(": "))
         {
-            assert_eq!(string(plain, true), *plain, "{plain}");
+            assert_eq!(string(plain), *plain, "{plain}");
         }
         for (s, quoted) in [
             ("443", "\"443\""),
@@ -393,7 +393,7 @@ mod tests {
             ("~", "\"~\""),
             ("bell\u{7}", "\"bell\\x07\""),
         ] {
-            assert_eq!(string(s, true), quoted, "{s:?}");
+            assert_eq!(string(s), quoted, "{s:?}");
         }
     }
 

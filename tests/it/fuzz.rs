@@ -19,6 +19,28 @@ fn check(files: &FileSet) {
         assert!(text.contains("error(s)"));
         let _ = render_json(&diags);
     }
+    for (path, entry) in &files.files {
+        if let mcpbox_gitops::source::Entry::Bytes(b) = entry {
+            if let Ok(text) = std::str::from_utf8(b) {
+                formats_stably(path, text);
+            }
+        }
+    }
+}
+
+/// `fmt` never panics, and what it writes is canonical: formatting it again
+/// changes nothing (meaning-preservation it checks itself before returning).
+fn formats_stably(path: &str, text: &str) {
+    use mcpbox_gitops::fmt::{format, FileKind};
+    let kind = FileKind::of(path);
+    if let Ok(once) = format(text, kind) {
+        let twice = format(&once, kind);
+        assert_eq!(
+            twice.as_deref(),
+            Ok(once.as_str()),
+            "fmt is not idempotent on {text:?}"
+        );
+    }
 }
 
 fn examples() -> Vec<(String, Vec<u8>)> {
