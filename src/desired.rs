@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::approvals::{self, Pins};
 use crate::diagnostic::{self, Diagnostic};
-use crate::manifest::kinds::Document;
+use crate::manifest::kinds::{Document, Timeout};
 use crate::manifest::load::{self, APPROVALS_FILE, POLICY_FILE};
 use crate::manifest::validate::{self, setting_text};
 use crate::model::ToolType;
@@ -355,10 +355,11 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
                 name: t.metadata.name.clone(),
                 description: spec.description.clone(),
                 enabled: spec.enabled.unwrap_or(true),
-                timeout_ms: spec
-                    .timeout_ms
-                    .map(|t| t as i32)
-                    .or_else(|| server_timeouts.get(&t.metadata.server).copied()),
+                timeout_ms: match spec.timeout_ms {
+                    Some(Timeout::Ms(ms)) => Some(ms as i32),
+                    Some(Timeout::Inherit) => None,
+                    None => server_timeouts.get(&t.metadata.server).copied(),
+                },
                 tool_type,
                 python_code: code,
                 dependencies: spec.dependencies.clone().unwrap_or_default(),

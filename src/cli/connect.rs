@@ -124,6 +124,22 @@ pub async fn ready_pool(url: &str) -> Result<PgPool, Error> {
     checked_pool(url, false).await
 }
 
+/// A pool for commands that only read MCPBox's tables (`export`): MCPBox's
+/// schema must be there at the revision we know, our own bookkeeping need not
+/// (a database that never saw `db migrate` reads as owning nothing).
+pub async fn read_pool(url: &str) -> Result<PgPool, Error> {
+    let pool = pool(url).await?;
+    let status = crate::state::migrate::check(&pool).await?;
+    let problems = status.mcpbox_problems();
+    if !problems.is_empty() {
+        return Err(Error::Database(format!(
+            "the database is not ready: {}",
+            problems.join("; ")
+        )));
+    }
+    Ok(pool)
+}
+
 /// Like [`ready_pool`], and the role must have every right `apply` needs.
 pub async fn write_pool(url: &str) -> Result<PgPool, Error> {
     checked_pool(url, true).await

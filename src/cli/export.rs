@@ -35,6 +35,12 @@ pub struct Args {
     /// files are left and listed). Hidden entries such as `.git` never count.
     #[arg(long)]
     pub force: bool,
+    /// Exit 1 (after writing the files) when anything MCPBox holds could not
+    /// be exported: an object left out or a state no manifest can state (each
+    /// is listed on stderr). What is left to MCPBox by design (secret values,
+    /// requests that are not approved, version history) does not count.
+    #[arg(long, conflicts_with = "drift")]
+    pub strict: bool,
     /// The policy's `reviewer` (requested_by/reviewed_by of request rows a later
     /// apply creates), also named by pins of tools approved without `approved_by`
     /// (default: mcpbox-gitops).
@@ -62,13 +68,17 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     if let Some(r) = args.reviewer {
         opts.reviewer = r;
     }
-    let pool = super::connect::ready_pool(url).await?;
+    // Export only reads: our own bookkeeping need not exist.
+    let pool = super::connect::read_pool(url).await?;
     let actual = crate::state::read::snapshot(&pool).await?;
     let export = export::export(&actual, &opts)?;
     write(&out, &export.files, args.force)?;
 
     for s in &export.skipped {
         eprintln!("warning: not exported: {}: {}", s.object, s.reason);
+    }
+    for s in &export.lost {
+        eprintln!("warning: not expressible: {}: {}", s.object, s.reason);
     }
     for n in &export.notes {
         eprintln!("note: {n}");
@@ -79,6 +89,11 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         }
     }
     print(&summary(&out, &export))?;
+    let lost = export.skipped.len() + export.lost.len();
+    if args.strict && lost > 0 {
+        eprintln!("error: --strict: {lost} object(s) or state(s) of MCPBox were not exported (listed above)");
+        return Ok(super::EXIT_ERROR);
+    }
     Ok(EXIT_OK)
 }
 
@@ -377,6 +392,12 @@ fn summary(out: &Path, e: &Export) -> String {
         c.sources,
         c.tunnels,
     );
+    if !e.lost.is_empty() {
+        s.push_str(&format!(
+            "{} state(s) of exported objects cannot be stated in a manifest (see the warnings above); a database rebuilt from the export differs there.\n",
+            e.lost.len()
+        ));
+    }
     if !e.skipped.is_empty() {
         s.push_str(&format!(
             "{} object(s) were not exported (see the warnings above); they stay unmanaged in MCPBox.\n",

@@ -78,6 +78,9 @@ pub(super) struct Selection {
     pub(super) setting_notes: Vec<String>,
     pub(super) root_notes: Vec<String>,
     pub(super) skipped: Vec<Skipped>,
+    /// States of exported objects no manifest can state (the object is
+    /// exported, this part of it comes back otherwise).
+    pub(super) lost: Vec<Skipped>,
     pub(super) notes: Vec<String>,
     /// Rows left to MCPBox by design, counted by what they are.
     pub(super) left: BTreeMap<String, usize>,
@@ -120,6 +123,12 @@ impl Selection {
     pub(super) fn skip(&mut self, at: At<'_>, object: String, reason: String) {
         self.header(at, format!("not exported: {object}: {reason}"));
         self.skipped.push(Skipped { object, reason });
+    }
+
+    /// Records a state of `object` that the export cannot state.
+    pub(super) fn lose(&mut self, at: At<'_>, object: String, reason: String) {
+        self.header(at, format!("not expressible: {object}: {reason}"));
+        self.lost.push(Skipped { object, reason });
     }
 
     pub(super) fn leave(&mut self, at: At<'_>, what: &str, line: String) {

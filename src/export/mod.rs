@@ -43,6 +43,12 @@
 //! secret values, tools' approval state when not approved, and discovery results
 //! (`discovered_tools_cache`, `tool_count`, status `error`).
 //!
+//! States of exported objects that a manifest cannot state are listed in
+//! [`Export::lost`] (and in header comments): a tool's approved module requests
+//! and a tool's rejection or draft state (it comes back `pending_review`).
+//! `export --strict` fails when [`Export::skipped`] or [`Export::lost`] is not
+//! empty; what is left to MCPBox by design does not count.
+//!
 //! # Layout
 //!
 //! This file holds the public API and the pipeline: [`export`] selects, then
@@ -158,6 +164,10 @@ pub struct Export {
     pub files: FileSet,
     /// Objects left out, with the reason (the CLI shows them as warnings).
     pub skipped: Vec<Skipped>,
+    /// States of exported objects that a database rebuilt from the export
+    /// would not have, with what it gets instead (the CLI shows them as
+    /// warnings; `--strict` fails on them as on `skipped`).
+    pub lost: Vec<Skipped>,
     /// Rows left to MCPBox by design (requests that are not approved, …) and what
     /// the first apply will still do (caches that are stale in MCPBox).
     pub notes: Vec<String>,
@@ -280,6 +290,7 @@ fn finish(sel: Selection, files: FileSet, plan: &Plan) -> Export {
         env: sel.env(),
         files,
         skipped: sel.skipped,
+        lost: sel.lost,
         notes,
         counts,
         adoptions: plan.summary.adopt,

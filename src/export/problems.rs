@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::contents::Shape;
 use super::text::{one_line, shown};
-use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::locate::MAX_DEPTH;
 use crate::manifest::secrets;
 use crate::model::{AuthType, Network, Server, Source, Tool};
@@ -174,18 +173,16 @@ fn fail(why: Option<String>) -> Result<(), String> {
 
 /// What any tool needs to be a manifest: a name, a description and a timeout a
 /// manifest can state.
-fn tool_common_problem(t: &Tool, server_timeout: i32) -> Result<(), String> {
+fn tool_common_problem(t: &Tool) -> Result<(), String> {
     if !is_snake_name(&t.name) || t.name.len() > limits::NAME {
         return Err("its name does not match ^[a-z][a-z0-9_]*$".into());
     }
     let d = t.description.as_deref();
     fail(too_long("description", d, limits::DESCRIPTION))?;
     fail(credential_in("description", d))?;
+    // NULL is `timeoutMs: inherit` (render), whatever the server's default.
     match t.timeout_ms {
         Some(ms) => fail(timeout_problem("timeout", ms)),
-        // desired.rs writes an explicit server default into every tool without
-        // timeoutMs (MCPBox's sandbox ignores server defaults): NULL has no manifest.
-        None if server_timeout != DEFAULT_SERVER_TIMEOUT_MS => Err(format!("its timeout_ms is NULL while its server's default is {server_timeout} ms, and a manifest tool without timeoutMs gets that default written; set the tool's timeout in MCPBox (or the server's default to 30000) and export again")),
         None => Ok(()),
     }
 }
@@ -208,8 +205,8 @@ fn schema_problem(schema: &Json) -> Result<(), String> {
 }
 
 /// Why a Python tool cannot be a manifest, or what its manifest states.
-pub(super) fn python_problem(t: &Tool, server_timeout: i32) -> Result<Shape, String> {
-    tool_common_problem(t, server_timeout)?;
+pub(super) fn python_problem(t: &Tool) -> Result<Shape, String> {
+    tool_common_problem(t)?;
     if t.dependencies.len() > limits::DEPENDENCIES {
         return Err(format!(
             "it has {} dependencies, more than MCPBox's {}",
@@ -263,10 +260,9 @@ pub(super) fn python_problem(t: &Tool, server_timeout: i32) -> Result<Shape, Str
 pub(super) fn passthrough_problem(
     row: &ToolRow,
     sources: &HashMap<Uuid, &SourceRow>,
-    server_timeout: i32,
 ) -> Result<Shape, String> {
     let t = &row.obj;
-    tool_common_problem(t, server_timeout)?;
+    tool_common_problem(t)?;
     let Some(source_id) = row.external_source_id else {
         return Err("its external source was deleted in MCPBox (external_source_id is NULL): it cannot run, and a manifest must name a source; delete the tool in MCPBox or import it again from a source".into());
     };

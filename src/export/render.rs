@@ -16,8 +16,8 @@ use crate::approvals::{self, Pins};
 use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::kinds::{
     Doc, Metadata, ModuleEntry, ModulesSpec, NetworkEntry, SecretEntry, ServerScopedMetadata,
-    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, ToolSpec, TunnelSpec,
-    TunnelToken, ValueFrom, API_VERSION,
+    ServerSpec, SettingsSpec, SourceAuth, SourceMetadata, SourceSpec, Timeout, ToolSpec,
+    TunnelSpec, TunnelToken, ValueFrom, API_VERSION,
 };
 use crate::manifest::load::{APPROVALS_FILE, POLICY_FILE};
 use crate::model::{AuthType, SourceStatus, ToolType, Transport};
@@ -184,7 +184,18 @@ pub(super) fn render(
                 .description
                 .then(|| t.obj.description.clone())
                 .flatten(),
-            timeout_ms: t.obj.timeout_ms.map(i64::from),
+            timeout_ms: match t.obj.timeout_ms {
+                Some(ms) => Some(Timeout::Ms(i64::from(ms))),
+                // Absent would mean the server's default, written into the tool.
+                None if sel
+                    .servers
+                    .get(server)
+                    .is_some_and(|s| s.obj.default_timeout_ms != DEFAULT_SERVER_TIMEOUT_MS) =>
+                {
+                    Some(Timeout::Inherit)
+                }
+                None => None,
+            },
             enabled: (!t.obj.enabled).then_some(false),
             code_file: (!passthrough).then(|| format!("{stem}.py")),
             dependencies: (!t.obj.dependencies.is_empty()).then(|| t.obj.dependencies.clone()),
@@ -345,22 +356,22 @@ mod tests {
     fn owned_objects_left_out_turn_pruning_off() {
         let mut actual = state();
         let owned = Owned {
-            row_id: id(13),
+            row_id: id(15),
             applied_hash: "h".into(),
             pin: None,
             owner: None,
         };
         actual
             .ownership
-            .insert((Kind::Tool, "svc/no_timeout".into()), owned);
+            .insert((Kind::Tool, "svc/leaky".into()), owned);
         let e = export(&actual, &Options::default()).unwrap();
         let policy = text(&e, POLICY_FILE);
         assert!(
-            policy.contains("prune: false") && policy.contains("tool svc/no_timeout"),
+            policy.contains("prune: false") && policy.contains("tool svc/leaky"),
             "{policy}"
         );
         let plan = diff::diff(&desired::build(&e.files).unwrap(), &actual).unwrap();
         assert_eq!(plan.summary.destroy, 0);
-        assert_eq!(plan.kept, ["tool svc/no_timeout"]);
+        assert_eq!(plan.kept, ["tool svc/leaky"]);
     }
 }

@@ -18,7 +18,6 @@ use super::problems::{
 use super::text::shown;
 use super::{Error, Options, SETTING_ENV, TUNNEL_TOKEN_ENV};
 use crate::approvals::Pin;
-use crate::desired::DEFAULT_SERVER_TIMEOUT_MS;
 use crate::manifest::secrets;
 use crate::model::ToolType;
 use crate::model::{network_key, Kind};
@@ -185,19 +184,34 @@ fn select_tools(
         let Some(server) = exported.get(&t.server_id) else {
             continue;
         };
-        let default_timeout = sel
-            .servers
-            .get(server)
-            .map_or(DEFAULT_SERVER_TIMEOUT_MS, |s| s.obj.default_timeout_ms);
         let object = format!("tool `{server}/{}`", shown(&t.obj.name));
         let shape = match t.obj.tool_type {
-            ToolType::PythonCode => python_problem(&t.obj, default_timeout),
-            ToolType::McpPassthrough => passthrough_problem(t, sources, default_timeout),
+            ToolType::PythonCode => python_problem(&t.obj),
+            ToolType::McpPassthrough => passthrough_problem(t, sources),
         };
         match shape {
             Err(why) => sel.skip(At::Server(server), object, why),
             Ok(shape) => {
                 let key = t.obj.key();
+                match t.approval_status {
+                    Status::Rejected => sel.lose(
+                        At::Server(server),
+                        object.clone(),
+                        format!(
+                            "rejected in MCPBox{}; a database rebuilt from the export holds it pending_review",
+                            t.rejection_reason
+                                .as_deref()
+                                .map(|r| format!(" (reason: {})", shown(r)))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    Status::Draft => sel.lose(
+                        At::Server(server),
+                        object.clone(),
+                        "a draft in MCPBox; a database rebuilt from the export holds it pending_review".into(),
+                    ),
+                    _ => {}
+                }
                 let pin = (t.approval_status == Status::Approved)
                     .then(|| pin_for(t, &key, opts, &mut sel.notes));
                 let out = ToolOut {
@@ -272,11 +286,20 @@ fn select_modules(actual: &ActualState, owned_ids: &HashSet<Uuid>, sel: &mut Sel
     for m in &actual.modules {
         let object = format!("module `{}`", shown(&m.obj.name));
         if m.tool_id.is_some() {
-            let line = format!(
-                "{} request of a tool for {object} (the Modules kind holds admin modules only)",
-                m.status
-            );
-            sel.leave(At::Modules, "module request(s) of tools", line);
+            if m.status == "approved" {
+                sel.lose(
+                    At::Modules,
+                    format!("{object} approved for a tool"),
+                    "the Modules kind holds admin modules only; a database rebuilt from the export lacks it".into(),
+                );
+            } else {
+                let line = format!("{} request of a tool for {object}", m.status);
+                sel.leave(
+                    At::Modules,
+                    &format!("{} module request(s) of tools", m.status),
+                    line,
+                );
+            }
             continue;
         }
         if m.status != "approved" {

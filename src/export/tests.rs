@@ -33,20 +33,21 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
         (plan.summary.add, plan.summary.change, plan.summary.destroy),
         (0, 0, 0)
     );
-    // svc, API_TOKEN, ok, draft, rejected, 2 network entries, ipaddress, 2 settings.
+    // svc, API_TOKEN, ok, draft, rejected, no_timeout, 2 network entries,
+    // ipaddress, 2 settings.
     assert_eq!(
         plan.summary.adopt,
-        10,
+        11,
         "{:#?}",
         plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>()
     );
     assert!(plan.caches.is_empty(), "{:?}", plan.caches);
-    assert_eq!(e.adoptions, 10);
+    assert_eq!(e.adoptions, 11);
     assert_eq!(
         e.counts,
         Counts {
             servers: 1,
-            tools: 3,
+            tools: 4,
             pinned: 1,
             secrets: 1,
             network: 2,
@@ -134,7 +135,6 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
     for want in [
         "server `My Server`",
         "secret `svc/lower`",
-        "tool `svc/no_timeout`",
         "tool `svc/proxy`",
         "tool `svc/leaky`",
         "network entry `svc/proxy.example.com:443 via proxy`",
@@ -142,7 +142,18 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
     ] {
         assert!(skipped.contains(&want), "{want} not in {skipped:#?}");
     }
-    assert_eq!(skipped.len(), 7, "{skipped:#?}");
+    assert_eq!(skipped.len(), 6, "{skipped:#?}");
+    // NULL on a server whose default is not 30000: stated as `inherit`.
+    assert!(text(&e, "servers/svc/tools/no_timeout.yaml").contains("timeoutMs: inherit"));
+    let lost: Vec<&str> = e.lost.iter().map(|s| s.object.as_str()).collect();
+    assert_eq!(
+        lost,
+        [
+            "tool `svc/draft`",
+            "tool `svc/rejected`",
+            "module `requests` approved for a tool"
+        ]
+    );
     let proxy = e
         .skipped
         .iter()
@@ -203,7 +214,7 @@ fn stale_caches_are_reported_not_refused() {
     let mut actual = state();
     actual.servers[0].allowed_hosts = vec!["stale.example.com".into()];
     let e = export(&actual, &Options::default()).unwrap();
-    assert_eq!((e.stale_caches, e.adoptions), (1, 10));
+    assert_eq!((e.stale_caches, e.adoptions), (1, 11));
     assert!(
         e.notes
             .iter()

@@ -175,6 +175,72 @@ pub struct NetworkEntry {
     pub tool: Option<String>,
 }
 
+/// A tool's `timeoutMs`: milliseconds, or `inherit` (`tools.timeout_ms` NULL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// An explicit timeout in milliseconds.
+    Ms(i64),
+    /// NULL: what MCPBox's create writes; the sandbox uses its 30000 ms default.
+    Inherit,
+}
+
+/// The word that stands for [`Timeout::Inherit`].
+pub const INHERIT: &str = "inherit";
+
+impl Serialize for Timeout {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Timeout::Ms(ms) => s.serialize_i64(*ms),
+            Timeout::Inherit => s.serialize_str(INHERIT),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "a timeout in milliseconds (1000 to 300000) or `{INHERIT}`"
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timeout, E> {
+                Ok(Timeout::Ms(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timeout, E> {
+                i64::try_from(v).map(Timeout::Ms).map_err(|_| {
+                    E::custom(format!("timeout {v} ms is outside MCPBox's 1000 to 300000"))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timeout, E> {
+                if v == INHERIT {
+                    Ok(Timeout::Inherit)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl JsonSchema for Timeout {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timeout".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "oneOf": [
+                {"type": "integer", "minimum": *limits::TIMEOUT.start(), "maximum": *limits::TIMEOUT.end()},
+                {"const": INHERIT, "description": "tools.timeout_ms NULL, as MCPBox creates tools: the sandbox runs the tool with 30000 ms whatever the server's default"}
+            ]
+        })
+    }
+}
+
 /// `kind: Tool`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -187,9 +253,9 @@ pub struct ToolSpec {
     #[schemars(length(max = limits::DESCRIPTION))]
     pub description: Option<String>,
     /// Timeout in milliseconds (`tools.timeout_ms`, 1000–300000); absent = the
-    /// server's default.
-    #[schemars(range(min = *limits::TIMEOUT.start(), max = *limits::TIMEOUT.end()))]
-    pub timeout_ms: Option<i64>,
+    /// server's default; `inherit` = NULL, as MCPBox's create leaves it (the
+    /// sandbox then runs the tool with 30000 ms whatever the server says).
+    pub timeout_ms: Option<Timeout>,
     /// `tools.enabled`, default true.
     pub enabled: Option<bool>,
     /// Inline Python code.

@@ -958,6 +958,22 @@ mod tests {
     }
 
     #[test]
+    fn a_tool_timeout_is_milliseconds_or_inherit() {
+        let tool = |t: &str| {
+            format!("apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: t, server: s}}\nspec:\n  code: \"async def main():\\n    pass\\n\"\n  timeoutMs: {t}\n")
+        };
+        for ok in ["inherit", "5000"] {
+            let m = load(&set(&[("t.yaml", tool(ok).as_str())]));
+            assert!(m.diagnostics.is_empty(), "{ok}: {:?}", m.diagnostics);
+        }
+        let m = load(&set(&[("t.yaml", tool("soon").as_str())]));
+        let d = &m.diagnostics[0];
+        assert_eq!(d.code, Code::InvalidValue);
+        assert_eq!(d.location.line, 6);
+        assert!(d.message.contains("`inherit`"), "{}", d.message);
+    }
+
+    #[test]
     fn yaml_syntax_error_has_location() {
         let m = load(&set(&[("bad.yaml", "a: [1, 2\nb: c\n")]));
         let d = &m.diagnostics[0];

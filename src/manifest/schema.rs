@@ -855,6 +855,8 @@ mod tests {
         ));
         assert!(!valid(&m, &tool("{type: python}")));
         assert!(!valid(&m, &tool("{timeoutMs: 300001}")));
+        assert!(valid(&m, &tool("{timeoutMs: inherit}")));
+        assert!(!valid(&m, &tool("{timeoutMs: soon}")));
         assert!(!valid(
             &m,
             &tool(&format!("{{dependencies: [{}]}}", vec!["a"; 21].join(", ")))

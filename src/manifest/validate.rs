@@ -411,7 +411,9 @@ fn check_tool(
         spec.description.as_deref(),
         limits::DESCRIPTION,
     );
-    c.timeout(doc, "spec.timeoutMs", spec.timeout_ms);
+    if let Some(crate::manifest::kinds::Timeout::Ms(ms)) = spec.timeout_ms {
+        c.timeout(doc, "spec.timeoutMs", Some(ms));
+    }
     if let Some(deps) = &spec.dependencies {
         if deps.len() > limits::DEPENDENCIES {
             c.push(

@@ -102,6 +102,19 @@ const WRITE_RIGHTS: &[(&str, &str)] = &[
 impl Status {
     /// Problems that make the database unusable for plan/apply, empty if none.
     pub fn problems(&self) -> Vec<String> {
+        let mut out = self.mcpbox_problems();
+        if !self.pending.is_empty() {
+            out.push(format!(
+                "{} mcpbox-gitops migration(s) pending; run `mcpbox-gitops db migrate`",
+                self.pending.len()
+            ));
+        }
+        out
+    }
+
+    /// Problems of MCPBox's own schema (missing, another revision), empty if
+    /// none: what a command that only reads MCPBox's tables needs.
+    pub fn mcpbox_problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !self.has_mcpbox_tables {
             out.push("MCPBox's tables are missing; run `mcpbox-gitops db migrate` (or start MCPBox once)".to_string());
@@ -111,12 +124,6 @@ impl Status {
                 Some(r) => out.push(format!("MCPBox's schema is at Alembic revision {r}; this version writes revision {ALEMBIC_REVISION}")),
                 None => out.push("MCPBox's tables exist but alembic_version is missing; MCPBox would try to re-create them at start-up".to_string()),
             }
-        }
-        if !self.pending.is_empty() {
-            out.push(format!(
-                "{} mcpbox-gitops migration(s) pending; run `mcpbox-gitops db migrate`",
-                self.pending.len()
-            ));
         }
         out
     }

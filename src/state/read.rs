@@ -305,12 +305,23 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
         .map_err(query_error("global_config"))?;
     state.allowed_modules = row.map(|r| r.get::<Option<Vec<String>>, _>("allowed_modules"));
 
-    let rows = sqlx::query(
-        "SELECT kind, key, row_id, applied_hash, pin, owner FROM mcpbox_gitops.ownership",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(query_error("mcpbox_gitops.ownership"))?;
+    // A database that never saw `db migrate` has no bookkeeping: nothing is
+    // owned (export reads such a database as it is).
+    let bookkeeping: bool =
+        sqlx::query_scalar("SELECT to_regclass('mcpbox_gitops.ownership') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(query_error("mcpbox_gitops.ownership"))?;
+    let rows = if bookkeeping {
+        sqlx::query(
+            "SELECT kind, key, row_id, applied_hash, pin, owner FROM mcpbox_gitops.ownership",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(query_error("mcpbox_gitops.ownership"))?
+    } else {
+        Vec::new()
+    };
     for r in rows {
         let kind: String = r.get("kind");
         if let Some(kind) = Kind::parse(&kind) {

@@ -21,7 +21,7 @@ use crate::common;
 
 const REVIEWER: &str = "gitops@homelab.example";
 /// Tools MCPBox holds that a manifest cannot state (see `populate`).
-const UNEXPORTABLE_TOOLS: [&str; 3] = ["gh_draft", "search_code", "gone_search"];
+const UNEXPORTABLE_TOOLS: [&str; 1] = ["gone_search"];
 /// MCPBox's `MCPBOX_ENCRYPTION_KEY` in these tests.
 const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 /// The setting stored encrypted, and its plaintext.
@@ -164,8 +164,8 @@ async fn populate(pool: &PgPool) {
            FROM tools WHERE id = $2",
     )
     .bind(Uuid::new_v4()).bind(tuned).execute(pool).await.unwrap();
-    // Not exportable: a tool without timeout in a server whose default is not
-    // 30000, and a pass-through tool of an external source.
+    // A tool and a pass-through tool without timeout in a server whose default
+    // is not 30000 (MCPBox's create and import write NULL): `timeoutMs: inherit`.
     llm_tool(pool, github, "gh_draft", "draft").await;
     let source = Uuid::new_v4();
     sqlx::query(
@@ -309,7 +309,9 @@ async fn rows(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
         ("servers", "SELECT name, description, status, allowed_hosts, default_timeout_ms FROM servers"),
         ("tools", "SELECT s.name AS server, t.name, t.description, t.input_schema, t.enabled, t.timeout_ms, t.tool_type, t.python_code,
                           t.code_dependencies, t.current_version, t.approval_status = 'approved' AS approved,
-                          CASE WHEN t.approval_status = 'approved' THEN t.approved_by END AS approved_by,
+                          -- an approval without approver (MCPBox's admin-UI import) is pinned by the
+                          -- reviewer; the export notes it
+                          CASE WHEN t.approval_status = 'approved' THEN coalesce(t.approved_by, 'gitops@homelab.example') END AS approved_by,
                           es.name AS source, t.external_tool_name
                      FROM tools t JOIN servers s ON s.id = t.server_id LEFT JOIN external_mcp_sources es ON es.id = t.external_source_id
                     WHERE t.name <> ALL($1)"),
@@ -397,25 +399,34 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
     let skipped: Vec<&str> = e.skipped.iter().map(|s| s.object.as_str()).collect();
     assert_eq!(
         skipped,
-        [
-            "tool `github/gh_draft`",
-            "tool `github/search_code`",
-            "tool `home_assistant/gone_search`",
-        ],
+        ["tool `home_assistant/gone_search`"],
         "{:#?}",
         e.skipped
     );
     assert!(
-        e.skipped[1].reason.contains("timeout_ms is NULL"),
-        "{:?}",
-        e.skipped[1]
-    );
-    assert!(
-        e.skipped[2]
+        e.skipped[0]
             .reason
             .contains("external source was deleted in MCPBox (external_source_id is NULL)"),
         "{:?}",
-        e.skipped[2]
+        e.skipped[0]
+    );
+    // NULL timeouts on a 20000 ms server are stated as `inherit` and come back NULL.
+    let gh = e
+        .files
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with("tools/gh_draft.yaml"))
+        .map(|(_, f)| match f {
+            Entry::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        })
+        .unwrap();
+    assert!(gh.contains("timeoutMs: inherit"), "{gh}");
+    // States no manifest states are listed (drafts, the rejection).
+    let lost: Vec<&str> = e.lost.iter().map(|s| s.object.as_str()).collect();
+    assert!(
+        lost.contains(&"tool `weather/llm_rejected`") && lost.contains(&"tool `github/gh_draft`"),
+        "{lost:?}"
     );
     let (c, rows_before) = (e.counts, rows(&pool).await);
     assert_eq!((c.sources, c.tunnels), (3, 2), "{c:?}");
@@ -596,9 +607,23 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
                     "  MCPBOX_SECRET_TUNNEL_TOKEN_WIZARD_HOMELAB  token of tunnel configuration `Wizard: homelab`\n",
                 )),
         )
-        .stderr(predicate::str::contains(
-            "warning: not exported: tool `home_assistant/gone_search`: its external source was deleted",
-        ));
+        .stderr(
+            predicate::str::contains(
+                "warning: not exported: tool `home_assistant/gone_search`: its external source was deleted",
+            )
+            .and(predicate::str::contains(
+                "warning: not expressible: tool `weather/llm_rejected`: rejected in MCPBox (reason: too broad)",
+            )),
+        );
+    // --strict writes the same files and fails on what it lists.
+    let strict_dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["export", "--strict", "--reviewer", REVIEWER, "--out"])
+        .arg(strict_dir.path())
+        .env("DATABASE_URL", &url)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("error: --strict:"));
     assert_eq!(
         FileSet::from_dir(cli_dir.path()).unwrap().files,
         files.files
@@ -907,4 +932,131 @@ async fn cli_exports_names_too_long_for_file_names(pool: PgPool) {
         .stdout(predicate::str::contains(
             "0 to add, 0 to change, 0 to destroy.",
         ));
+}
+
+/// The compared state of a database, by natural key (no ids, no timestamps).
+async fn semantic(pool: &PgPool) -> Vec<String> {
+    let queries = [
+        "SELECT name, description, default_timeout_ms, allowed_hosts::text FROM servers",
+        "SELECT s.name, t.name, t.description, t.input_schema::text, t.enabled, t.timeout_ms, t.tool_type::text,
+                t.python_code, t.approval_status::text,
+                -- an approval without approver (MCPBox's admin-UI import) is pinned by the reviewer; the export notes it
+                coalesce(t.approved_by, 'mcpbox-gitops'), t.rejection_reason, es.name, t.external_tool_name
+           FROM tools t JOIN servers s ON s.id = t.server_id LEFT JOIN external_mcp_sources es ON es.id = t.external_source_id",
+        "SELECT s.name, n.host, n.port, n.tool_id IS NULL FROM network_access_requests n JOIN servers s ON s.id = n.server_id
+          WHERE n.status = 'approved'",
+        "SELECT s.name, e.name, e.url, e.auth_type::text, e.transport_type::text FROM external_mcp_sources e JOIN servers s ON s.id = e.server_id",
+        "SELECT allowed_modules::text FROM global_config",
+    ];
+    let mut out = Vec::new();
+    for q in queries {
+        let sql =
+            format!("SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM ({q}) t");
+        out.push(sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap());
+    }
+    out
+}
+
+/// MCPBox's own rows and none of ours (the database never saw `db migrate`):
+/// a 60000 ms server whose LLM-created tool kept its NULL timeout and was
+/// approved by an admin, an admin's host, and a pass-through tool the admin UI
+/// imported (NULL timeout, no version row). Nothing is lost, so
+/// `export --strict` exits 0 and leaves the database without our schema; a
+/// fresh database rebuilt from the files holds the same state.
+#[sqlx::test(migrations = false)]
+async fn strict_export_of_a_never_migrated_database_round_trips(pool: PgPool) {
+    common::migrate(&pool).await;
+    sqlx::query("DROP SCHEMA mcpbox_gitops CASCADE")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let server = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO servers (id, name, description, status, default_timeout_ms) VALUES ($1, 'slow', 'Slow APIs', 'imported', 60000)",
+    )
+    .bind(server).execute(&pool).await.unwrap();
+    let tool = llm_tool(&pool, server, "fetch", "draft").await;
+    sqlx::query(
+        "UPDATE tools SET approval_status = 'approved', approved_at = now(), approved_by = 'alice', updated_at = now() WHERE id = $1",
+    )
+    .bind(tool).execute(&pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO network_access_requests (id, tool_id, server_id, host, port, justification, requested_by, status, reviewed_at, reviewed_by)
+         VALUES ($1, NULL, $2, 'api.slow.example', NULL, 'Manually added by admin', 'admin', 'approved', now(), 'admin')",
+    )
+    .bind(Uuid::new_v4()).bind(server).execute(&pool).await.unwrap();
+    sqlx::query(
+        "UPDATE servers SET allowed_hosts = '{api.slow.example}', updated_at = now() WHERE id = $1",
+    )
+    .bind(server)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let source = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO external_mcp_sources (id, server_id, name, url, auth_type, transport_type, status, tool_count)
+         VALUES ($1, $2, 'feeds', 'https://feeds.example.com/mcp', 'none', 'streamable_http', 'active', 0)",
+    )
+    .bind(source).bind(server).execute(&pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, tool_type, external_source_id, external_tool_name,
+                            current_version, approval_status)
+         VALUES ($1, $2, 'feeds_latest', 'Latest items', '{\"type\": \"object\", \"properties\": {}}', true, 'mcp_passthrough', $3,
+                 'latest', 1, 'approved')",
+    )
+    .bind(Uuid::new_v4()).bind(server).bind(source).execute(&pool).await.unwrap();
+    let want = semantic(&pool).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::url(&pool);
+    bin()
+        .args(["export", "--strict", "--out"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning: not").not());
+    let ours: bool = sqlx::query_scalar("SELECT to_regnamespace('mcpbox_gitops') IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!ours, "export created no schema of ours");
+    let files = FileSet::from_dir(dir.path()).unwrap();
+    let tool_yaml = |name: &str| match &files.files[&format!("servers/slow/tools/{name}.yaml")] {
+        Entry::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    assert!(tool_yaml("fetch").contains("timeoutMs: inherit"));
+    assert!(tool_yaml("feeds_latest").contains("timeoutMs: inherit"));
+
+    // Rebuilt on a fresh database: the same state.
+    let fresh_name = format!("mcpbox_export_strict_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE \"{fresh_name}\""))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let fresh_url = url.replace(&format!("/{name}"), &format!("/{fresh_name}"));
+    let fresh = PgPool::connect(&fresh_url).await.unwrap();
+    common::migrate(&fresh).await;
+    let plan = common::apply(&fresh, &files).await;
+    let have = semantic(&fresh).await;
+    fresh.close().await;
+    sqlx::query(&format!(
+        "DROP DATABASE IF EXISTS \"{fresh_name}\" WITH (FORCE)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("slow/fetch: timeoutMs inherit writes timeout_ms NULL; MCPBox's sandbox runs it with 30000 ms")),
+        "{:?}",
+        plan.notes
+    );
+    assert_eq!(have, want);
 }

@@ -185,6 +185,32 @@ pub fn diff(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
 }
 
 /// The plan of `desired` (with quarantined tools already substituted).
+/// The note for a tool git writes with `timeout_ms` NULL (`timeoutMs:
+/// inherit`) in a server whose default is not MCPBox's: which timeout the
+/// sandbox will really use. Said when the NULL is written (create, or a
+/// change to NULL), not on every pass.
+fn inherited_timeout(
+    desired: &DesiredState,
+    t: &crate::model::Tool,
+    row: Option<&crate::state::ToolRow>,
+) -> Option<String> {
+    if t.timeout_ms.is_some() || row.is_some_and(|r| r.obj.timeout_ms.is_none()) {
+        return None;
+    }
+    let server = match desired.objects.get(&(Kind::Server, t.server.clone())) {
+        Some(Object::Server(s)) => s,
+        _ => return None,
+    };
+    (server.default_timeout_ms != crate::desired::DEFAULT_SERVER_TIMEOUT_MS).then(|| {
+        format!(
+            "tool {}: timeoutMs inherit writes timeout_ms NULL; MCPBox's sandbox runs it with {} ms, not the server's default of {} ms",
+            t.key(),
+            crate::activate::payload::DEFAULT_TOOL_TIMEOUT_MS,
+            server.default_timeout_ms
+        )
+    })
+}
+
 fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error> {
     let mut m = Matcher {
         actual,
@@ -399,6 +425,9 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 let pin = desired.pins.get(key);
                 let hash = t.content_hash();
                 let pin_identity = pin.filter(|p| p.sha256 == hash).map(|p| p.identity());
+                if let Some(n) = inherited_timeout(desired, t, found.map(|(r, _)| r)) {
+                    notes.push(n);
+                }
                 match found {
                     None => {
                         let decision = approval::decide(&Facts {
