@@ -15,6 +15,7 @@ use super::drift::{self, Drifted};
 use super::status::{LastPass, PendingTool, Problem, Seen, Shared, BUCKETS};
 use super::{control, Config};
 use crate::plan::{Action, Plan};
+use crate::rules::quarantine::Quarantine;
 
 /// Most drifted objects attributed from `activity_logs` per pass.
 const MAX_ATTRIBUTED: usize = 200;
@@ -459,6 +460,27 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     let now = chrono::Utc::now();
     {
         let mut st = shared.lock();
+        // What this apply recorded: a quarantine that started is now held,
+        // one lifted is gone.
+        st.quarantined = applied
+            .quarantine
+            .iter()
+            .filter_map(|q| match q {
+                Quarantine::Start {
+                    tool,
+                    git_hash,
+                    drifted_hash,
+                    ..
+                } => Some(Quarantine::Hold {
+                    tool: tool.clone(),
+                    git_hash: git_hash.clone(),
+                    drifted_hash: drifted_hash.clone(),
+                    since: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                }),
+                Quarantine::Hold { .. } => Some(q.clone()),
+                Quarantine::Lift { .. } => None,
+            })
+            .collect();
         for c in &applied.changes {
             *st.counters
                 .applied

@@ -862,3 +862,40 @@ async fn a_commit_applied_by_the_cli_is_not_new_to_the_daemon(pool: PgPool) {
     .await;
     assert_eq!(description(&pool).await, "hacked", "{}", d.logs());
 }
+
+/// `onCodeDrift: quarantine` in a running daemon: a tool's code changed in
+/// MCPBox is disabled without --self-heal, and /status and /metrics say so.
+#[sqlx::test(migrations = false)]
+async fn a_quarantine_shows_in_status_and_metrics(pool: PgPool) {
+    migrate(&pool).await;
+    let (repo, _) = new_repo();
+    commit(
+        repo.path(),
+        &[("mcpbox-gitops.yaml", "onCodeDrift: quarantine\n")],
+    );
+    let path = repo.path().to_str().unwrap();
+    let args = ["--repo", path, "--branch", "main", "--interval", "1s"];
+    let d = Daemon::start(&url(&pool), &args, &[]);
+    wait_description(&pool, "v1").await;
+    sqlx::query(
+        "UPDATE tools SET python_code = 'async def main(repo: str):\n    return 1\n' WHERE name = 'list_issues'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    wait_until("the tool is held in quarantine", || async {
+        d.status().await["quarantined"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|q| q["action"] == "hold"))
+    })
+    .await;
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM tools WHERE name = 'list_issues'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!enabled, "the quarantined tool is disabled");
+    assert_eq!(
+        sample(&d.metrics().await, "mcpbox_gitops_quarantined_tools", &[]),
+        Some(1.0)
+    );
+}
