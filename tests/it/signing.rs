@@ -67,6 +67,18 @@ fn repo(dir: &Path) {
     }
 }
 
+/// `approve github/list_issues --by BY --sign-with KEY --repo DIR`, which must
+/// succeed; returns what it printed.
+fn approve_signed(dir: &Path, by: &str, key: &Path) -> String {
+    let (code, out, err) = run(bin()
+        .args(["approve", "github/list_issues", "--by", by, "--sign-with"])
+        .arg(key)
+        .arg("--repo")
+        .arg(dir));
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
 fn plan(dir: &Path) -> String {
     let (code, out, err) = run(bin().arg("plan").arg(dir));
     assert_eq!(code, 0, "{out}{err}");
@@ -99,18 +111,7 @@ fn signed_pins_count_and_unsigned_or_unlisted_ones_do_not_saying_why() {
     );
 
     // Signed, but no allowed_signers yet.
-    let (code, out, err) = run(bin()
-        .args([
-            "approve",
-            "github/list_issues",
-            "--by",
-            "alice@example.com",
-            "--sign-with",
-        ])
-        .arg(&alice)
-        .arg("--repo")
-        .arg(&d));
-    assert_eq!(code, 0, "{err}");
+    let out = approve_signed(&d, "alice@example.com", &alice);
     assert!(out.contains(", signed"), "{out}");
     let approvals = std::fs::read_to_string(d.join("approvals.yaml")).unwrap();
     assert!(
@@ -178,18 +179,7 @@ fn our_signatures_verify_with_ssh_keygen_and_ssh_keygen_signatures_verify_with_o
     .unwrap();
 
     // Ours → ssh-keygen -Y verify.
-    let (code, _, err) = run(bin()
-        .args([
-            "approve",
-            "github/list_issues",
-            "--by",
-            "alice@example.com",
-            "--sign-with",
-        ])
-        .arg(&alice)
-        .arg("--repo")
-        .arg(&d));
-    assert_eq!(code, 0, "{err}");
+    approve_signed(&d, "alice@example.com", &alice);
     let text = std::fs::read_to_string(d.join("approvals.yaml")).unwrap();
     let parsed: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let pin = &parsed["approvals"][0];
@@ -372,18 +362,7 @@ fn in_a_pull_request_the_allowed_signers_of_base_decide() {
         format!("alice@example.com {alice_pub}\nmallory@example.com {mallory_pub}\n"),
     )
     .unwrap();
-    let (code, _, err) = run(bin()
-        .args([
-            "approve",
-            "github/list_issues",
-            "--by",
-            "mallory@example.com",
-            "--sign-with",
-        ])
-        .arg(&mallory)
-        .arg("--repo")
-        .arg(&d));
-    assert_eq!(code, 0, "{err}");
+    approve_signed(&d, "mallory@example.com", &mallory);
     git(&d, &["add", "-A"]);
     git(&d, &["commit", "-q", "-m", "self-approve"]);
 
