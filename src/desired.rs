@@ -52,6 +52,9 @@ pub struct DesiredState {
     /// `apply --restore-quarantined`: lift every quarantine, so git's version
     /// of each quarantined tool is planned again.
     pub restore_quarantined: bool,
+    /// `apply --restore-removed`: owned hosts and modules removed in MCPBox
+    /// are granted again instead of the removal standing.
+    pub restore_removed: bool,
     /// The policy's `allowed_signers` file, when the repository has one (in PR
     /// mode, BASE's): whose signatures make a pin count.
     pub signers: Option<crate::signing::AllowedSigners>,
@@ -243,6 +246,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         values: Resolved::unread(),
         signers: signers_of(files, &policy),
         restore_quarantined: false,
+        restore_removed: false,
         inventory: crate::least_privilege::inventory::collect(files, &manifests.docs),
         hashes: BTreeMap::new(),
     };

@@ -33,6 +33,11 @@ pub struct Args {
     /// quarantined tool is written back and the tool enabled as git says.
     #[arg(long)]
     pub restore_quarantined: bool,
+    /// Grant again the hosts and modules an admin removed in MCPBox (by
+    /// default such a removal stands, like a revocation, until git changes
+    /// the entry).
+    #[arg(long)]
+    pub restore_removed: bool,
     /// How long to wait for another apply to finish (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
     pub lock_timeout: std::time::Duration,
@@ -85,6 +90,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     // The file set is dropped at once: the desired state holds all it needs.
     let (_, mut desired) = super::load_desired(&args.source)?;
     desired.restore_quarantined = args.restore_quarantined;
+    desired.restore_removed = args.restore_removed;
     super::read_values(&mut desired, &args.values, true, &reserved(&args))?;
     let url = args
         .db

@@ -32,6 +32,10 @@ pub struct Args {
     /// Plan as `apply --restore-quarantined` would: every quarantine lifted.
     #[arg(long)]
     pub restore_quarantined: bool,
+    /// Plan as `apply --restore-removed` would: hosts and modules removed in
+    /// MCPBox are granted again.
+    #[arg(long)]
+    pub restore_removed: bool,
     /// Secret values.
     #[command(flatten)]
     pub values: super::ValueArgs,
@@ -61,6 +65,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     // The file set is dropped at once: the desired state holds all it needs.
     let (_, mut desired) = super::load_desired(&args.source)?;
     desired.restore_quarantined = args.restore_quarantined;
+    desired.restore_removed = args.restore_removed;
     // PR mode: the policy (approvers, guard, reviewer) and signers come from
     // BASE, so a pull request cannot loosen its own rules; values are never read.
     let mut pr_notes: Vec<String> = Vec::new();

@@ -289,8 +289,20 @@ pub struct ActualState {
     pub allowed_modules: Option<Option<Vec<String>>>,
     /// Our ownership records by (kind, natural key).
     pub ownership: BTreeMap<(Kind, String), Owned>,
+    /// Owned hosts and modules whose request row is gone from MCPBox (an
+    /// admin removed it), with who and when when MCPBox logged it.
+    pub removals: BTreeMap<(Kind, String), Removal>,
     /// Tools held in quarantine (`onCodeDrift: quarantine`), by `server/tool`.
     pub quarantine: BTreeMap<String, crate::rules::quarantine::Held>,
+}
+
+/// An owned request row removed in MCPBox: who and when, from its activity log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// Who, as MCPBox logged it.
+    pub who: Option<String>,
+    /// When.
+    pub when: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One row of the state, as [`ActualState::rows`] lists it.

@@ -336,8 +336,62 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
             );
         }
     }
+    state.removals = removals(&mut *conn, &state).await?;
     state.quarantine = super::quarantine::read(&mut *conn).await?;
     Ok(state)
+}
+
+/// Owned request rows (hosts, modules) that are gone from MCPBox, with who
+/// removed them and when, from the newest `activity_logs` row that names the
+/// row's id. One query, and only when such rows exist.
+async fn removals(
+    conn: &mut PgConnection,
+    state: &ActualState,
+) -> Result<std::collections::BTreeMap<(Kind, String), super::Removal>, Error> {
+    let present: std::collections::HashSet<uuid::Uuid> = state
+        .network
+        .iter()
+        .map(|r| r.id)
+        .chain(state.modules.iter().map(|r| r.id))
+        .collect();
+    let gone: Vec<(&(Kind, String), uuid::Uuid)> = state
+        .ownership
+        .iter()
+        .filter(|((kind, _), o)| {
+            matches!(kind, Kind::Network | Kind::Module) && !present.contains(&o.row_id)
+        })
+        .map(|(k, o)| (k, o.row_id))
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    if gone.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<String> = gone.iter().map(|(_, id)| id.to_string()).collect();
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (u.id) u.id,
+                coalesce(a.details->>'user', a.details->>'actor', a.details->>'username',
+                         a.details->>'changed_by', a.details->>'performed_by', a.message) AS who,
+                a.created_at
+           FROM UNNEST($1::text[]) AS u(id)
+           JOIN activity_logs a ON a.details IS NOT NULL AND strpos(a.details::text, u.id) > 0
+          ORDER BY u.id, a.created_at DESC",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(query_error("activity_logs"))?;
+    let seen: std::collections::HashMap<String, (Option<String>, chrono::DateTime<chrono::Utc>)> =
+        rows.into_iter()
+            .map(|r| (r.get("id"), (r.get("who"), r.get("created_at"))))
+            .collect();
+    for (key, id) in gone {
+        let (who, when) = match seen.get(&id.to_string()) {
+            Some((who, when)) => (who.clone(), Some(*when)),
+            None => (None, None),
+        };
+        out.insert(key.clone(), super::Removal { who, when });
+    }
+    Ok(out)
 }
 
 /// Reads the state in its own read-only, repeatable-read transaction.

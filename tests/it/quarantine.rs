@@ -301,3 +301,69 @@ async fn the_daemon_quarantines_without_self_heal(pool: PgPool) {
     assert_eq!(held(&pool).await, 1);
     assert_eq!(once()["outcome"], "unchanged");
 }
+
+/// A host an admin removed in MCPBox's UI (its request row deleted) stands
+/// like a revocation: the plan says who removed it and when, writes nothing,
+/// and `--restore-removed` grants it again (issue 14.3).
+#[sqlx::test(migrations = false)]
+async fn a_host_removed_in_mcpbox_stands_until_restored(pool: PgPool) {
+    common::migrate(&pool).await;
+    let files = common::basic(CODE_V1, &[]);
+    common::apply(&pool, &files).await;
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM network_access_requests WHERE host = 'raw.githubusercontent.com'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // What MCPBox's UI does: delete the row, sync the cache, log it.
+    sqlx::query("DELETE FROM network_access_requests WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO activity_logs (id, log_type, level, message, details)
+         VALUES (gen_random_uuid(), 'audit', 'info', 'network.remove', $1)",
+    )
+    .bind(serde_json::json!({"action": "network.remove", "resource_id": id.to_string(), "user": "admin@example.com"}))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let hosts = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM network_access_requests WHERE host = 'raw.githubusercontent.com'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let plan = plan_of(&pool, &files, false).await;
+    assert!(
+        !plan
+            .changes
+            .iter()
+            .any(|c| c.key.contains("raw.githubusercontent.com")),
+        "{:#?}",
+        plan.changes
+    );
+    let note = plan
+        .notes
+        .iter()
+        .find(|n| n.contains("raw.githubusercontent.com"))
+        .expect("the plan says the removal stands");
+    assert!(
+        note.contains("removed in MCPBox by admin@example.com at "),
+        "{note}"
+    );
+    apply_of(&pool, &files, false).await;
+    assert_eq!(hosts().await, 0, "the removal stands");
+
+    // Restored on request.
+    let mut desired = common::desired(&files);
+    desired.restore_removed = true;
+    mcpbox_gitops::apply::execute(&pool, &desired, None, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(hosts().await, 1);
+}

@@ -140,9 +140,38 @@ pub(super) fn request_change(
     key: &str,
     desired: &Object,
     found: Option<(Uuid, Object, bool, &str)>,
+    restore_removed: bool,
     notes: &mut Vec<String>,
 ) -> Outcome {
     let Some((id, before, adopt, status)) = found else {
+        // Removed in MCPBox (an admin deleted the request row): a human's
+        // decision, which stands like a revocation until git changes the entry
+        // or `--restore-removed` is given.
+        let unchanged_in_git = actual
+            .ownership
+            .get(&(kind, key.to_string()))
+            .is_some_and(|o| o.applied_hash == desired.hash());
+        if unchanged_in_git && !restore_removed {
+            let removal = actual.removals.get(&(kind, key.to_string()));
+            let by = removal
+                .and_then(|r| r.who.as_deref())
+                .map(|w| format!(" by {w}"))
+                .unwrap_or_default();
+            let at = removal
+                .and_then(|r| r.when)
+                .map(|t| {
+                    format!(
+                        " at {}",
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                })
+                .unwrap_or_default();
+            notes.push(format!(
+                "{} {key} was removed in MCPBox{by}{at}; that decision stands (change the entry in git, or run `mcpbox-gitops apply --restore-removed`, to grant it again)",
+                kind.as_str()
+            ));
+            return Outcome::Standing;
+        }
         return match simple_change(actual, kind, key, desired, None, Vec::new()) {
             Some(c) => Outcome::Change(Box::new(c)),
             None => Outcome::Standing,

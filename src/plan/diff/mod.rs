@@ -682,7 +682,15 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         if let Some((id, ..)) = &request {
             kept_rows.insert(*id);
         }
-        match request_change(actual, *kind, key, obj, request, &mut notes) {
+        match request_change(
+            actual,
+            *kind,
+            key,
+            obj,
+            request,
+            desired.restore_removed,
+            &mut notes,
+        ) {
             Outcome::Change(c) => changes.push(*c),
             Outcome::Unchanged(id) => refresh(*kind, key, id, obj, None, &mut bookkeeping),
             Outcome::Standing => {}
