@@ -209,13 +209,16 @@ pub fn signers_of(files: &FileSet, policy: &Policy) -> Option<crate::signing::Al
 /// Loads, validates and resolves a repository. Returns every diagnostic when
 /// anything is wrong, sorted by file and position.
 pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
+    let timer = Timer::default();
     let manifests = load::load(files);
+    timer.lap("manifests loaded");
     let mut diags = manifests.diagnostics.clone();
     diags.extend(validate::validate_with(
         files,
         &manifests.docs,
         &manifests.unloaded,
     ));
+    timer.lap("manifests validated");
     let policy = match load::text_of(files, POLICY_FILE) {
         Some(text) => policy::parse(POLICY_FILE, text)
             .map_err(|d| diags.push(d))
@@ -251,6 +254,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         hashes: BTreeMap::new(),
     };
     state.set_policy(policy);
+    timer.lap("inventory and policy");
     for doc in &manifests.docs {
         match &doc.doc {
             Document::Server(s) => {
@@ -302,7 +306,25 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
     let all: Vec<(&(crate::model::Kind, String), &Object)> = state.objects.iter().collect();
     let hashes = crate::parallel::map(&all, |(_, obj)| obj.hash());
     state.hashes = all.iter().map(|(k, _)| (*k).clone()).zip(hashes).collect();
+    timer.lap("desired state resolved");
     Ok(state)
+}
+
+/// Logs, at debug level, how long each stage of [`build`] took.
+struct Timer(std::cell::Cell<std::time::Instant>);
+
+impl Default for Timer {
+    fn default() -> Timer {
+        Timer(std::cell::Cell::new(std::time::Instant::now()))
+    }
+}
+
+impl Timer {
+    fn lap(&self, what: &str) {
+        let now = std::time::Instant::now();
+        let ms = now.duration_since(self.0.replace(now)).as_millis() as u64;
+        tracing::debug!(ms, "{what}");
+    }
 }
 
 /// The objects one document declares.

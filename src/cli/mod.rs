@@ -603,7 +603,13 @@ pub fn load_desired_at(
     src: &SourceArgs,
     rev: Option<&str>,
 ) -> Result<(crate::source::FileSet, crate::desired::DesiredState), Error> {
+    let started = std::time::Instant::now();
     let Loaded { files, revision } = src.read(rev)?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        files = files.files.len(),
+        "source read"
+    );
     match crate::desired::build(&files) {
         Ok(mut d) => {
             d.revision = revision;

@@ -117,6 +117,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         }
     };
     let plan = &review.plan;
+    progress.step("rendering");
     let text = match args.format {
         Format::Text if args.compact => render::text::render_compact(plan),
         Format::Text => render::text::render(plan),

@@ -17,6 +17,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     bar: Option<ProgressBar>,
     done: Arc<AtomicBool>,
+    /// The step running and when it started, for the timings logged at
+    /// debug level (`RUST_LOG=mcpbox_gitops=debug`): where a slow plan goes.
+    current: std::sync::Mutex<(String, std::time::Instant)>,
 }
 
 impl Progress {
@@ -24,9 +27,14 @@ impl Progress {
     /// when stderr is not a terminal.
     pub fn start(first: &str) -> Progress {
         let done = Arc::new(AtomicBool::new(false));
+        let current = std::sync::Mutex::new((first.to_string(), std::time::Instant::now()));
         let wanted = std::env::var("MCPBOX_GITOPS_PROGRESS").ok();
         if wanted.as_deref() == Some("never") || !std::io::stderr().is_terminal() {
-            return Progress { bar: None, done };
+            return Progress {
+                bar: None,
+                done,
+                current,
+            };
         }
         let after = std::env::var("MCPBOX_GITOPS_PROGRESS_AFTER")
             .ok()
@@ -57,11 +65,13 @@ impl Progress {
         Progress {
             bar: Some(bar),
             done,
+            current,
         }
     }
 
     /// Names the step now running.
     pub fn step(&self, what: &str) {
+        self.log_step(what);
         if let Some(bar) = &self.bar {
             bar.set_message(what.to_string());
         }
@@ -69,10 +79,24 @@ impl Progress {
 
     /// Clears the spinner (before printing the plan or asking).
     pub fn finish(&self) {
-        self.done.store(true, Ordering::SeqCst);
+        if !self.done.swap(true, Ordering::SeqCst) {
+            self.log_step("");
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+impl Progress {
+    /// Logs how long the step that ends took and starts timing `next`.
+    fn log_step(&self, next: &str) {
+        let Ok(mut current) = self.current.lock() else {
+            return;
+        };
+        let (step, started) = &*current;
+        tracing::debug!(step = %step, ms = started.elapsed().as_millis() as u64, "step took");
+        *current = (next.to_string(), std::time::Instant::now());
     }
 }
 
