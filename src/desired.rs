@@ -209,7 +209,7 @@ pub fn signers_of(files: &FileSet, policy: &Policy) -> Option<crate::signing::Al
 /// Loads, validates and resolves a repository. Returns every diagnostic when
 /// anything is wrong, sorted by file and position.
 pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
-    let timer = Timer::default();
+    let timer = crate::timing::Laps::default();
     let manifests = load::load(files);
     timer.lap("manifests loaded");
     let mut diags = manifests.diagnostics.clone();
@@ -308,23 +308,6 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
     state.hashes = all.iter().map(|(k, _)| (*k).clone()).zip(hashes).collect();
     timer.lap("desired state resolved");
     Ok(state)
-}
-
-/// Logs, at debug level, how long each stage of [`build`] took.
-struct Timer(std::cell::Cell<std::time::Instant>);
-
-impl Default for Timer {
-    fn default() -> Timer {
-        Timer(std::cell::Cell::new(std::time::Instant::now()))
-    }
-}
-
-impl Timer {
-    fn lap(&self, what: &str) {
-        let now = std::time::Instant::now();
-        let ms = now.duration_since(self.0.replace(now)).as_millis() as u64;
-        tracing::debug!(ms, "{what}");
-    }
 }
 
 /// The objects one document declares.

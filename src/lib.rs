@@ -119,4 +119,5 @@ pub mod settings;
 pub mod signing;
 pub mod source;
 pub mod state;
+pub mod timing;
 pub mod values;

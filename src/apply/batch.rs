@@ -34,11 +34,13 @@ pub(super) async fn batch<'q>(
 /// Declares the column arrays of one batched statement: a struct with one
 /// `Vec` per column (`Default` gives empty ones), filled a row at a time by
 /// the writer and bound by [`batch`].
+/// A batch may borrow its values (`Batch<'a>`) from the plan instead of
+/// copying them: sqlx encodes `&str` and `&Value` as it does owned values.
 macro_rules! columns {
-    ($(#[$meta:meta])* $name:ident { $($col:ident: $ty:ty),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident $(<$lt:lifetime>)? { $($col:ident: $ty:ty),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Default)]
-        struct $name { $($col: Vec<$ty>),+ }
+        struct $name $(<$lt>)? { $($col: Vec<$ty>),+ }
     };
 }
 pub(super) use columns;

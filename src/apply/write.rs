@@ -153,7 +153,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
                 Some(cx.reviewer),
                 source_of(cx, tool)?,
             );
-            versions.push(id, tool, &rows::version_rows(tool, &tc.versions, true));
+            versions.push(id, &rows::version_rows(tool, &tc.versions, true));
         }
         batch(tx, t.id.len(), "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
                                     external_source_id, external_tool_name, code_dependencies, current_version, approval_status,
@@ -196,7 +196,7 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
                 None,
                 source_of(cx, tool)?,
             );
-            versions.push(row_id, tool, &rows::version_rows(tool, &tc.versions, false));
+            versions.push(row_id, &rows::version_rows(tool, &tc.versions, false));
         }
         batch(tx, t.id.len(), "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
                         tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
@@ -213,12 +213,13 @@ pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(),
         let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
         batch(tx, ids.len(),
             "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
-             SELECT u.id, u.tid, u.n, u.name, u.descr, u.enabled, u.timeout, u.code, u.schema, u.summary, $11
-               FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::bool[], $7::int[], $8::text[], $9::jsonb[], $10::text[])
-                 AS u(id, tid, n, name, descr, enabled, timeout, code, schema, summary)",
+             SELECT u.id, u.tid, u.n, t.name, t.description, u.enabled, u.timeout, t.python_code, t.input_schema, u.summary, $7
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::int[], $6::text[])
+                 AS u(id, tid, n, enabled, timeout, summary)
+               JOIN tools t ON t.id = u.tid",
             "writing tool versions",
-            |q| q.bind(&ids).bind(&versions.tool_id).bind(&versions.number).bind(&versions.name).bind(&versions.description)
-                .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.code).bind(&versions.schema).bind(&versions.summary)
+            |q| q.bind(&ids).bind(&versions.tool_id).bind(&versions.number)
+                .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.summary)
                 .bind(CHANGE_SOURCE)).await?;
     }
 
@@ -483,79 +484,79 @@ pub(super) async fn ownership(tx: &mut PgConnection, cx: &Context<'_>) -> Result
 
 columns! {
     /// One batch of tool rows (`source_id` is `external_source_id`, for
-    /// pass-through tools only).
-    ToolBatch {
-        id: Uuid, server_id: Uuid, name: String, description: Option<String>,
-        schema: Value, enabled: bool, timeout: Option<i32>, tool_type: String,
-        code: Option<String>, deps: Option<Value>, version: i32, status: String,
+    /// pass-through tools only), borrowing the code and schema from the plan:
+    /// at 10,000 tools a copy is tens of megabytes.
+    ToolBatch<'a> {
+        id: Uuid, server_id: Uuid, name: &'a str, description: Option<&'a str>,
+        schema: &'a Value, enabled: bool, timeout: Option<i32>, tool_type: &'static str,
+        code: Option<&'a str>, deps: Option<Value>, version: i32, status: &'static str,
         requested_at: Option<DateTime<Utc>>, approved_at: Option<DateTime<Utc>>,
         approved_by: Option<String>, rejection_reason: Option<String>,
-        created_by: Option<String>, notes: Option<String>, source_id: Option<Uuid>,
-        external_tool_name: Option<String>
+        created_by: Option<&'a str>, notes: Option<String>, source_id: Option<Uuid>,
+        external_tool_name: Option<&'a str>
     }
 }
 
-impl ToolBatch {
+impl<'a> ToolBatch<'a> {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         id: Uuid,
         server_id: Option<Uuid>,
-        t: &crate::model::Tool,
+        t: &'a crate::model::Tool,
         version: i32,
         cols: &rows::ApprovalColumns,
-        created_by: Option<&str>,
+        created_by: Option<&'a str>,
         source_id: Option<Uuid>,
     ) {
         self.source_id.push(source_id);
-        self.external_tool_name.push(t.external_tool_name.clone());
+        self.external_tool_name
+            .push(t.external_tool_name.as_deref());
         self.id.push(id);
         if let Some(s) = server_id {
             self.server_id.push(s);
         }
-        self.name.push(t.name.clone());
-        self.description.push(t.description.clone());
-        self.schema.push(t.input_schema.clone());
+        self.name.push(&t.name);
+        self.description.push(t.description.as_deref());
+        self.schema.push(&t.input_schema);
         self.enabled.push(t.enabled);
         self.timeout.push(t.timeout_ms);
-        self.tool_type.push(t.tool_type.label().to_string());
-        self.code.push(t.python_code.clone());
+        self.tool_type.push(t.tool_type.label());
+        self.code.push(t.python_code.as_deref());
         self.deps.push(if t.dependencies.is_empty() {
             None
         } else {
             Some(json!(t.dependencies))
         });
         self.version.push(version);
-        self.status.push(cols.status.label().to_string());
+        self.status.push(cols.status.label());
         self.requested_at.push(cols.requested_at);
         self.approved_at.push(cols.approved_at);
         self.approved_by.push(cols.approved_by.clone());
         self.rejection_reason.push(cols.rejection_reason.clone());
-        self.created_by.push(created_by.map(str::to_string));
+        self.created_by.push(created_by);
         self.notes.push(cols.publish_notes.clone());
     }
 }
 
 columns! {
-    /// One batch of `tool_versions` rows.
+    /// One batch of `tool_versions` rows: what differs from the tool row
+    /// written just before. Name, description, code and input schema are the
+    /// tool's own (every version row a change writes snapshots the tool as
+    /// this apply leaves it), so the statement takes them from `tools` inside
+    /// PostgreSQL instead of sending every tool's code a second time.
     VersionBatch {
-        tool_id: Uuid, number: i32, name: String, description: Option<String>,
-        enabled: bool, timeout: Option<i32>, code: Option<String>, schema: Value,
-        summary: String
+        tool_id: Uuid, number: i32, enabled: bool, timeout: Option<i32>, summary: String
     }
 }
 
 impl VersionBatch {
-    fn push(&mut self, tool_id: Uuid, t: &crate::model::Tool, rows: &[rows::VersionRow]) {
+    fn push(&mut self, tool_id: Uuid, rows: &[rows::VersionRow]) {
         for r in rows {
             self.tool_id.push(tool_id);
             self.number.push(r.number);
-            self.name.push(t.name.clone());
-            self.description.push(t.description.clone());
             self.enabled.push(r.enabled);
             self.timeout.push(r.timeout_ms);
-            self.code.push(t.python_code.clone());
-            self.schema.push(t.input_schema.clone());
             self.summary.push(r.summary.clone());
         }
     }

@@ -95,7 +95,12 @@ impl Progress {
             return;
         };
         let (step, started) = &*current;
-        tracing::debug!(step = %step, ms = started.elapsed().as_millis() as u64, "step took");
+        tracing::debug!(
+            step = %step,
+            ms = started.elapsed().as_millis() as u64,
+            peak_mib = crate::timing::peak_rss_mib(),
+            "step took"
+        );
         *current = (next.to_string(), std::time::Instant::now());
     }
 }
