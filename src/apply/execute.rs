@@ -22,6 +22,7 @@ use super::{audit, sources, sync, tunnels, write};
 use crate::desired::DesiredState;
 use crate::model::Kind;
 use crate::plan::saved::SavedPlan;
+use crate::plan::Action;
 use crate::plan::{diff, Plan};
 use crate::state::{self, ActualState};
 
@@ -148,7 +149,46 @@ pub async fn execute(
     shown: Option<&Plan>,
     opts: &Options,
 ) -> Result<(Plan, Report), Error> {
-    run(pool, Work::Desired { desired, shown }, opts).await
+    let work = Work::Desired {
+        desired,
+        shown,
+        planned: None,
+    };
+    run(pool, work, opts).await
+}
+
+/// A plan made outside the lock from a state read with its change marker
+/// ([`state::read::snapshot_marked`]).
+#[derive(Clone, Copy)]
+pub struct Planned<'a> {
+    /// The state the plan was made from.
+    pub actual: &'a ActualState,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The change marker read in the same snapshot as `actual`.
+    pub marker: &'a str,
+}
+
+/// Like [`execute`], for a caller that has already planned: when the change
+/// marker under the lock equals `planned.marker`, no row a plan depends on
+/// moved, so re-reading and re-diffing would give `planned.plan` again; it is
+/// applied as it is. Otherwise (or when it deletes, whose cascade counts the
+/// marker does not cover) the state is read and diffed again under the lock,
+/// as [`execute`] does; `confirmed` says the user approved `planned.plan`, which
+/// the new plan must then equal.
+pub async fn execute_planned(
+    pool: &PgPool,
+    desired: &DesiredState,
+    planned: Planned<'_>,
+    confirmed: bool,
+    opts: &Options,
+) -> Result<(Plan, Report), Error> {
+    let work = Work::Desired {
+        desired,
+        shown: confirmed.then_some(planned.plan),
+        planned: Some(planned),
+    };
+    run(pool, work, opts).await
 }
 
 /// Applies a saved plan exactly as it was made (`apply --plan`). Refused, with
@@ -174,6 +214,8 @@ enum Work<'a> {
     Desired {
         desired: &'a DesiredState,
         shown: Option<&'a Plan>,
+        /// A plan made outside the lock, applied as it is when nothing moved.
+        planned: Option<Planned<'a>>,
     },
     /// A saved plan, checked row by row against what it read.
     Saved {
@@ -380,10 +422,37 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         .execute(&mut *tx)
         .await
         .map_err(write_error("taking the transaction's lock"))?;
-    let actual = state::read::read(&mut tx).await?;
-    let (plan, max_delete_percent, desired_empty, inputs) = match work {
-        Work::Desired { desired, shown } => {
-            let plan = diff::diff(desired, &actual)?;
+    let laps = crate::timing::Laps::default();
+    let unmoved = match work {
+        Work::Desired {
+            planned: Some(p), ..
+        } if !p.plan.changes.iter().any(|c| c.action == Action::Delete) => {
+            let now = state::marker::marker_in(&mut tx).await?;
+            (now == p.marker).then_some(*p)
+        }
+        _ => None,
+    };
+    let read;
+    let actual = match unmoved {
+        Some(p) => p.actual,
+        None => {
+            read = state::read::read(&mut tx).await?;
+            &read
+        }
+    };
+    laps.lap("apply: state read under the lock");
+    let (plan, max_delete_percent, desired_empty, inputs) = match (work, unmoved) {
+        (Work::Desired { desired, .. }, Some(p)) => {
+            let inputs = Inputs {
+                source: &desired.source,
+                reviewer: &desired.policy.reviewer,
+                values: &desired.values,
+            };
+            let pct = desired.policy.deletion_guard.max_delete_percent;
+            (Cow::Borrowed(p.plan), pct, desired.is_empty(), inputs)
+        }
+        (Work::Desired { desired, shown, .. }, None) => {
+            let plan = diff::diff(desired, actual)?;
             if let Some(shown) = shown {
                 if !same_changes(shown, &plan) {
                     return Err(Error::PlanStale(format!(
@@ -400,8 +469,8 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
             let pct = desired.policy.deletion_guard.max_delete_percent;
             (Cow::Owned(plan), pct, desired.is_empty(), inputs)
         }
-        Work::Saved { saved, values } => {
-            let moved = saved.moved(&actual);
+        (Work::Saved { saved, values }, _) => {
+            let moved = saved.moved(actual);
             if !moved.is_empty() {
                 return Err(Error::Moved(moved));
             }
@@ -426,7 +495,9 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
     }
     pause_for_tests().await;
     let id = Uuid::new_v4();
-    let report = write_all(&mut tx, &inputs, &actual, &plan, Utc::now(), id).await?;
+    laps.lap("apply: planned again under the lock");
+    let report = write_all(&mut tx, &inputs, actual, &plan, Utc::now(), id).await?;
+    laps.lap("apply: rows written");
     let wrote = plan.has_changes() || !plan.bookkeeping.is_empty();
     if let Err(source) = tx.commit().await {
         // An error at COMMIT may come after the server committed (the answer
@@ -444,6 +515,7 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
             source,
         });
     }
+    laps.lap("apply: committed");
     info!(
         add = plan.summary.add,
         change = plan.summary.change,
@@ -515,15 +587,19 @@ async fn write_all(
         values: inputs.values,
     };
     // Creates and updates top-down (foreign keys), then deletes bottom-up.
+    let laps = crate::timing::Laps::default();
     write::servers(tx, &cx).await?;
     write::secrets(tx, &cx).await?;
     sources::sources(tx, &cx).await?;
+    laps.lap("write: servers, secrets, sources");
     write::tools(tx, &cx).await?;
+    laps.lap("write: tools and versions");
     write::network(tx, &cx).await?;
     write::modules(tx, &cx).await?;
     write::settings(tx, &cx).await?;
     tunnels::tunnels(tx, &cx).await?;
     write::deletes(tx, &cx).await?;
+    laps.lap("write: requests, settings, tunnels, deletes");
 
     // ── sync helpers, on the rows as they are now in this transaction ──────
     // Exactly the caches the plan showed (the plan was computed inside this
@@ -541,6 +617,7 @@ async fn write_all(
     if plan.caches.iter().any(|c| c.server.is_none()) {
         sync::sync_modules(tx).await?;
     }
+    laps.lap("write: sync helpers");
 
     write::ownership(tx, &cx).await?;
     crate::state::quarantine::record(tx, &plan.quarantine, |key| {
@@ -550,11 +627,13 @@ async fn write_all(
             .map(|o| o.row_id)
     })
     .await?;
+    laps.lap("write: ownership and quarantine");
     if plan.has_changes() {
         audit::audit(tx, plan, &ids, now).await?;
     }
     if plan.has_changes() || !plan.bookkeeping.is_empty() {
         audit::record(tx, apply_id, plan).await?;
     }
+    laps.lap("write: audit");
     Ok(audit::report(actual, plan, &ids))
 }

@@ -99,7 +99,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         .ok_or_else(|| Error::NoDatabase("apply"))?;
     progress.step("reading the database");
     let pool = super::connect::write_pool(url).await?;
-    let actual = crate::state::read::snapshot(&pool).await?;
+    let (actual, marker) = crate::state::read::snapshot_marked(&pool).await?;
     progress.step("planning");
     let plan = crate::plan::diff::diff(&desired, &actual)?;
     progress.finish();
@@ -131,10 +131,19 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     // inside the lock is the one to apply: an apply that waited for another
     // (three CI jobs of three merges) applies what is left, usually nothing,
     // instead of failing as stale. A plan a human confirmed must match exactly.
-    let shown = (!args.auto_approve).then_some(&plan);
+    // When nothing moved since the plan was read (the change marker under the
+    // lock says so), the plan shown is applied without reading and diffing
+    // everything again.
+    let planned = crate::apply::execute::Planned {
+        actual: &actual,
+        plan: &plan,
+        marker: &marker,
+    };
     let applying =
         super::progress::Progress::start("applying (waiting for the lock, then writing)");
-    let (applied, report) = crate::apply::execute(&pool, &desired, shown, &opts).await?;
+    let (applied, report) =
+        crate::apply::execute::execute_planned(&pool, &desired, planned, !args.auto_approve, &opts)
+            .await?;
     applying.finish();
     if args.auto_approve && !crate::apply::execute::same_changes(&plan, &applied) {
         print(&format!(

@@ -405,3 +405,19 @@ pub async fn snapshot(pool: &sqlx::PgPool) -> Result<ActualState, Error> {
     tx.commit().await.map_err(query_error("commit"))?;
     Ok(state)
 }
+
+/// [`snapshot`] with the change marker of the same snapshot
+/// ([`super::marker::marker_in`]): an apply that finds the marker unchanged
+/// under its lock can apply the plan made from this state without reading
+/// and diffing everything again.
+pub async fn snapshot_marked(pool: &sqlx::PgPool) -> Result<(ActualState, String), Error> {
+    let mut tx = pool.begin().await.map_err(query_error("begin"))?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(query_error("begin"))?;
+    let state = read(&mut tx).await?;
+    let marker = super::marker::marker_in(&mut tx).await?;
+    tx.commit().await.map_err(query_error("commit"))?;
+    Ok((state, marker))
+}

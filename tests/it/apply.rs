@@ -816,6 +816,86 @@ async fn a_stale_confirmed_plan_names_what_moved(pool: PgPool) {
     );
 }
 
+/// Issue 11: an apply that planned outside the lock applies that plan as it
+/// is when the change marker under the lock has not moved, and writes exactly
+/// what a plan made inside the lock would have.
+#[sqlx::test(migrations = false)]
+async fn an_unmoved_plan_is_applied_as_planned(pool: PgPool) {
+    use mcpbox_gitops::apply::execute::{execute_planned, Planned};
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    let v2 = basic(CODE_V2, &[]);
+    let d = desired(&v2);
+    let (actual, marker) = mcpbox_gitops::state::read::snapshot_marked(&pool)
+        .await
+        .unwrap();
+    let plan = mcpbox_gitops::plan::diff::diff(&d, &actual).unwrap();
+    assert!(plan.has_changes());
+    let planned = Planned {
+        actual: &actual,
+        plan: &plan,
+        marker: &marker,
+    };
+    let opts = mcpbox_gitops::apply::Options::default();
+    let (applied, _) = execute_planned(&pool, &d, planned, true, &opts)
+        .await
+        .unwrap();
+    assert_eq!(applied, plan);
+    let code: String = sqlx::query_scalar("SELECT python_code FROM tools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(code, CODE_V2);
+    assert!(!crate::common::plan(&pool, &v2).await.has_changes());
+}
+
+/// Issue 11: when a row moved between the plan and the lock, the marker says
+/// so: an auto-approved apply plans again inside the lock (and also reverts
+/// the edit), a confirmed one is refused as stale.
+#[sqlx::test(migrations = false)]
+async fn a_moved_marker_plans_again_under_the_lock(pool: PgPool) {
+    use mcpbox_gitops::apply::execute::{execute_planned, Planned};
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    let v2 = basic(CODE_V2, &[]);
+    let d = desired(&v2);
+    let (actual, marker) = mcpbox_gitops::state::read::snapshot_marked(&pool)
+        .await
+        .unwrap();
+    let plan = mcpbox_gitops::plan::diff::diff(&d, &actual).unwrap();
+    sqlx::query("UPDATE servers SET description = 'edited in the UI' WHERE name = 'github'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let planned = Planned {
+        actual: &actual,
+        plan: &plan,
+        marker: &marker,
+    };
+    let opts = mcpbox_gitops::apply::Options::default();
+    let err = execute_planned(&pool, &d, planned, true, &opts)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("these objects moved: server github"), "{err}");
+    let (applied, _) = execute_planned(&pool, &d, planned, false, &opts)
+        .await
+        .unwrap();
+    assert_ne!(applied, plan);
+    assert!(applied
+        .changes
+        .iter()
+        .any(|c| c.key == "github" && c.action == Action::Update));
+    let description: Option<String> =
+        sqlx::query_scalar("SELECT description FROM servers WHERE name = 'github'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_ne!(description.as_deref(), Some("edited in the UI"));
+    assert!(!crate::common::plan(&pool, &v2).await.has_changes());
+}
+
 /// The deletion guard's verdict is part of the plan: JSON, text and the PR
 /// comment all say that a plain apply refuses it, before anyone applies.
 #[sqlx::test(migrations = false)]
