@@ -300,7 +300,9 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     if let Err(e) = (cfg.values)(&mut desired) {
         return Outcome::failed_with(rev, e);
     }
-    let actual = match crate::state::read::snapshot(pool).await {
+    // With the marker of the same snapshot: an apply below that finds it
+    // unmoved under the lock applies this plan without planning again.
+    let (actual, planned_marker) = match crate::state::read::snapshot_marked(pool).await {
         Ok(a) => a,
         Err(e) => return Outcome::failed_with(rev, e),
     };
@@ -453,7 +455,13 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         allow_destroy: cfg.allow_destroy,
         ..Default::default()
     };
-    let (applied, report) = match crate::apply::execute(pool, &desired, None, &opts).await {
+    let planned = crate::apply::execute::Planned {
+        actual: &actual,
+        plan: &plan,
+        marker: &planned_marker,
+    };
+    let applied = crate::apply::execute::execute_planned(pool, &desired, planned, false, &opts);
+    let (applied, report) = match applied.await {
         Ok(r) => r,
         Err(e) => return Outcome::failed_with(rev, e),
     };
