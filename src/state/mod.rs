@@ -344,9 +344,15 @@ impl ActualState {
             // Plain data types: serialising cannot fail.
             serde_json::to_string(v).unwrap_or_default()
         }
+        let names: std::collections::HashMap<Uuid, &str> = self
+            .servers
+            .iter()
+            .map(|s| (s.id, s.obj.name.as_str()))
+            .collect();
         let server_name = |id: Uuid| {
-            self.server(id)
-                .map(|s| s.obj.name.clone())
+            names
+                .get(&id)
+                .map(|n| n.to_string())
                 .unwrap_or_else(|| id.to_string())
         };
         let mut out = Vec::new();
@@ -370,11 +376,15 @@ impl ActualState {
                 json(&(&s.obj, &s.allowed_hosts)),
             );
         }
-        for t in &self.tools {
+        // The bulk of the work (every tool's code), so on every core.
+        let tools = crate::parallel::map(&self.tools, |t| {
             let mut row = t.clone();
             row.cascade.execution_logs = 0;
+            json(&row)
+        });
+        for (t, json) in self.tools.iter().zip(tools) {
             let object = format!("tool {}/{}", server_name(t.server_id), t.obj.name);
-            add("tools", t.id, object, Some(t.server_id), json(&row));
+            add("tools", t.id, object, Some(t.server_id), json);
         }
         for s in &self.secrets {
             let object = format!("secret {}/{}", server_name(s.server_id), s.obj.name);
@@ -459,12 +469,14 @@ impl ActualState {
     /// A fingerprint of everything [`ActualState::rows`] holds: equal exactly
     /// when no row a plan depends on moved.
     pub fn fingerprint(&self) -> String {
+        let rows = self.rows();
+        let digests = crate::parallel::map(&rows, |r| Sha256::digest(r.json.as_bytes()));
         let mut h = Sha256::new();
-        for r in self.rows() {
+        for (r, digest) in rows.iter().zip(digests) {
             h.update(r.table.as_bytes());
             h.update(r.id.as_bytes());
             h.update(r.object.as_bytes());
-            h.update(Sha256::digest(r.json.as_bytes()));
+            h.update(digest);
         }
         hex::encode(h.finalize())
     }

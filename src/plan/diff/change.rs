@@ -19,6 +19,11 @@ pub const KEY_FIELDS: [&str; 6] = ["kind", "server", "key", "tool", "host", "por
 /// Field-level differences between two objects of the same kind (keys of the
 /// natural key are left out).
 pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
+    // Equal objects serialise equally: skip building two JSON documents (with
+    // the code in each) for the common case of nothing changed.
+    if before == after {
+        return Vec::new();
+    }
     let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
         (serde_json::to_value(before), serde_json::to_value(after))
     else {

@@ -211,6 +211,34 @@ fn inherited_timeout(
     })
 }
 
+/// Every tool's content hash on both sides (sha256 over its code), computed
+/// once and on every core before the serial walk of the diff needs them.
+struct ContentHashes<'a> {
+    /// Desired tools by key.
+    desired: HashMap<&'a str, String>,
+    /// Tool rows by id.
+    actual: HashMap<Uuid, String>,
+}
+
+impl<'a> ContentHashes<'a> {
+    fn of(desired: &'a DesiredState, actual: &ActualState) -> ContentHashes<'a> {
+        let tools: Vec<(&str, &crate::model::Tool)> = desired
+            .objects
+            .iter()
+            .filter_map(|((_, key), o)| match o {
+                Object::Tool(t) => Some((key.as_str(), t)),
+                _ => None,
+            })
+            .collect();
+        let hashes = crate::parallel::map(&tools, |(_, t)| t.content_hash());
+        let rows = crate::parallel::map(&actual.tools, |r| r.obj.content_hash());
+        ContentHashes {
+            desired: tools.iter().map(|(k, _)| *k).zip(hashes).collect(),
+            actual: actual.tools.iter().map(|r| r.id).zip(rows).collect(),
+        }
+    }
+}
+
 fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error> {
     let mut m = Matcher {
         actual,
@@ -242,6 +270,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
         |r| scoped(r.server_id, &r.obj.name),
     );
     let ix_tunnels = Index::new(&actual.tunnels, |r| r.id, |r| r.obj.name.clone());
+    let content = ContentHashes::of(desired, actual);
     // Desired source key → its existing row (None: created by this plan).
     let mut source_rows: HashMap<String, Option<&crate::state::SourceRow>> = HashMap::new();
     let mut changes: Vec<Change> = Vec::new();
@@ -408,6 +437,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                         .copied()
                         .flatten()
                 });
+                let declared = obj;
                 let resolved;
                 let (t, obj) = match sources::passthrough(
                     t,
@@ -423,7 +453,11 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     None => (t, obj),
                 };
                 let pin = desired.pins.get(key);
-                let hash = t.content_hash();
+                // Computed up front unless discovery filled the tool in.
+                let hash = match content.desired.get(key.as_str()) {
+                    Some(h) if std::ptr::eq(obj, declared) => h.clone(),
+                    _ => t.content_hash(),
+                };
                 let pin_identity = pin.filter(|p| p.sha256 == hash).map(|p| p.identity());
                 if let Some(n) = inherited_timeout(desired, t, found.map(|(r, _)| r)) {
                     notes.push(n);
@@ -466,7 +500,10 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     Some((row, adopt)) => {
                         kept_rows.insert(row.id);
                         let before = Object::Tool(row.obj.clone());
-                        let content_changed = row.obj.content_hash() != hash;
+                        let content_changed = match content.actual.get(&row.id) {
+                            Some(h) => *h != hash,
+                            None => row.obj.content_hash() != hash,
+                        };
                         let owned = actual.ownership.get(&(*kind, key.clone()));
                         let decision = approval::decide(&Facts {
                             mode: desired.policy.approval.mode,
