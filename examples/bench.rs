@@ -196,6 +196,8 @@ fn measure(bin: &Path, args: &[&str], url: &str, ok: &[i32]) -> (Duration, i64) 
         .args(args)
         .env("DATABASE_URL", url)
         .env("NO_COLOR", "1")
+        // 100,000 tools are ~250 MB of manifests, beyond the default limit.
+        .env("MCPBOX_GITOPS_MAX_SOURCE_BYTES", "4000000000")
         .stdout(if std::env::var_os("BENCH_DEBUG").is_some() {
             Stdio::inherit()
         } else {

@@ -15,8 +15,21 @@ pub mod git;
 
 /// Largest single file read into a file set (bigger files are reported, not read).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-/// Largest total size of a file set.
+/// Largest total size of a file set, unless [`MAX_TOTAL_ENV`] says otherwise.
 pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Raises (or lowers) [`MAX_TOTAL_BYTES`], in bytes: a fleet of 100,000 tools
+/// is about 250 MB of manifests and code. The limit stays on by default so a
+/// pull request cannot make the reconciler read gigabytes.
+pub const MAX_TOTAL_ENV: &str = "MCPBOX_GITOPS_MAX_SOURCE_BYTES";
+
+/// The limit in force: [`MAX_TOTAL_ENV`] when it holds a number, else
+/// [`MAX_TOTAL_BYTES`].
+pub fn max_total_bytes() -> u64 {
+    std::env::var(MAX_TOTAL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MAX_TOTAL_BYTES)
+}
 
 /// An error reading a source.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +51,7 @@ pub enum Error {
     },
     /// The tree is larger than we are willing to hold in memory.
     #[error(
-        "{path}: manifest repository is larger than {limit} bytes; narrow it with a sub-directory"
+        "{path}: manifest repository is larger than {limit} bytes; narrow it with a sub-directory, or raise the limit with MCPBOX_GITOPS_MAX_SOURCE_BYTES"
     )]
     TooLarge {
         /// The root.
@@ -168,6 +181,7 @@ impl FileSet {
         })?;
         let mut set = FileSet::empty(root.display().to_string());
         let mut total = 0u64;
+        let limit = max_total_bytes();
         // (path shown, real path, real paths walked to reach it): a link to a
         // directory inside is read once under its own name; one that leads back
         // into a directory being walked is refused, as it would never end.
@@ -252,10 +266,10 @@ impl FileSet {
                     continue;
                 }
                 total += meta.len();
-                if total > MAX_TOTAL_BYTES {
+                if total > limit {
                     return Err(Error::TooLarge {
                         path: root.to_path_buf(),
-                        limit: MAX_TOTAL_BYTES,
+                        limit,
                     });
                 }
                 let bytes = std::fs::read(&real).map_err(|source| Error::Read {

@@ -615,3 +615,27 @@ fn compact_plans_summarise_new_code() {
     // The same closing tally.
     assert_eq!(full.lines().last(), compact.lines().last());
 }
+
+/// Issue 11: the source size limit (64 MiB by default) is a setting: a fleet
+/// of 100,000 tools is larger. Too small a limit names itself and the
+/// variable that raises it; a large enough one reads the repository.
+#[test]
+fn the_source_size_limit_is_named_and_can_be_raised() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab");
+    let out = bin()
+        .args(["validate", &example.to_string_lossy()])
+        .env("MCPBOX_GITOPS_MAX_SOURCE_BYTES", "100")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("larger than 100 bytes") && err.contains("MCPBOX_GITOPS_MAX_SOURCE_BYTES"),
+        "{err}"
+    );
+    bin()
+        .args(["validate", &example.to_string_lossy()])
+        .env("MCPBOX_GITOPS_MAX_SOURCE_BYTES", "1000000000")
+        .assert()
+        .success();
+}

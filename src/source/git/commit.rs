@@ -89,7 +89,7 @@ pub(super) fn git_time(time: git2::Time) -> DateTime<FixedOffset> {
 }
 
 /// Reads `commit` below `prefix` (repository-relative components) into a [`GitSource`]
-/// with an empty label; `max_total` is [`MAX_TOTAL_BYTES`] except in tests.
+/// with an empty label; `max_total` is `source::max_total_bytes()` except in tests.
 pub(super) fn read_commit(
     repo: &Repository,
     commit: &Commit<'_>,

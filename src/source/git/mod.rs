@@ -24,7 +24,7 @@ use chrono::{DateTime, FixedOffset};
 use git2::Repository;
 use tracing::{debug, instrument};
 
-use super::{FileSet, MAX_TOTAL_BYTES};
+use super::FileSet;
 use commit::{normalise_subdir, peel_to_commit, read_commit, short, workdir_prefix};
 use credentials::Credentials;
 pub use credentials::{Auth, DEFAULT_TOKEN_ENV};
@@ -113,9 +113,9 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
-    /// The files of the commit add up to more than [`MAX_TOTAL_BYTES`].
+    /// The files of the commit add up to more than [`super::max_total_bytes`].
     #[error(
-        "commit {commit}: manifest repository is larger than {limit} bytes; narrow it with --path"
+        "commit {commit}: manifest repository is larger than {limit} bytes; narrow it with --path, or raise the limit with MCPBOX_GITOPS_MAX_SOURCE_BYTES"
     )]
     TooLarge {
         /// The commit (short SHA).
@@ -224,7 +224,7 @@ pub fn from_commit(repo_path: &Path, rev: &str, subdir: Option<&str>) -> Result<
             source,
         })?;
     let commit = peel_to_commit(object, rev, &repo_name)?;
-    let mut source = read_commit(&repo, &commit, rev, &prefix, MAX_TOTAL_BYTES)?;
+    let mut source = read_commit(&repo, &commit, rev, &prefix, super::max_total_bytes())?;
     source.file_set.label = label(&source, None);
     debug!(commit = %source.commit, files = source.file_set.files.len(), "read git commit");
     Ok(source)
@@ -306,7 +306,7 @@ fn read_mirror(
         None => Vec::new(),
     };
     let commit = resolve_remote_rev(repo, rev, shown)?;
-    let mut source = read_commit(repo, &commit, rev, &prefix, MAX_TOTAL_BYTES)?;
+    let mut source = read_commit(repo, &commit, rev, &prefix, super::max_total_bytes())?;
     source.file_set.label = label(&source, Some(shown));
     Ok(source)
 }
