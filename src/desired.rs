@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::approvals::{self, Pins};
 use crate::diagnostic::{self, Diagnostic};
-use crate::manifest::kinds::{Document, Timeout};
+use crate::manifest::kinds::{Doc, Document, ServerScopedMetadata, Timeout, ToolSpec};
 use crate::manifest::load::{self, APPROVALS_FILE, POLICY_FILE};
 use crate::manifest::validate::{self, setting_text};
 use crate::model::ToolType;
@@ -298,7 +298,7 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
         })
         .filter(|(_, t)| *t != DEFAULT_SERVER_TIMEOUT_MS)
         .collect();
-    for doc in &manifests.docs {
+    for doc in manifests.docs {
         for obj in resolve(doc, &server_timeouts) {
             state.objects.insert((obj.kind(), obj.key()), obj);
         }
@@ -311,9 +311,59 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
 }
 
 /// The objects one document declares.
-fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<Object> {
+/// Takes the document: a tool's code and schema move into its object instead
+/// of being copied (at 100,000 tools a copy is hundreds of megabytes).
+fn resolve(doc: load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<Object> {
+    let load::Loaded { doc, code, .. } = doc;
+    match doc {
+        Document::Tool(t) => vec![tool(t, code, server_timeouts)],
+        other => resolve_other(&other),
+    }
+}
+
+/// The tool one document declares.
+fn tool(
+    t: Doc<ServerScopedMetadata, ToolSpec>,
+    code: Option<load::ToolCode>,
+    server_timeouts: &BTreeMap<String, i32>,
+) -> Object {
+    let spec = t.spec;
+    let tool_type = spec.tool_type.unwrap_or(ToolType::PythonCode);
+    let input_schema = match (spec.input_schema, tool_type) {
+        (Some(s), _) => s,
+        // A pass-through tool's schema is the external server's: null here
+        // means "not given", filled from the source's discovery cache (or
+        // kept as stored) by `plan::diff`.
+        (None, ToolType::McpPassthrough) => serde_json::Value::Null,
+        (None, ToolType::PythonCode) => match &code {
+            Some(c) => crate::python::input_schema(c.python()),
+            None => crate::python::input_schema(&crate::python::validate("")),
+        },
+    };
+    let timeout_ms = match spec.timeout_ms {
+        Some(Timeout::Ms(ms)) => Some(ms as i32),
+        Some(Timeout::Inherit) => None,
+        None => server_timeouts.get(&t.metadata.server).copied(),
+    };
+    Object::Tool(Tool {
+        server: t.metadata.server,
+        name: t.metadata.name,
+        description: spec.description,
+        enabled: spec.enabled.unwrap_or(true),
+        timeout_ms,
+        tool_type,
+        python_code: code.map(|c| c.text),
+        dependencies: spec.dependencies.unwrap_or_default(),
+        input_schema,
+        external_source: spec.external_source,
+        external_tool_name: spec.external_tool_name,
+    })
+}
+
+/// The objects a document other than a tool declares.
+fn resolve_other(doc: &Document) -> Vec<Object> {
     let mut out = Vec::new();
-    match &doc.doc {
+    match doc {
         Document::Server(s) => {
             let name = &s.metadata.name;
             out.push(Object::Server(Server {
@@ -343,40 +393,8 @@ fn resolve(doc: &load::Loaded, server_timeouts: &BTreeMap<String, i32>) -> Vec<O
                 }));
             }
         }
-        Document::Tool(t) => {
-            let spec = &t.spec;
-            let tool_type = spec.tool_type.unwrap_or(ToolType::PythonCode);
-            let code = doc.code.as_ref().map(|c| c.text.clone());
-            let analysis = doc.code.as_ref().map(|c| c.python());
-            let input_schema = match (&spec.input_schema, tool_type) {
-                (Some(s), _) => s.clone(),
-                // A pass-through tool's schema is the external server's: null here
-                // means "not given", filled from the source's discovery cache (or
-                // kept as stored) by `plan::diff`.
-                (None, ToolType::McpPassthrough) => serde_json::Value::Null,
-                (None, ToolType::PythonCode) => match analysis {
-                    Some(v) => crate::python::input_schema(v),
-                    None => crate::python::input_schema(&crate::python::validate("")),
-                },
-            };
-            out.push(Object::Tool(Tool {
-                server: t.metadata.server.clone(),
-                name: t.metadata.name.clone(),
-                description: spec.description.clone(),
-                enabled: spec.enabled.unwrap_or(true),
-                timeout_ms: match spec.timeout_ms {
-                    Some(Timeout::Ms(ms)) => Some(ms as i32),
-                    Some(Timeout::Inherit) => None,
-                    None => server_timeouts.get(&t.metadata.server).copied(),
-                },
-                tool_type,
-                python_code: code,
-                dependencies: spec.dependencies.clone().unwrap_or_default(),
-                input_schema,
-                external_source: spec.external_source.clone(),
-                external_tool_name: spec.external_tool_name.clone(),
-            }));
-        }
+        // Moved, not copied: see `resolve`.
+        Document::Tool(_) => {}
         Document::Source(src) => {
             let auth = src.spec.auth.as_ref();
             let auth_type = auth.map_or(AuthType::None, |a| a.auth_type);

@@ -6,7 +6,10 @@ use clap::Parser;
 
 /// mimalloc instead of the system allocator: parsing 10,000 tools allocates
 /// millions of small AST nodes and strings, and glibc's malloc/free took a fifth
-/// of `validate`'s instructions (measured with callgrind).
+/// of `validate`'s instructions (measured with callgrind). The
+/// `system-allocator` feature turns it off, for heap profilers (heaptrack)
+/// that only see the system's malloc.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -103,11 +103,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     progress.step("planning");
     let plan = crate::plan::diff::diff(&desired, &actual)?;
     progress.finish();
-    print(&if args.compact {
-        render::text::render_compact(&plan)
-    } else {
-        render::text::render(&plan)
-    })?;
+    super::print_with(|out| render::text::write(out, &plan, args.compact))?;
     if let Some(why) = plan.refusal(
         args.allow_destroy,
         desired.policy.deletion_guard.max_delete_percent,

@@ -308,6 +308,41 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("`{text}` is too long a duration"))
 }
 
+/// Prints what `write` writes as it writes it (a plan's text can be tens of
+/// megabytes; nothing holds it whole). A closed pipe (`| head`) ends it
+/// quietly, as [`print`] does.
+pub fn print_with(write: impl FnOnce(&mut dyn std::fmt::Write)) -> Result<(), Error> {
+    /// `fmt::Write` over buffered stdout, keeping the first I/O error.
+    struct Out {
+        out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+        error: Option<std::io::Error>,
+    }
+    impl std::fmt::Write for Out {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if self.error.is_some() {
+                return Err(std::fmt::Error);
+            }
+            self.out.write_all(s.as_bytes()).map_err(|e| {
+                self.error = Some(e);
+                std::fmt::Error
+            })
+        }
+    }
+    let mut out = Out {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        error: None,
+    };
+    write(&mut out);
+    let result = match out.error.take() {
+        Some(e) => Err(e),
+        None => out.out.flush(),
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// Writes to stdout; a closed pipe (e.g. `| head`) is not an error.
 pub fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();

@@ -118,10 +118,11 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     };
     let plan = &review.plan;
     progress.step("rendering");
+    // Text is written to stdout as it is rendered, below; the documents are
+    // built whole.
     let text = match args.format {
-        Format::Text if args.compact => render::text::render_compact(plan),
-        Format::Text => render::text::render(plan),
-        Format::Json => render::json::render(plan),
+        Format::Text => None,
+        Format::Json => Some(render::json::render(plan)),
         Format::Markdown => {
             let base_label = base.as_ref().map(|b| b.label.clone());
             let mut ctx = PrContext::local(&plan.source);
@@ -136,7 +137,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
                 .as_deref()
                 .map(super::connect::describe);
             ctx.database = database.as_deref();
-            render::markdown::render(plan, &ctx)
+            Some(render::markdown::render(plan, &ctx))
         }
     };
     if let Some(path) = &args.out {
@@ -164,7 +165,10 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         })?;
     }
     progress.finish();
-    print(&text)?;
+    match &text {
+        Some(text) => print(text)?,
+        None => super::print_with(|out| render::text::write(out, plan, args.compact))?,
+    }
     if let Some(path) = &args.out {
         // Terraform's closing words: where the plan went and the exact command
         // that applies it. On stderr when stdout is a JSON or markdown document.

@@ -23,8 +23,7 @@ pub enum Format {
 
 /// A unified diff of two texts: changed hunks only, with 3 lines of context
 /// (never a whole file), each line after `indent`.
-pub(crate) fn code_diff(out: &mut String, old: &str, new: &str, indent: &str) {
-    use std::fmt::Write;
+pub(crate) fn code_diff(out: &mut dyn std::fmt::Write, old: &str, new: &str, indent: &str) {
     let diff = similar::TextDiff::from_lines(old, new);
     let unified = diff.unified_diff().context_radius(3).to_string();
     for line in unified.lines() {

@@ -47,6 +47,18 @@ pub fn render_saved(plan: &Plan, file: &str) -> String {
 
 fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
     let mut out = String::new();
+    render_into(&mut out, plan, header, compact);
+    out
+}
+
+/// Writes [`render`] (or [`render_compact`]) to `out` as it goes: the text of
+/// a plan that creates 10,000 tools is tens of megabytes, which a caller
+/// printing it need not hold.
+pub fn write(out: &mut dyn Write, plan: &Plan, compact: bool) {
+    render_into(out, plan, &planning(plan), compact);
+}
+
+fn render_into(out: &mut dyn Write, plan: &Plan, header: &str, compact: bool) {
     let _ = writeln!(out, "{header}");
     if !plan.conflicts.is_empty() {
         let _ = writeln!(
@@ -58,14 +70,14 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
             let _ = writeln!(out, "  ! {}", crate::escape::text(c));
         }
     }
-    quarantine(&mut out, plan);
+    quarantine(out, plan);
     if !plan.has_changes() {
         let _ = writeln!(out);
-        notes(&mut out, plan);
+        notes(out, plan);
         let _ = writeln!(out, "No changes. MCPBox matches the manifests.");
-        return out;
+        return;
     }
-    capabilities(&mut out, plan);
+    capabilities(out, plan);
     let deletes: Vec<&Change> = plan
         .changes
         .iter()
@@ -74,7 +86,7 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
     if !deletes.is_empty() {
         let _ = writeln!(out, "\n!! {} object(s) will be DESTROYED:", deletes.len());
         for c in &deletes {
-            change(&mut out, c, compact);
+            change(out, c, compact);
         }
         if let Some(why) = &plan.guard {
             let _ = writeln!(
@@ -92,7 +104,7 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
     if !others.is_empty() {
         let _ = writeln!(out, "\nmcpbox-gitops will perform the following actions:");
         for c in others {
-            change(&mut out, c, compact);
+            change(out, c, compact);
         }
     }
     if !plan.caches.is_empty() {
@@ -111,13 +123,12 @@ fn render_under(plan: &Plan, header: &str, compact: bool) -> String {
         }
     }
     let _ = writeln!(out);
-    notes(&mut out, plan);
+    notes(out, plan);
     let _ = writeln!(out, "Plan: {}.", plan.summary.tally());
-    out
 }
 
 /// Tools quarantined under `onCodeDrift: quarantine`, whatever else changes.
-fn quarantine(out: &mut String, plan: &Plan) {
+fn quarantine(out: &mut dyn Write, plan: &Plan) {
     if plan.quarantine.is_empty() {
         return;
     }
@@ -135,7 +146,7 @@ fn quarantine(out: &mut String, plan: &Plan) {
     }
 }
 
-fn notes(out: &mut String, plan: &Plan) {
+fn notes(out: &mut dyn Write, plan: &Plan) {
     least_privilege(out, plan);
     for k in &plan.kept {
         let _ = writeln!(out, "Note: {k} left git but is kept (prune is off).");
@@ -150,7 +161,7 @@ fn notes(out: &mut String, plan: &Plan) {
 
 /// The least-privilege diff: uses git does not grant (warnings, each naming
 /// the line of code), grants nothing uses, and uses only the run can tell.
-fn least_privilege(out: &mut String, plan: &Plan) {
+fn least_privilege(out: &mut dyn Write, plan: &Plan) {
     let lp = &plan.least_privilege;
     let e = |s: &str| crate::escape::text(s).into_owned();
     for m in &lp.needed_not_granted {
@@ -197,7 +208,7 @@ fn least_privilege(out: &mut String, plan: &Plan) {
 
 /// The security reviewer's summary: what the plan grants.
 /// What the plan grants (`plan.grants`, computed once by `plan::review`).
-fn capabilities(out: &mut String, plan: &Plan) {
+fn capabilities(out: &mut dyn Write, plan: &Plan) {
     use crate::plan::review::Grant;
     let mut lines = Vec::new();
     for g in &plan.grants {
@@ -283,7 +294,7 @@ fn value(v: &Value) -> String {
     }
 }
 
-fn change(out: &mut String, c: &Change, compact: bool) {
+fn change(out: &mut dyn Write, c: &Change, compact: bool) {
     let _ = writeln!(
         out,
         "\n  # {}.{} will be {}",
@@ -415,7 +426,7 @@ fn passthrough(t: &crate::model::Tool) -> Option<String> {
     })
 }
 
-fn all_fields(out: &mut String, sym: &str, obj: &Object, compact: bool) {
+fn all_fields(out: &mut dyn Write, sym: &str, obj: &Object, compact: bool) {
     let Ok(Value::Object(map)) = serde_json::to_value(obj) else {
         return;
     };
@@ -463,6 +474,6 @@ fn all_fields(out: &mut String, sym: &str, obj: &Object, compact: bool) {
     }
 }
 
-fn code_diff(out: &mut String, old: &str, new: &str) {
+fn code_diff(out: &mut dyn Write, old: &str, new: &str) {
     super::code_diff(out, old, new, "          ");
 }
