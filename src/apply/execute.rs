@@ -153,20 +153,32 @@ pub async fn execute(
         desired,
         shown,
         planned: None,
+        confirmed: false,
     };
-    run(pool, work, opts).await
+    run(pool, work, opts).await.map(|a| (a.plan, a.report))
 }
 
 /// A plan made outside the lock from a state read with its change marker
-/// ([`state::read::snapshot_marked`]).
-#[derive(Clone, Copy)]
+/// ([`state::read::snapshot_marked`]). The plan moves in and, when applied as
+/// it is, out again: at 100,000 tools a copy is hundreds of megabytes.
 pub struct Planned<'a> {
     /// The state the plan was made from.
     pub actual: &'a ActualState,
     /// The plan.
-    pub plan: &'a Plan,
+    pub plan: Plan,
     /// The change marker read in the same snapshot as `actual`.
     pub marker: &'a str,
+}
+
+/// What [`execute_planned`] applied.
+pub struct Applied {
+    /// The plan applied: the one given, or the one made again under the lock.
+    pub plan: Plan,
+    /// What was written.
+    pub report: Report,
+    /// The plan made under the lock changes other objects than the one given
+    /// (the database moved in between; only without `confirmed`).
+    pub moved: bool,
 }
 
 /// Like [`execute`], for a caller that has already planned: when the change
@@ -182,11 +194,12 @@ pub async fn execute_planned(
     planned: Planned<'_>,
     confirmed: bool,
     opts: &Options,
-) -> Result<(Plan, Report), Error> {
+) -> Result<Applied, Error> {
     let work = Work::Desired {
         desired,
-        shown: confirmed.then_some(planned.plan),
+        shown: None,
         planned: Some(planned),
+        confirmed,
     };
     run(pool, work, opts).await
 }
@@ -205,7 +218,9 @@ pub async fn execute_saved(
     saved
         .check_version()
         .map_err(|e| Error::PlanStale(e.to_string()))?;
-    run(pool, Work::Saved { saved, values }, opts).await
+    run(pool, Work::Saved { saved, values }, opts)
+        .await
+        .map(|a| (a.plan, a.report))
 }
 
 /// What to apply.
@@ -216,6 +231,8 @@ enum Work<'a> {
         shown: Option<&'a Plan>,
         /// A plan made outside the lock, applied as it is when nothing moved.
         planned: Option<Planned<'a>>,
+        /// The user approved `planned`: a plan made again must equal it.
+        confirmed: bool,
     },
     /// A saved plan, checked row by row against what it read.
     Saved {
@@ -225,7 +242,7 @@ enum Work<'a> {
 }
 
 /// Takes the session lock, applies, and always releases the lock.
-async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Report), Error> {
+async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<Applied, Error> {
     let mut conn = pool.acquire().await.map_err(|source| state::Error::Query {
         context: "connect",
         source,
@@ -266,13 +283,13 @@ async fn run(pool: &PgPool, work: Work<'_>, opts: &Options) -> Result<(Plan, Rep
         let _ = conn.detach().close().await;
     }
     match result {
-        Ok(Locked::Done(done)) => Ok(*done),
+        Ok(Locked::Done(done)) => applied(work, *done),
         Ok(Locked::CommitLost { id, done, source }) => {
             tracing::warn!(apply = %id, cause = %source, "the connection was lost at COMMIT; checking whether the apply committed");
             match committed(pool, id, backend).await {
                 Ok(true) => {
                     tracing::warn!(apply = %id, "the apply is recorded: it committed");
-                    Ok(*done)
+                    applied(work, *done)
                 }
                 Ok(false) => Err(Error::NotCommitted { id }),
                 Err(reason) => Err(Error::OutcomeUnknown { id, reason }),
@@ -321,14 +338,59 @@ async fn committed(pool: &PgPool, id: Uuid, backend: Option<i32>) -> Result<bool
 
 /// What the transaction came to.
 enum Locked {
-    /// Committed (or nothing to write).
-    Done(Box<(Plan, Report)>),
+    /// Committed (or nothing to write): the plan made under the lock, or None
+    /// when the work's own plan was applied as it is.
+    Done(Box<(Option<Plan>, Report)>),
     /// COMMIT was sent and its answer lost with the connection.
     CommitLost {
         id: Uuid,
-        done: Box<(Plan, Report)>,
+        done: Box<(Option<Plan>, Report)>,
         source: sqlx::Error,
     },
+}
+
+/// What a finished apply reports: the plan made under the lock, or else the
+/// one the work brought (moved out, not copied, when it is the caller's).
+fn applied(work: Work<'_>, (made, report): (Option<Plan>, Report)) -> Result<Applied, Error> {
+    match (made, work) {
+        (Some(plan), Work::Desired { planned, .. }) => {
+            let moved = planned.is_some_and(|p| !same_changes(&p.plan, &plan));
+            Ok(Applied {
+                plan,
+                report,
+                moved,
+            })
+        }
+        (Some(plan), Work::Saved { .. }) => Ok(Applied {
+            plan,
+            report,
+            moved: false,
+        }),
+        (None, Work::Saved { saved, .. }) => Ok(Applied {
+            plan: saved.plan.clone(),
+            report,
+            moved: false,
+        }),
+        (None, Work::Desired { planned, .. }) => match planned {
+            Some(p) => Ok(Applied {
+                plan: p.plan,
+                report,
+                moved: false,
+            }),
+            None => Err(Error::Inconsistent(
+                "an apply without a plan of its own reported none".into(),
+            )),
+        },
+    }
+}
+
+/// The plan itself when it was made under the lock; None when it is the
+/// work's (see [`Locked::Done`]).
+fn made_here(plan: Cow<'_, Plan>) -> Option<Plan> {
+    match plan {
+        Cow::Owned(p) => Some(p),
+        Cow::Borrowed(_) => None,
+    }
 }
 
 /// Takes the session lock, waiting up to `timeout`. While it waits it says once
@@ -428,7 +490,7 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
             planned: Some(p), ..
         } if !p.plan.changes.iter().any(|c| c.action == Action::Delete) => {
             let now = state::marker::marker_in(&mut tx).await?;
-            (now == p.marker).then_some(*p)
+            (now == p.marker).then_some(p)
         }
         _ => None,
     };
@@ -449,10 +511,19 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
                 values: &desired.values,
             };
             let pct = desired.policy.deletion_guard.max_delete_percent;
-            (Cow::Borrowed(p.plan), pct, desired.is_empty(), inputs)
+            (Cow::Borrowed(&p.plan), pct, desired.is_empty(), inputs)
         }
-        (Work::Desired { desired, shown, .. }, None) => {
+        (
+            Work::Desired {
+                desired,
+                shown,
+                planned,
+                confirmed,
+            },
+            None,
+        ) => {
             let plan = diff::diff(desired, actual)?;
+            let shown = shown.or(planned.as_ref().filter(|_| *confirmed).map(|p| &p.plan));
             if let Some(shown) = shown {
                 if !same_changes(shown, &plan) {
                     return Err(Error::PlanStale(format!(
@@ -506,7 +577,7 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         if wrote && is_connection_loss(&source) {
             return Ok(Locked::CommitLost {
                 id,
-                done: Box::new((plan.into_owned(), report)),
+                done: Box::new((made_here(plan), report)),
                 source,
             });
         }
@@ -523,7 +594,7 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         adopt = plan.summary.adopt,
         "applied"
     );
-    Ok(Locked::Done(Box::new((plan.into_owned(), report))))
+    Ok(Locked::Done(Box::new((made_here(plan), report))))
 }
 
 /// Whether a driver error means the connection is gone (rather than the

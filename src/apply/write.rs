@@ -130,99 +130,140 @@ pub(super) async fn secrets(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
     Ok(())
 }
 
+/// Tools per statement: tools are written one statement per action in chunks
+/// of this many. At 100,000 tools a single statement's parameters (every
+/// tool's code) were hundreds of megabytes on each side of the wire; chunks
+/// keep memory flat for one round trip per 2,000 tools.
+const TOOLS_PER_STATEMENT: usize = 2_000;
+
 /// Creates and updates tools with their approval columns and `tool_versions` rows.
 pub(super) async fn tools(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
-    {
-        let mut t = ToolBatch::default();
-        let mut versions = VersionBatch::default();
-        for c in cx.by(Kind::Tool, Action::Create) {
-            let (Some(Object::Tool(tool)), Some(tc)) = (&c.after, &c.tool) else {
-                continue;
-            };
-            let id = cx.ids.row(Kind::Tool, &c.key)?;
-            let cols = rows::approval_for_create(tc, cx.now, cx.notes);
-            // current_version = the last version written; a pass-through tool
-            // writes none and starts at 1, as MCPBox's import does.
-            let version = tc.versions.last().map_or(1, |v| v.number);
-            t.push(
-                id,
-                Some(cx.ids.server_of(c, &tool.server)?),
-                tool,
-                version,
-                &cols,
-                Some(cx.reviewer),
-                source_of(cx, tool)?,
-            );
-            versions.push(id, &rows::version_rows(tool, &tc.versions, true));
-        }
-        batch(tx, t.id.len(), "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
-                                    external_source_id, external_tool_name, code_dependencies, current_version, approval_status,
-                                    approval_requested_at, approved_at, approved_by, rejection_reason, created_by, publish_notes)
-                 SELECT u.id, u.sid, u.name, u.descr, u.schema, u.enabled, u.timeout, u.ttype::tool_type, u.code,
-                        u.esid, u.etn, CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
-                        u.version, u.status::approval_status, u.requested_at, u.approved_at, u.approved_by, u.rr, u.created_by, u.notes
-                   FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bool[], $7::int[], $8::text[], $9::text[],
-                               $10::jsonb[], $11::int[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
-                               $17::text[], $18::text[], $19::uuid[], $20::text[])
-                     AS u(id, sid, name, descr, schema, enabled, timeout, ttype, code, deps, version, status, requested_at, approved_at,
-                          approved_by, rr, created_by, notes, esid, etn)", "creating tools", |q| q.bind(&t.id).bind(&t.server_id).bind(&t.name).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes).bind(&t.source_id).bind(&t.external_tool_name)).await?;
-        let mut t = ToolBatch::default();
-        let rows_by_id: HashMap<Uuid, &state::ToolRow> =
-            cx.actual.tools.iter().map(|r| (r.id, r)).collect();
-        for c in cx.plan.changes.iter().filter(|c| {
+    let creates: Vec<&Change> = cx.by(Kind::Tool, Action::Create).collect();
+    for chunk in creates.chunks(TOOLS_PER_STATEMENT) {
+        create_tools(tx, cx, chunk).await?;
+    }
+    let rows_by_id: HashMap<Uuid, &state::ToolRow> =
+        cx.actual.tools.iter().map(|r| (r.id, r)).collect();
+    let updates: Vec<&Change> = cx
+        .plan
+        .changes
+        .iter()
+        .filter(|c| {
             c.kind == Kind::Tool
                 && matches!(c.action, Action::Update | Action::Adopt)
                 && !c.fields.is_empty()
-        }) {
-            let (Some(Object::Tool(tool)), Some(tc), Some(row_id)) = (&c.after, &c.tool, c.row_id)
-            else {
-                continue;
-            };
-            let Some(row) = rows_by_id.get(&row_id) else {
-                continue;
-            };
-            let cols = rows::approval_for_update(tc, row, cx.now, cx.notes);
-            let version = tc
-                .versions
-                .last()
-                .map(|v| v.number)
-                .unwrap_or(row.current_version);
-            t.push(
-                row_id,
-                None,
-                tool,
-                version,
-                &cols,
-                None,
-                source_of(cx, tool)?,
-            );
-            versions.push(row_id, &rows::version_rows(tool, &tc.versions, false));
-        }
-        batch(tx, t.id.len(), "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
-                        tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
-                        code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
-                        current_version = u.version, approval_status = u.status::approval_status,
-                        approval_requested_at = u.requested_at, approved_at = u.approved_at, approved_by = u.approved_by,
-                        rejection_reason = u.rr, publish_notes = u.notes, updated_at = now()
-                   FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::bool[], $5::int[], $6::text[], $7::jsonb[], $8::int[],
-                               $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[],
-                               $16::text[], $17::uuid[], $18::text[])
-                     AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name,
-                          ttype, esid, etn)
-                  WHERE t.id = u.id", "updating tools", |q| q.bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.notes).bind(&t.name).bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)).await?;
-        let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
-        batch(tx, ids.len(),
-            "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
-             SELECT u.id, u.tid, u.n, t.name, t.description, u.enabled, u.timeout, t.python_code, t.input_schema, u.summary, $7
-               FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::int[], $6::text[])
-                 AS u(id, tid, n, enabled, timeout, summary)
-               JOIN tools t ON t.id = u.tid",
-            "writing tool versions",
-            |q| q.bind(&ids).bind(&versions.tool_id).bind(&versions.number)
-                .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.summary)
-                .bind(CHANGE_SOURCE)).await?;
+        })
+        .collect();
+    for chunk in updates.chunks(TOOLS_PER_STATEMENT) {
+        update_tools(tx, cx, chunk, &rows_by_id).await?;
     }
+    Ok(())
+}
 
+/// Inserts one chunk of new tools, then their version rows.
+async fn create_tools(
+    tx: &mut PgConnection,
+    cx: &Context<'_>,
+    chunk: &[&Change],
+) -> Result<(), Error> {
+    let mut t = ToolBatch::default();
+    let mut versions = VersionBatch::default();
+    for c in chunk {
+        let (Some(Object::Tool(tool)), Some(tc)) = (&c.after, &c.tool) else {
+            continue;
+        };
+        let id = cx.ids.row(Kind::Tool, &c.key)?;
+        let cols = rows::approval_for_create(tc, cx.now, cx.notes);
+        // current_version = the last version written; a pass-through tool
+        // writes none and starts at 1, as MCPBox's import does.
+        let version = tc.versions.last().map_or(1, |v| v.number);
+        t.push(
+            id,
+            Some(cx.ids.server_of(c, &tool.server)?),
+            tool,
+            version,
+            &cols,
+            Some(cx.reviewer),
+            source_of(cx, tool)?,
+        );
+        versions.push(id, &rows::version_rows(tool, &tc.versions, true));
+    }
+    batch(tx, t.id.len(), "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, timeout_ms, tool_type, python_code,
+                                external_source_id, external_tool_name, code_dependencies, current_version, approval_status,
+                                approval_requested_at, approved_at, approved_by, rejection_reason, created_by, publish_notes)
+             SELECT u.id, u.sid, u.name, u.descr, u.schema, u.enabled, u.timeout, u.ttype::tool_type, u.code,
+                    u.esid, u.etn, CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
+                    u.version, u.status::approval_status, u.requested_at, u.approved_at, u.approved_by, u.rr, u.created_by, u.notes
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bool[], $7::int[], $8::text[], $9::text[],
+                           $10::jsonb[], $11::int[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
+                           $17::text[], $18::text[], $19::uuid[], $20::text[])
+                 AS u(id, sid, name, descr, schema, enabled, timeout, ttype, code, deps, version, status, requested_at, approved_at,
+                      approved_by, rr, created_by, notes, esid, etn)", "creating tools", |q| q.bind(&t.id).bind(&t.server_id).bind(&t.name).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.tool_type).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.created_by).bind(&t.notes).bind(&t.source_id).bind(&t.external_tool_name)).await?;
+    write_versions(tx, &versions).await
+}
+
+/// Updates one chunk of tools, then writes their version rows.
+async fn update_tools(
+    tx: &mut PgConnection,
+    cx: &Context<'_>,
+    chunk: &[&Change],
+    rows_by_id: &HashMap<Uuid, &state::ToolRow>,
+) -> Result<(), Error> {
+    let mut t = ToolBatch::default();
+    let mut versions = VersionBatch::default();
+    for c in chunk {
+        let (Some(Object::Tool(tool)), Some(tc), Some(row_id)) = (&c.after, &c.tool, c.row_id)
+        else {
+            continue;
+        };
+        let Some(row) = rows_by_id.get(&row_id) else {
+            continue;
+        };
+        let cols = rows::approval_for_update(tc, row, cx.now, cx.notes);
+        let version = tc
+            .versions
+            .last()
+            .map(|v| v.number)
+            .unwrap_or(row.current_version);
+        t.push(
+            row_id,
+            None,
+            tool,
+            version,
+            &cols,
+            None,
+            source_of(cx, tool)?,
+        );
+        versions.push(row_id, &rows::version_rows(tool, &tc.versions, false));
+    }
+    batch(tx, t.id.len(), "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
+                    tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
+                    code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
+                    current_version = u.version, approval_status = u.status::approval_status,
+                    approval_requested_at = u.requested_at, approved_at = u.approved_at, approved_by = u.approved_by,
+                    rejection_reason = u.rr, publish_notes = u.notes, updated_at = now()
+               FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::bool[], $5::int[], $6::text[], $7::jsonb[], $8::int[],
+                           $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[],
+                           $16::text[], $17::uuid[], $18::text[])
+                 AS u(id, descr, schema, enabled, timeout, code, deps, version, status, requested_at, approved_at, approved_by, rr, notes, name,
+                      ttype, esid, etn)
+              WHERE t.id = u.id", "updating tools", |q| q.bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.notes).bind(&t.name).bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)).await?;
+    write_versions(tx, &versions).await
+}
+
+/// Inserts version rows of tools written just before (see [`VersionBatch`]).
+async fn write_versions(tx: &mut PgConnection, versions: &VersionBatch) -> Result<(), Error> {
+    let ids: Vec<Uuid> = versions.tool_id.iter().map(|_| Uuid::new_v4()).collect();
+    batch(tx, ids.len(),
+        "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+         SELECT u.id, u.tid, u.n, t.name, t.description, u.enabled, u.timeout, t.python_code, t.input_schema, u.summary, $7
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::int[], $6::text[])
+             AS u(id, tid, n, enabled, timeout, summary)
+           JOIN tools t ON t.id = u.tid",
+        "writing tool versions",
+        |q| q.bind(&ids).bind(&versions.tool_id).bind(&versions.number)
+            .bind(&versions.enabled).bind(&versions.timeout).bind(&versions.summary)
+            .bind(CHANGE_SOURCE)).await?;
     Ok(())
 }
 

@@ -132,22 +132,22 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     // everything again.
     let planned = crate::apply::execute::Planned {
         actual: &actual,
-        plan: &plan,
+        plan,
         marker: &marker,
     };
     let applying =
         super::progress::Progress::start("applying (waiting for the lock, then writing)");
-    let (applied, report) =
+    let applied =
         crate::apply::execute::execute_planned(&pool, &desired, planned, !args.auto_approve, &opts)
             .await?;
     applying.finish();
-    if args.auto_approve && !crate::apply::execute::same_changes(&plan, &applied) {
+    if applied.moved {
         print(&format!(
             "\nThe database changed while this apply waited for the lock; the plan re-computed inside it was applied instead:\n{}",
-            render::text::render(&applied)
+            render::text::render(&applied.plan)
         ))?;
     }
-    finish(&pool, &applied, &report, activation.as_ref()).await
+    finish(&pool, &applied.plan, &applied.report, activation.as_ref()).await
 }
 
 /// `apply --plan FILE`.

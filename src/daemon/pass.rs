@@ -457,12 +457,12 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     };
     let planned = crate::apply::execute::Planned {
         actual: &actual,
-        plan: &plan,
+        plan,
         marker: &planned_marker,
     };
     let applied = crate::apply::execute::execute_planned(pool, &desired, planned, false, &opts);
     let (applied, report) = match applied.await {
-        Ok(r) => r,
+        Ok(a) => (a.plan, a.report),
         Err(e) => return Outcome::failed_with(rev, e),
     };
     let now = chrono::Utc::now();
