@@ -166,6 +166,7 @@ mod tests {
             external_source_id: None,
             updated_at: old,
             cascade: Default::default(),
+            last_version: None,
         }
     }
 

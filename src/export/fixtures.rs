@@ -67,6 +67,7 @@ pub(super) fn tool(n: u128, server: &ServerRow, name: &str, code: &str, status: 
         external_source_id: None,
         updated_at: chrono::Utc::now(),
         cascade: Default::default(),
+        last_version: None,
     }
 }
 

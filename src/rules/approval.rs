@@ -92,6 +92,26 @@ pub struct Existing<'a> {
     /// Identity of the pin applied last time, if we own the tool (`Some(None)`:
     /// owned, applied without a pin; `None`: not owned yet).
     pub applied_pin: Option<Option<&'a str>>,
+    /// `change_source` and `change_summary` of the tool's newest version row,
+    /// when it has one: which MCPBox transition left it where it is.
+    pub last_version: Option<(&'a str, Option<&'a str>)>,
+}
+
+/// What happened in MCPBox to an approved tool that is `pending_review` again
+/// while its content equals git's (MCPBOX.md §2.2): a rollback writes a
+/// version row `Rolled back to version <n>` with source `rollback`; a code
+/// change keeps the stale `approved_by`; only a revoke clears it.
+fn unapproved_by(existing: &Existing<'_>) -> String {
+    match existing.last_version {
+        Some(("rollback", summary)) => summary
+            .and_then(|s| s.strip_prefix("Rolled back to version "))
+            .map_or_else(
+                || "rolled back".to_string(),
+                |n| format!("rolled back to version {n}"),
+            ),
+        _ if existing.approved_by.is_some() => "code edited".to_string(),
+        _ => "revoked".to_string(),
+    }
 }
 
 /// Everything the rule looks at.
@@ -208,9 +228,9 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             };
         }
         let what = if current == Status::Rejected {
-            "rejected"
+            "rejected".to_string()
         } else {
-            "revoked"
+            unapproved_by(&existing)
         };
         return Decision {
             write: None,
@@ -269,6 +289,38 @@ mod tests {
             approved_by: Some("bob"),
             content_changed: changed,
             applied_pin,
+            last_version: None,
+        }
+    }
+
+    /// Issue 14.4: a tool pending again while git's pin matches says which
+    /// MCPBox transition did it: a rollback (its version row), a code edit
+    /// (stale `approved_by` kept), or a revoke (`approved_by` cleared).
+    #[test]
+    fn a_tool_pending_again_names_the_transition() {
+        let p = pin(H);
+        let id = p.identity();
+        let reason = |approved_by: Option<&'static str>,
+                      last: Option<(&'static str, Option<&'static str>)>| {
+            let mut e = existing(Status::PendingReview, false, Some(Some(id.as_str())));
+            e.approved_by = approved_by;
+            e.last_version = last;
+            decide(&facts(Some(&p), Some(e))).reason
+        };
+        let rolled = reason(
+            Some("bob"),
+            Some(("rollback", Some("Rolled back to version 3"))),
+        );
+        assert!(
+            rolled.contains("(rolled back to version 3 in MCPBox;"),
+            "{rolled}"
+        );
+        let edited = reason(Some("bob"), Some(("manual", Some("Updated python_code"))));
+        assert!(edited.contains("(code edited in MCPBox;"), "{edited}");
+        let revoked = reason(None, Some(("manual", Some("Initial version"))));
+        assert!(revoked.contains("(revoked in MCPBox;"), "{revoked}");
+        for r in [rolled, edited, revoked] {
+            assert!(r.starts_with("pending_review ("), "{r}");
         }
     }
 

@@ -123,6 +123,19 @@ pub struct ToolRow {
     pub updated_at: DateTime<Utc>,
     /// Rows a delete cascades to.
     pub cascade: ToolCascade,
+    /// The newest `tool_versions` row: what MCPBox last did to the tool
+    /// (a rollback says so), for the plan's wording.
+    #[serde(default)]
+    pub last_version: Option<LastVersion>,
+}
+
+/// The newest version row of a tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastVersion {
+    /// `tool_versions.change_source` (`manual`, `import`, `rollback`).
+    pub source: String,
+    /// `tool_versions.change_summary`.
+    pub summary: Option<String>,
 }
 
 /// Counts of rows that go with a tool when it is deleted.

@@ -69,7 +69,8 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
                 t.approval_status::text AS approval_status, t.approval_requested_at, t.approved_at,
                 t.approved_by, t.rejection_reason, t.created_by, t.publish_notes, t.updated_at,
                 es.name AS source_name,
-                COALESCE(v.n, 0) AS versions,
+                COALESCE(v.n, 0) AS versions, v.last_source::text AS last_source,
+                v.last_summary::text AS last_summary,
                 COALESCE(nr.n, 0) + COALESCE(mr.n, 0) AS requests,
                 COALESCE(l.n, 0) AS logs
            FROM tools t
@@ -77,7 +78,12 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
            -- Counts for the cascade a delete would cause, aggregated once per table
            -- (MCPBox has no index on these tool_id columns: a per-tool subquery
            -- would scan the table once per tool).
-           LEFT JOIN (SELECT tool_id, count(*) AS n FROM tool_versions GROUP BY tool_id) v ON v.tool_id = t.id
+           -- With the newest version row's source and summary (what MCPBox
+           -- last did: a rollback says so).
+           LEFT JOIN (SELECT tool_id, count(*) AS n,
+                             (array_agg(change_source ORDER BY version_number DESC, created_at DESC))[1] AS last_source,
+                             (array_agg(change_summary ORDER BY version_number DESC, created_at DESC))[1] AS last_summary
+                        FROM tool_versions GROUP BY tool_id) v ON v.tool_id = t.id
            LEFT JOIN (SELECT tool_id, count(*) AS n FROM network_access_requests WHERE tool_id IS NOT NULL GROUP BY tool_id) nr ON nr.tool_id = t.id
            LEFT JOIN (SELECT tool_id, count(*) AS n FROM module_requests WHERE tool_id IS NOT NULL GROUP BY tool_id) mr ON mr.tool_id = t.id
            LEFT JOIN (SELECT tool_id, count(*) AS n FROM tool_execution_logs GROUP BY tool_id) l ON l.tool_id = t.id",
@@ -128,6 +134,12 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
                 requests: r.get("requests"),
                 execution_logs: r.get("logs"),
             },
+            last_version: r.get::<Option<String>, _>("last_source").map(|source| {
+                super::LastVersion {
+                    source,
+                    summary: r.get("last_summary"),
+                }
+            }),
         });
     }
     let tool_names: HashMap<Uuid, String> = state

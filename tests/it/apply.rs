@@ -233,6 +233,59 @@ async fn unchanged_content_keeps_an_admin_ui_approval_and_a_revocation(pool: PgP
     );
 }
 
+/// Issue 14.4: after MCPBox's rollback to git's content, the tool is pending
+/// again and the plan names the rollback (not a revoke); the pin stands aside
+/// as it does for a revoke, and nothing is written.
+#[sqlx::test(migrations = false)]
+async fn a_rollback_in_mcpbox_is_named_as_one(pool: PgPool) {
+    migrate(&pool).await;
+    let v1 = basic(CODE_V1, &[]);
+    let pins = pin_for(&v1, "alice@example.com");
+    let pinned = basic(CODE_V1, &[("approvals.yaml", &pins)]);
+    apply(&pool, &pinned).await;
+    // An LLM edits the code (MCPBox's update: version 2, pending, stale
+    // approved_by kept) …
+    sqlx::query("UPDATE tools SET python_code = 'async def main():\n    return 1\n', approval_status = 'pending_review', current_version = current_version + 1 WHERE name = 'list_issues'").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+                 SELECT gen_random_uuid(), id, current_version, name, description, enabled, timeout_ms, python_code, input_schema, 'Updated python_code', 'manual' FROM tools WHERE name = 'list_issues'").execute(&pool).await.unwrap();
+    // … and an admin rolls back to version 1 (MCPBOX.md §2.4): git's code,
+    // pending again, version 3 says so.
+    sqlx::query("UPDATE tools t SET python_code = v.python_code, approval_status = 'pending_review', current_version = t.current_version + 1
+                   FROM tool_versions v WHERE v.tool_id = t.id AND v.version_number = 1 AND t.name = 'list_issues'").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+                 SELECT gen_random_uuid(), id, current_version, name, description, enabled, timeout_ms, python_code, input_schema, 'Rolled back to version 1', 'rollback' FROM tools WHERE name = 'list_issues'").execute(&pool).await.unwrap();
+    let plan = crate::common::plan(&pool, &pinned).await;
+    assert!(!plan.has_changes(), "{:#?}", plan.changes);
+    let said = plan.notes.join("\n");
+    assert!(
+        said.contains("rolled back to version 1 in MCPBox"),
+        "{said}"
+    );
+    assert!(!said.contains("revoked"), "{said}");
+    // A revoke (approved_by cleared, no rollback row on top) is still a revoke.
+    apply(
+        &pool,
+        &basic(
+            CODE_V2,
+            &[(
+                "approvals.yaml",
+                &pin_for(&basic(CODE_V2, &[]), "alice@example.com"),
+            )],
+        ),
+    )
+    .await;
+    sqlx::query("UPDATE tools SET approval_status = 'pending_review', approved_by = NULL, approved_at = NULL WHERE name = 'list_issues'").execute(&pool).await.unwrap();
+    let v2 = basic(
+        CODE_V2,
+        &[(
+            "approvals.yaml",
+            &pin_for(&basic(CODE_V2, &[]), "alice@example.com"),
+        )],
+    );
+    let said = crate::common::plan(&pool, &v2).await.notes.join("\n");
+    assert!(said.contains("revoked in MCPBox"), "{said}");
+}
+
 #[sqlx::test(migrations = false)]
 async fn drift_restored_to_pinned_content_is_approved_again(pool: PgPool) {
     migrate(&pool).await;
@@ -833,14 +886,15 @@ async fn an_unmoved_plan_is_applied_as_planned(pool: PgPool) {
     assert!(plan.has_changes());
     let planned = Planned {
         actual: &actual,
-        plan: &plan,
+        plan: plan.clone(),
         marker: &marker,
     };
     let opts = mcpbox_gitops::apply::Options::default();
-    let (applied, _) = execute_planned(&pool, &d, planned, true, &opts)
+    let applied = execute_planned(&pool, &d, planned, true, &opts)
         .await
         .unwrap();
-    assert_eq!(applied, plan);
+    assert_eq!(applied.plan, plan);
+    assert!(!applied.moved);
     let code: String = sqlx::query_scalar("SELECT python_code FROM tools")
         .fetch_one(&pool)
         .await
@@ -867,21 +921,23 @@ async fn a_moved_marker_plans_again_under_the_lock(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let planned = Planned {
+    let planned = || Planned {
         actual: &actual,
-        plan: &plan,
+        plan: plan.clone(),
         marker: &marker,
     };
     let opts = mcpbox_gitops::apply::Options::default();
-    let err = execute_planned(&pool, &d, planned, true, &opts)
+    let err = execute_planned(&pool, &d, planned(), true, &opts)
         .await
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("these objects moved: server github"), "{err}");
-    let (applied, _) = execute_planned(&pool, &d, planned, false, &opts)
+    let applied = execute_planned(&pool, &d, planned(), false, &opts)
         .await
         .unwrap();
+    assert!(applied.moved);
+    let applied = applied.plan;
     assert_ne!(applied, plan);
     assert!(applied
         .changes

@@ -519,6 +519,10 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                                 } else {
                                     owned.map(|o| o.pin.as_deref())
                                 },
+                                last_version: row
+                                    .last_version
+                                    .as_ref()
+                                    .map(|v| (v.source.as_str(), v.summary.as_deref())),
                             }),
                         });
                         let mut fields = field_changes(&before, obj);

@@ -142,6 +142,7 @@ fn applied(d: &DesiredState) -> ActualState {
                         requests: 0,
                         execution_logs: 0,
                     },
+                    last_version: None,
                 });
             }
             _ => continue,
