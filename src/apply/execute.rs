@@ -198,7 +198,7 @@ pub async fn execute_planned(
     let work = Work::Desired {
         desired,
         shown: None,
-        planned: Some(planned),
+        planned: Some(Box::new(planned)),
         confirmed,
     };
     run(pool, work, opts).await
@@ -230,7 +230,7 @@ enum Work<'a> {
         desired: &'a DesiredState,
         shown: Option<&'a Plan>,
         /// A plan made outside the lock, applied as it is when nothing moved.
-        planned: Option<Planned<'a>>,
+        planned: Option<Box<Planned<'a>>>,
         /// The user approved `planned`: a plan made again must equal it.
         confirmed: bool,
     },

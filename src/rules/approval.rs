@@ -230,7 +230,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         let what = if current == Status::Rejected {
             "rejected".to_string()
         } else {
-            unapproved_by(&existing)
+            unapproved_by(existing)
         };
         return Decision {
             write: None,
