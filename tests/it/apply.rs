@@ -567,6 +567,54 @@ async fn adopting_a_pending_llm_request_approves_it(pool: PgPool) {
     );
 }
 
+/// Issue 14.5: an LLM's pending module request (a tool's row) that git lists
+/// is adopted and approved in place, as MCPBox's admin approval does, not
+/// left pending beside a new admin row; the module cache gets it once, and
+/// the next plan is empty.
+#[sqlx::test(migrations = false)]
+async fn adopting_a_pending_llm_module_request_approves_it_in_place(pool: PgPool) {
+    migrate(&pool).await;
+    let files = basic(CODE_V1, &[]);
+    apply(&pool, &files).await;
+    // The LLM path: tool_id and the tool's server set, requested_by NULL.
+    sqlx::query("INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, status) SELECT gen_random_uuid(), id, server_id, 'pyyaml', 'parse YAML', 'pending' FROM tools")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let modules = "apiVersion: mcpbox/v1\nkind: Modules\nmetadata: {name: extra}\nspec:\n  modules:\n    - {name: pyyaml, justification: parse YAML}\n";
+    let files = basic(CODE_V1, &[("modules.yaml", modules)]);
+    let plan = crate::common::plan(&pool, &files).await;
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.key.contains("pyyaml"))
+        .expect("a change for pyyaml");
+    assert_eq!(c.action, Action::Adopt, "{c:#?}");
+    apply(&pool, &files).await;
+    let rows: Vec<(Option<uuid::Uuid>, String, Option<String>)> = sqlx::query_as(
+        "SELECT tool_id, status::text, reviewed_by FROM module_requests WHERE module_name = 'pyyaml'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].0.is_some(), "the LLM's row itself: {rows:?}");
+    assert_eq!(rows[0].1, "approved");
+    assert!(rows[0].2.is_some(), "a reviewer is recorded: {rows:?}");
+    let allowed: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(allowed_modules)::text FROM global_config WHERE config_key = 'main'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        allowed.iter().filter(|m| *m == "pyyaml").count(),
+        1,
+        "{allowed:?}"
+    );
+    assert!(!crate::common::plan(&pool, &files).await.has_changes());
+}
+
 /// Server names are not unique in MCPBox: rows git adds to its server must go to
 /// the row it owns, never to an unmanaged server of the same name.
 #[sqlx::test(migrations = false)]

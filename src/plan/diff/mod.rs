@@ -632,7 +632,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 })
             }
             Object::Module(md) => {
-                let found = m.find_request(
+                let mut found = m.find_request(
                     *kind,
                     key,
                     &ix_modules,
@@ -641,6 +641,19 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                     |r| r.status.as_str(),
                     |r| r.tool_id.is_none() && r.obj.name == md.name,
                 )?;
+                // No admin row: an LLM's pending request for the module (a
+                // tool's) is adopted and approved in place, as MCPBox's admin
+                // approval does, instead of a second, admin row beside it.
+                if found.is_none() {
+                    found = m.find(
+                        *kind,
+                        key,
+                        &ix_modules,
+                        &md.name,
+                        |r| r.id,
+                        |r| r.tool_id.is_some() && r.status == "pending" && r.obj.name == md.name,
+                    )?;
+                }
                 found.map(|(r, adopt)| {
                     (
                         r.id,
