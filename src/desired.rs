@@ -285,7 +285,8 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
     }
     // A tool without `timeoutMs` runs with its server's `defaultTimeoutMs`. MCPBox's
     // sandbox never reads the server default (it uses 30000 ms, MCPBOX.md §4.5), so
-    // an explicit, non-default server value is written into each such tool.
+    // an explicit, non-default server value is written into each such tool —
+    // unless the policy asks for MCPBox's own way (`unsetToolTimeout: inherit`).
     let server_timeouts: BTreeMap<String, i32> = manifests
         .docs
         .iter()
@@ -297,6 +298,10 @@ pub fn build(files: &FileSet) -> Result<DesiredState, Vec<Diagnostic>> {
             _ => None,
         })
         .filter(|(_, t)| *t != DEFAULT_SERVER_TIMEOUT_MS)
+        // `unsetToolTimeout: inherit`: MCPBox's way, NULL whatever the server says.
+        .filter(|_| {
+            state.policy.unset_tool_timeout == crate::policy::UnsetToolTimeout::ServerDefault
+        })
         .collect();
     for doc in manifests.docs {
         for obj in resolve(doc, &server_timeouts) {

@@ -20,6 +20,39 @@ pub enum OnCodeDrift {
     Quarantine,
 }
 
+/// What a change to a tool's dependencies alone (its code unchanged) does to
+/// its approval.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDependencyChange {
+    /// Approval is reset like a code change: dependencies are code that runs
+    /// (stricter than MCPBox).
+    #[default]
+    Revoke,
+    /// Approval stands, as MCPBox's own update does (it resets approval only
+    /// when `python_code` changes).
+    Keep,
+}
+
+/// What a tool without `timeoutMs` gets when its server's `defaultTimeoutMs`
+/// is not MCPBox's 30000.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsetToolTimeout {
+    /// The server's default is written into the tool (`tools.timeout_ms`):
+    /// MCPBox's sandbox never reads the server default, so this is what makes
+    /// the tool run with it.
+    #[default]
+    ServerDefault,
+    /// `timeout_ms` stays NULL, as MCPBox creates tools: the sandbox runs the
+    /// tool with 30000 ms whatever the server says.
+    Inherit,
+}
+
 /// Who approves tool content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +71,17 @@ pub struct ApprovalPolicy {
     /// See [`ApprovalMode`].
     #[serde(default)]
     pub mode: ApprovalMode,
+    /// See [`OnDependencyChange`].
+    #[serde(default, skip_serializing_if = "is_revoke")]
+    pub on_dependency_change: OnDependencyChange,
+}
+
+fn is_revoke(p: &OnDependencyChange) -> bool {
+    *p == OnDependencyChange::Revoke
+}
+
+fn is_server_default(p: &UnsetToolTimeout) -> bool {
+    *p == UnsetToolTimeout::ServerDefault
 }
 
 /// `deletionGuard:` section.
@@ -107,6 +151,9 @@ pub struct Policy {
     /// `quarantine` (disable it, keep the changed code, until git decides).
     #[serde(default, skip_serializing_if = "is_revert")]
     pub on_code_drift: OnCodeDrift,
+    /// See [`UnsetToolTimeout`].
+    #[serde(default, skip_serializing_if = "is_server_default")]
+    pub unset_tool_timeout: UnsetToolTimeout,
     /// A pin counts only with a valid SSH signature from a key the
     /// `allowedSigners` file lists for its approver (see `signing`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -155,6 +202,7 @@ impl Default for Policy {
             deletion_guard: DeletionGuard::default(),
             approvers: Vec::new(),
             on_code_drift: Default::default(),
+            unset_tool_timeout: Default::default(),
             require_signed_approvals: false,
             allowed_signers: default_allowed_signers(),
             values: ValuesPolicy::default(),

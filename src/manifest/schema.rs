@@ -428,6 +428,11 @@ fn policy() -> Value {
                         "description": "Who approves tool content: `pinned` writes content with a matching pin in approvals.yaml as approved; with `admin` the reconciler never approves, an MCPBox admin does.",
                         "enum": ["pinned", "admin"],
                         "default": default("/approval/mode")
+                    },
+                    "onDependencyChange": {
+                        "description": "What a change to a tool's dependencies alone does to its approval: `revoke` (default) resets it like a code change, because dependencies are code that runs; `keep` leaves it, as MCPBox's own update does.",
+                        "enum": ["revoke", "keep"],
+                        "default": "revoke"
                     }
                 },
                 "additionalProperties": false
@@ -450,6 +455,11 @@ fn policy() -> Value {
                 "description": "What apply (and the daemon) does about a managed tool whose code or dependencies were changed in MCPBox outside git: `revert` writes git's version back; `quarantine` disables the tool through MCPBox's own transition and keeps the changed code for inspection until git changes the tool or `apply --restore-quarantined`.",
                 "enum": ["revert", "quarantine"],
                 "default": "revert"
+            },
+            "unsetToolTimeout": {
+                "description": "A tool without timeoutMs on a server whose defaultTimeoutMs is not 30000: `server_default` (default) writes the server's default into the tool, because MCPBox's sandbox never reads the server default; `inherit` leaves timeout_ms NULL as MCPBox does (the sandbox then runs it with 30000 ms).",
+                "enum": ["server_default", "inherit"],
+                "default": "server_default"
             },
             "requireSignedApprovals": {
                 "description": "A pin counts only with a valid SSH signature (approve --sign-with) from a key the allowedSigners file lists for its approver; other pins count as none, and the plan says why.",
@@ -744,6 +754,11 @@ mod tests {
             "approvers: [alice@example.com, bob@example.com]\n",
             "approvers: alice@example.com\n",
             "approval: {mode: pinned}\n",
+            "approval: {onDependencyChange: keep}\n",
+            "approval: {onDependencyChange: sometimes}\n",
+            "unsetToolTimeout: inherit\n",
+            "unsetToolTimeout: server_default\n",
+            "unsetToolTimeout: 30000\n",
             "approval: {}\ndeletionGuard: {}\n",
             "approval: {mode: nobody}\n",
             "aproval: {}\n",

@@ -89,6 +89,9 @@ pub struct Existing<'a> {
     pub approved_by: Option<&'a str>,
     /// Whether the content in the database differs from git's.
     pub content_changed: bool,
+    /// Whether that difference is in the dependencies alone (code, type and
+    /// pass-through target equal).
+    pub dependencies_only: bool,
     /// Identity of the pin applied last time, if we own the tool (`Some(None)`:
     /// owned, applied without a pin; `None`: not owned yet).
     pub applied_pin: Option<Option<&'a str>>,
@@ -125,6 +128,9 @@ pub struct Facts<'a> {
     pub content_hash: &'a str,
     /// The pin for this tool in `approvals.yaml`, if any.
     pub pin: Option<&'a Pin>,
+    /// Policy `approval.onDependencyChange: keep`: a change to the
+    /// dependencies alone keeps the approval, as MCPBox's update does.
+    pub keep_on_dependencies: bool,
     /// The tool as it is now; None for a new tool.
     pub existing: Option<Existing<'a>>,
 }
@@ -186,8 +192,10 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         }
         Some(e) => e,
     };
-    if existing.content_changed {
-        // A content change resets approval exactly as MCPBox's update does,
+    let keeps = f.keep_on_dependencies && existing.dependencies_only;
+    if existing.content_changed && !keeps {
+        // A content change resets approval exactly as MCPBox's update does
+        // (dependencies too, unless the policy keeps MCPBox's leniency),
         // unless git pins the new content.
         return match matching_pin {
             Some(p) => approve_by_pin(p),
@@ -279,6 +287,7 @@ mod tests {
             auto_approve: false,
             content_hash: H,
             pin,
+            keep_on_dependencies: false,
             existing,
         }
     }
@@ -288,9 +297,32 @@ mod tests {
             status,
             approved_by: Some("bob"),
             content_changed: changed,
+            dependencies_only: false,
             applied_pin,
             last_version: None,
         }
+    }
+
+    /// Issue 14.5: a change to the dependencies alone resets an approval by
+    /// default (they are code that runs); `onDependencyChange: keep` keeps it
+    /// as MCPBox does, but never for a code change.
+    #[test]
+    fn dependencies_alone_reset_approval_unless_the_policy_keeps_it() {
+        let decide_with = |keep: bool, dependencies_only: bool| {
+            let mut e = existing(Status::Approved, true, Some(None));
+            e.dependencies_only = dependencies_only;
+            let mut f = facts(None, Some(e));
+            f.keep_on_dependencies = keep;
+            decide(&f)
+        };
+        let revoked = decide_with(false, true);
+        assert_eq!(revoked.status, Status::PendingReview);
+        assert_eq!(revoked.write, Some(ApprovalWrite::SubmitForReview));
+        let kept = decide_with(true, true);
+        assert_eq!(kept.status, Status::Approved);
+        assert_eq!(kept.write, None);
+        let code = decide_with(true, false);
+        assert_eq!(code.status, Status::PendingReview);
     }
 
     /// Issue 14.4: a tool pending again while git's pin matches says which

@@ -1027,3 +1027,117 @@ async fn the_guard_verdict_is_in_every_output(pool: PgPool) {
     // Without deletes there is no verdict.
     assert!(crate::common::plan(&pool, &files).await.guard.is_none());
 }
+
+/// Issue 14.5 (a): a change to a tool's dependencies alone resets its approval
+/// by default; with `approval.onDependencyChange: keep` it stands, as MCPBox's
+/// own update leaves it. A code change resets it under either.
+#[sqlx::test(migrations = false)]
+async fn a_dependencies_only_change_keeps_approval_only_when_the_policy_says(pool: PgPool) {
+    migrate(&pool).await;
+    let with_deps = |deps: &str, policy: &str| {
+        let tool = format!("{TOOL}  dependencies: [{deps}]\n");
+        let unpinned = repo(&[
+            ("github.yaml", SERVER),
+            ("list_issues.yaml", &tool),
+            ("list_issues.py", CODE_V1),
+        ]);
+        let pins = pin_for(&unpinned, "alice@example.com");
+        repo(&[
+            ("github.yaml", SERVER),
+            ("list_issues.yaml", &tool),
+            ("list_issues.py", CODE_V1),
+            ("approvals.yaml", &pins),
+            ("mcpbox-gitops.yaml", policy),
+        ])
+    };
+    let status = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>(
+            "SELECT approval_status::text FROM tools WHERE name = 'list_issues'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    // Approved at httpx; git changes the dependencies, keeping the old pin.
+    apply(&pool, &with_deps("httpx", "reviewer: gitops\n")).await;
+    assert_eq!(status(pool.clone()).await, "approved");
+    let keep = "approval: {onDependencyChange: keep}\n";
+    let mut next = with_deps("httpx, pyyaml", keep);
+    // The pin stays the one for httpx alone.
+    let old_pins = pin_for(
+        &repo(&[
+            ("github.yaml", SERVER),
+            (
+                "list_issues.yaml",
+                &format!("{TOOL}  dependencies: [httpx]\n"),
+            ),
+            ("list_issues.py", CODE_V1),
+        ]),
+        "alice@example.com",
+    );
+    next.files.insert(
+        "approvals.yaml".into(),
+        mcpbox_gitops::source::Entry::Bytes(old_pins.clone().into_bytes()),
+    );
+    apply(&pool, &next).await;
+    assert_eq!(status(pool.clone()).await, "approved", "keep: MCPBox's way");
+    let deps: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(code_dependencies)::text FROM tools WHERE name = 'list_issues'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(deps, vec!["httpx", "pyyaml"]);
+    // The default revokes on the next dependencies-only change.
+    let mut strict = with_deps("httpx", "reviewer: gitops\n");
+    strict.files.insert(
+        "approvals.yaml".into(),
+        mcpbox_gitops::source::Entry::Bytes(b"approvals: []\n".to_vec()),
+    );
+    apply(&pool, &strict).await;
+    assert_eq!(
+        status(pool.clone()).await,
+        "pending_review",
+        "revoke: the default"
+    );
+}
+
+/// Issue 14.5 (b): a tool without `timeoutMs` on a 60000 ms server gets the
+/// server's default written by default, and NULL (MCPBox's way, the plan
+/// saying which timeout runs) with `unsetToolTimeout: inherit`.
+#[sqlx::test(migrations = false)]
+async fn an_unset_tool_timeout_follows_the_policy(pool: PgPool) {
+    migrate(&pool).await;
+    let server = SERVER.replace(
+        "  description: GitHub helpers\n",
+        "  description: GitHub helpers\n  defaultTimeoutMs: 60000\n",
+    );
+    let files = |policy: &str| {
+        repo(&[
+            ("github.yaml", &server),
+            ("list_issues.yaml", TOOL),
+            ("list_issues.py", CODE_V1),
+            ("mcpbox-gitops.yaml", policy),
+        ])
+    };
+    let timeout = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, Option<i32>>(
+            "SELECT timeout_ms FROM tools WHERE name = 'list_issues'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    apply(&pool, &files("reviewer: gitops\n")).await;
+    assert_eq!(timeout(pool.clone()).await, Some(60000));
+    let inherit = files("unsetToolTimeout: inherit\n");
+    let plan = crate::common::plan(&pool, &inherit).await;
+    let said = plan.notes.join("\n");
+    assert!(
+        said.contains("runs it with 30000 ms, not the server's default of 60000 ms (policy unsetToolTimeout: inherit)"),
+        "{said}"
+    );
+    apply(&pool, &inherit).await;
+    assert_eq!(timeout(pool.clone()).await, None);
+    assert!(!crate::common::plan(&pool, &inherit).await.has_changes());
+}

@@ -203,10 +203,14 @@ fn inherited_timeout(
     };
     (server.default_timeout_ms != crate::desired::DEFAULT_SERVER_TIMEOUT_MS).then(|| {
         format!(
-            "tool {}: timeoutMs inherit writes timeout_ms NULL; MCPBox's sandbox runs it with {} ms, not the server's default of {} ms",
+            "tool {}: timeoutMs inherit writes timeout_ms NULL; MCPBox's sandbox runs it with {} ms, not the server's default of {} ms{}",
             t.key(),
             crate::activate::payload::DEFAULT_TOOL_TIMEOUT_MS,
-            server.default_timeout_ms
+            server.default_timeout_ms,
+            match desired.policy.unset_tool_timeout {
+                crate::policy::UnsetToolTimeout::Inherit => " (policy unsetToolTimeout: inherit)",
+                crate::policy::UnsetToolTimeout::ServerDefault => "",
+            }
         )
     })
 }
@@ -469,6 +473,7 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                             auto_approve,
                             content_hash: &hash,
                             pin,
+                            keep_on_dependencies: false,
                             existing: None,
                         });
                         let owned = actual.ownership.get(&(*kind, key.clone()));
@@ -510,10 +515,17 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                             auto_approve,
                             content_hash: &hash,
                             pin,
+                            keep_on_dependencies: desired.policy.approval.on_dependency_change
+                                == crate::policy::OnDependencyChange::Keep,
                             existing: Some(Existing {
                                 status: row.approval_status,
                                 approved_by: row.approved_by.as_deref(),
                                 content_changed,
+                                dependencies_only: content_changed
+                                    && row.obj.python_code == t.python_code
+                                    && row.obj.tool_type == t.tool_type
+                                    && row.obj.external_source == t.external_source
+                                    && row.obj.external_tool_name == t.external_tool_name,
                                 applied_pin: if adopt {
                                     None
                                 } else {
