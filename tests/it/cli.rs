@@ -639,3 +639,28 @@ fn the_source_size_limit_is_named_and_can_be_raised() {
         .assert()
         .success();
 }
+
+/// A plan's text is streamed to stdout as it is rendered: a reader that went
+/// away (`| head`) ends it quietly with the plan's own exit code, not a panic
+/// or an I/O error.
+#[test]
+fn a_streamed_plan_into_a_closed_pipe_ends_quietly() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mcpbox-gitops"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["plan", "examples/homelab"])
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the plan is written: its first write meets EPIPE.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
