@@ -324,21 +324,37 @@ pub(super) async fn network(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
     Ok(())
 }
 
-/// Creates and updates approved admin `module_requests` rows (`server_id` NULL).
+/// Creates and updates approved `module_requests` rows: admin rows
+/// (`tool_id` and `server_id` NULL, requested by the reviewer, as MCPBox's
+/// admin add) and tools' rows (`tool_id` and the tool's server, requested_by
+/// NULL: an LLM's request as MCPBox's admin approval leaves it).
 pub(super) async fn modules(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
     {
-        let (mut id, mut name, mut just) = (vec![], vec![], vec![]);
+        let (mut id, mut tid, mut sid, mut name, mut just, mut requested_by) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
         for c in cx.by(Kind::Module, Action::Create) {
             let Some(Object::Module(m)) = &c.after else {
                 continue;
             };
             id.push(cx.ids.row(Kind::Module, &c.key)?);
+            match (&m.tool, m.server()) {
+                (Some(tool), Some(server)) => {
+                    tid.push(Some(cx.ids.tool_of(c, tool)?));
+                    sid.push(Some(cx.ids.server_of(c, server)?));
+                    requested_by.push(None);
+                }
+                _ => {
+                    tid.push(None);
+                    sid.push(None);
+                    requested_by.push(Some(cx.reviewer.to_string()));
+                }
+            }
             name.push(m.name.clone());
             just.push(m.justification.clone());
         }
         batch(tx, id.len(), "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
-                 SELECT u.id, NULL, NULL, u.name, u.just, $5, 'approved'::request_status, $4, $5, NULL
-                   FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, name, just)", "creating module requests", |q| q.bind(&id).bind(&name).bind(&just).bind(cx.now).bind(cx.reviewer)).await?;
+                 SELECT u.id, u.tid, u.sid, u.name, u.just, u.rb, 'approved'::request_status, $7, $8, NULL
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[]) AS u(id, tid, sid, name, just, rb)", "creating module requests", |q| q.bind(&id).bind(&tid).bind(&sid).bind(&name).bind(&just).bind(&requested_by).bind(cx.now).bind(cx.reviewer)).await?;
         let (id, just) = request_updates(cx, Kind::Module)?;
         approve_requests(tx, cx, "module_requests", &id, &just).await?;
     }

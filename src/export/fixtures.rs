@@ -100,6 +100,7 @@ pub(super) fn module(n: u128, name: &str, tool: Option<Uuid>, status: &str) -> M
         obj: crate::model::Module {
             name: name.into(),
             justification: format!("needs {name}"),
+            tool: None,
         },
         status: status.into(),
     }

@@ -251,6 +251,7 @@ pub(super) fn render(
             spec.modules.push(ModuleEntry {
                 name: name.clone(),
                 justification: justification.clone(),
+                tool: None,
             });
         }
         let doc = Doc {

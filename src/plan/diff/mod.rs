@@ -644,32 +644,54 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 })
             }
             Object::Module(md) => {
-                let mut found = m.find_request(
-                    *kind,
-                    key,
-                    &ix_modules,
-                    &md.name,
-                    |r| r.id,
-                    |r| r.status.as_str(),
-                    |r| r.tool_id.is_none() && r.obj.name == md.name,
-                )?;
+                // A tool's entry matches its tool's rows (an LLM's request,
+                // approved or pending: adopted and approved in place); a tool
+                // that is new can only get a new row.
+                let tid = md
+                    .tool
+                    .as_ref()
+                    .map(|t| tool_ids.get(t.as_str()).copied().flatten());
+                let mut found = match tid {
+                    Some(None) => None,
+                    _ => m.find_request(
+                        *kind,
+                        key,
+                        &ix_modules,
+                        &md.name,
+                        |r| r.id,
+                        |r| r.status.as_str(),
+                        |r| r.tool_id == tid.flatten() && r.obj.name == md.name,
+                    )?,
+                };
                 // No admin row: an LLM's pending request for the module (a
                 // tool's) is adopted and approved in place, as MCPBox's admin
-                // approval does, instead of a second, admin row beside it.
-                if found.is_none() {
+                // approval does, instead of a second, admin row beside it —
+                // unless git lists that tool's entry itself.
+                if found.is_none() && md.tool.is_none() {
                     found = m.find(
                         *kind,
                         key,
                         &ix_modules,
                         &md.name,
                         |r| r.id,
-                        |r| r.tool_id.is_some() && r.status == "pending" && r.obj.name == md.name,
+                        |r| {
+                            r.tool_id.is_some()
+                                && r.status == "pending"
+                                && r.obj.name == md.name
+                                && !desired.objects.contains_key(&(Kind::Module, r.obj.key()))
+                        },
                     )?;
                 }
                 found.map(|(r, adopt)| {
                     (
                         r.id,
-                        Object::Module(r.obj.clone()),
+                        // Its origin is git's entry's: an admin entry that
+                        // adopted a tool's row keeps the row's tool_id, as
+                        // MCPBox's approval does, and is no difference.
+                        Object::Module(crate::model::Module {
+                            tool: md.tool.clone(),
+                            ..r.obj.clone()
+                        }),
                         adopt,
                         r.status.as_str(),
                     )
@@ -937,6 +959,12 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             }
             (_, Some(Object::Tool(x))) => {
                 c.server_id = server_ids.get(x.server.as_str()).copied().flatten()
+            }
+            (_, Some(Object::Module(x))) if c.action == Action::Create => {
+                if let (Some(server), Some(tool)) = (x.server(), &x.tool) {
+                    c.server_id = server_ids.get(server).copied().flatten();
+                    c.tool_id = tool_ids.get(tool.as_str()).copied().flatten();
+                }
             }
             (_, Some(Object::Network(x))) => {
                 c.server_id = server_ids.get(x.server.as_str()).copied().flatten();

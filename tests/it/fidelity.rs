@@ -1,0 +1,128 @@
+//! Fidelity stories (issue 14): MCPBox's own transitions taking turns with
+//! ours on a real PostgreSQL, each row written as MCPBox's code path writes it
+//! (`reference/MCPBOX.md`). Export round trips live in `export.rs`, human
+//! removals and quarantines in `quarantine.rs`.
+
+use sqlx::{PgPool, Row};
+
+use crate::common::*;
+
+const TOOL_MODULES: &str = "apiVersion: mcpbox/v1
+kind: Modules
+metadata: {name: tools}
+spec:
+  modules:
+    - {name: pyyaml, justification: parse YAML, tool: github/list_issues}
+    - {name: python-dateutil, justification: parse dates, tool: github/list_issues}
+";
+
+/// Issue 14.1 (a): a module entry with `tool:` is written in the shape of an
+/// LLM's module request an admin approved (MCPBOX.md §3.1: `tool_id`, the
+/// tool's server, `requested_by` NULL, reviewed); an LLM's pending request
+/// for the same tool and module is adopted and approved in place, not left
+/// beside a new row; the module cache gets both with their derived names; the
+/// next plan is empty; removing the entries deletes the rows we own.
+#[sqlx::test(migrations = false)]
+async fn tool_module_entries_are_written_as_mcpbox_approves_an_llm_request(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    // The LLM path (MCPBOX.md §3.1): pending, tool and its server, no requester.
+    sqlx::query("INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, status) SELECT gen_random_uuid(), id, server_id, 'python-dateutil', 'parse dates', 'pending' FROM tools")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let files = basic(CODE_V1, &[("modules.yaml", TOOL_MODULES)]);
+    let plan = crate::common::plan(&pool, &files).await;
+    let actions: Vec<(String, mcpbox_gitops::plan::Action)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == mcpbox_gitops::model::Kind::Module)
+        .map(|c| (c.key.clone(), c.action))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (
+                "python-dateutil via github/list_issues".to_string(),
+                mcpbox_gitops::plan::Action::Adopt
+            ),
+            (
+                "pyyaml via github/list_issues".to_string(),
+                mcpbox_gitops::plan::Action::Create
+            ),
+        ]
+    );
+    apply(&pool, &files).await;
+    let rows = sqlx::query(
+        "SELECT m.module_name, m.tool_id = t.id AS own_tool, m.server_id = t.server_id AS tool_server,
+                m.requested_by, m.status::text AS status, m.reviewed_by, m.reviewed_at IS NOT NULL AS reviewed
+           FROM module_requests m JOIN tools t ON t.name = 'list_issues' ORDER BY m.module_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "one row per module, the LLM's adopted");
+    for r in &rows {
+        let name: String = r.get("module_name");
+        assert!(r.get::<Option<bool>, _>("own_tool") == Some(true), "{name}");
+        assert!(
+            r.get::<Option<bool>, _>("tool_server") == Some(true),
+            "{name}"
+        );
+        assert_eq!(r.get::<Option<String>, _>("requested_by"), None, "{name}");
+        assert_eq!(r.get::<String, _>("status"), "approved", "{name}");
+        assert_eq!(
+            r.get::<Option<String>, _>("reviewed_by").as_deref(),
+            Some("mcpbox-gitops"),
+            "{name}"
+        );
+        assert!(r.get::<bool, _>("reviewed"), "{name}");
+    }
+    let allowed: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(allowed_modules)::text FROM global_config WHERE config_key = 'main'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for m in [
+        "pyyaml",
+        "python-dateutil",
+        "python_dateutil",
+        "python",
+        "json",
+    ] {
+        assert!(allowed.iter().any(|a| a == m), "{m} in {allowed:?}");
+    }
+    let again = crate::common::plan(&pool, &files).await;
+    assert!(!again.has_changes(), "{:#?}", again.changes);
+
+    // Entries removed from git: the rows we own go (and leave the cache).
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM module_requests")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let allowed: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(allowed_modules)::text FROM global_config WHERE config_key = 'main'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(!allowed.iter().any(|a| a == "pyyaml"), "{allowed:?}");
+}
+
+/// Issue 14.1 (a): a tool's module entry for a tool created by the same
+/// apply gets the new tool's id and server.
+#[sqlx::test(migrations = false)]
+async fn a_tool_module_entry_of_a_new_tool_gets_its_ids(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[("modules.yaml", TOOL_MODULES)])).await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM module_requests m JOIN tools t ON t.id = m.tool_id AND t.server_id = m.server_id WHERE m.status = 'approved'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 2);
+}
