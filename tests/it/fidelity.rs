@@ -126,3 +126,66 @@ async fn a_tool_module_entry_of_a_new_tool_gets_its_ids(pool: PgPool) {
     .unwrap();
     assert_eq!(n, 2);
 }
+
+const PT_SERVER: &str = "apiVersion: mcpbox/v1
+kind: Server
+metadata: {name: github}
+spec: {}
+---
+apiVersion: mcpbox/v1
+kind: ExternalSource
+metadata: {name: github-mcp, server: github}
+spec:
+  url: https://api.githubcopilot.com/mcp/
+";
+
+/// Issue 14.2: a pass-through tool whose `inputSchema` git states, while the
+/// source's discovery holds another for the external tool, is planned with a
+/// note saying so (git's is written; leave it out to take the discovered
+/// one); a schema equal to the discovered one, or none in git, gives no note.
+#[sqlx::test(migrations = false)]
+async fn a_passthrough_schema_that_differs_from_discovery_is_named(pool: PgPool) {
+    migrate(&pool).await;
+    let tool = |schema: &str| {
+        format!("apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: search_code, server: github}}\nspec:\n  type: mcp_passthrough\n  externalSource: github-mcp\n  externalToolName: search_code\n  description: Search code\n{schema}")
+    };
+    let given = tool("  inputSchema: {type: object, properties: {q: {type: string}}}\n");
+    let files = repo(&[("github.yaml", PT_SERVER), ("search_code.yaml", &given)]);
+    apply(&pool, &files).await;
+    // MCPBox's discovery (MCPBOX.md §4.4) finds another schema.
+    let discovered = serde_json::json!([{"name": "search_code", "description": "Search code",
+        "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}]);
+    sqlx::query("UPDATE external_mcp_sources SET discovered_tools_cache = $1, tool_count = 1, last_discovered_at = now()")
+        .bind(&discovered)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let plan = crate::common::plan(&pool, &files).await;
+    let note = plan
+        .notes
+        .iter()
+        .find(|n| n.contains("github/search_code"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        note.contains(
+            "git's inputSchema differs from the one external source github/github-mcp discovered"
+        ) && note.contains("leave inputSchema out"),
+        "{:#?}",
+        plan.notes
+    );
+    // Git stating the discovered schema, or none: nothing to say.
+    let same = tool(
+        "  inputSchema: {type: object, properties: {query: {type: string}}, required: [query]}\n",
+    );
+    let none = tool("");
+    for t in [same, none] {
+        let files = repo(&[("github.yaml", PT_SERVER), ("search_code.yaml", &t)]);
+        let plan = crate::common::plan(&pool, &files).await;
+        assert!(
+            !plan.notes.iter().any(|n| n.contains("inputSchema differs")),
+            "{t}: {:#?}",
+            plan.notes
+        );
+    }
+}
