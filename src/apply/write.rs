@@ -211,6 +211,9 @@ async fn update_tools(
 ) -> Result<(), Error> {
     let mut t = ToolBatch::default();
     let mut versions = VersionBatch::default();
+    // Tools without a version row whose first one this apply writes: their
+    // state before the change is snapshotted first (see `update_versions`).
+    let mut snapshots: Vec<Uuid> = Vec::new();
     for c in chunk {
         let (Some(Object::Tool(tool)), Some(tc), Some(row_id)) = (&c.after, &c.tool, c.row_id)
         else {
@@ -219,6 +222,14 @@ async fn update_tools(
         let Some(row) = rows_by_id.get(&row_id) else {
             continue;
         };
+        let (before, after): (Vec<_>, Vec<_>) = tc
+            .versions
+            .iter()
+            .cloned()
+            .partition(|v| v.number <= row.current_version);
+        if !before.is_empty() {
+            snapshots.push(row_id);
+        }
         let cols = rows::approval_for_update(tc, row, cx.now, cx.notes);
         let version = tc
             .versions
@@ -234,8 +245,9 @@ async fn update_tools(
             None,
             source_of(cx, tool)?,
         );
-        versions.push(row_id, &rows::version_rows(tool, &tc.versions, false));
+        versions.push(row_id, &rows::version_rows(tool, &after, false));
     }
+    write_snapshots(tx, &snapshots).await?;
     batch(tx, t.id.len(), "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
                     tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
                     code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
@@ -249,6 +261,22 @@ async fn update_tools(
                       ttype, esid, etn)
               WHERE t.id = u.id", "updating tools", |q| q.bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.notes).bind(&t.name).bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)).await?;
     write_versions(tx, &versions).await
+}
+
+/// Inserts, for each of `tools` (none of which has a version row), its state
+/// as it is now as version `current_version`, "Initial version": the first
+/// version row MCPBox would hold had its import written one. `change_source`
+/// is MCPBox's `import`, the path that created that state (MCPBOX.md §2.4).
+async fn write_snapshots(tx: &mut PgConnection, tools: &[Uuid]) -> Result<(), Error> {
+    let ids: Vec<Uuid> = tools.iter().map(|_| Uuid::new_v4()).collect();
+    batch(tx, ids.len(),
+        "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+         SELECT u.id, t.id, t.current_version, t.name, t.description, t.enabled, t.timeout_ms, t.python_code, t.input_schema, $3, 'import'
+           FROM UNNEST($1::uuid[], $2::uuid[]) AS u(id, tid)
+           JOIN tools t ON t.id = u.tid",
+        "writing initial tool versions",
+        |q| q.bind(&ids).bind(tools).bind(crate::rules::versions::INITIAL_VERSION)).await?;
+    Ok(())
 }
 
 /// Inserts version rows of tools written just before (see [`VersionBatch`]).

@@ -189,3 +189,80 @@ async fn a_passthrough_schema_that_differs_from_discovery_is_named(pool: PgPool)
         );
     }
 }
+
+/// Issue 14.2: a pass-through tool MCPBox's admin UI imported (approved, no
+/// approver, `current_version` 1, no version row: MCPBOX.md §2.2, §4.4) that
+/// git then changes gets its state before the change as version 1 ("Initial
+/// version", source `import`) and the change as version 2, so its history
+/// reads 1..N and MCPBox's rollback to 1 finds the imported state.
+#[sqlx::test(migrations = false)]
+async fn a_passthrough_tools_first_version_row_is_a_snapshot_of_version_1(pool: PgPool) {
+    migrate(&pool).await;
+    let files = |description: &str| {
+        let tool = format!("apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {{name: search_code, server: github}}\nspec:\n  type: mcp_passthrough\n  externalSource: github-mcp\n  externalToolName: search_code\n  description: {description}\n  inputSchema: {{type: object, properties: {{}}}}\n");
+        repo(&[("github.yaml", PT_SERVER), ("search_code.yaml", &tool)])
+    };
+    // The server and source from git, then MCPBox's admin-UI import of the tool.
+    apply(&pool, &repo(&[("github.yaml", PT_SERVER)])).await;
+    sqlx::query(
+        "INSERT INTO tools (id, server_id, name, description, input_schema, enabled, tool_type, external_source_id, external_tool_name,
+                            current_version, approval_status)
+         SELECT gen_random_uuid(), s.id, 'search_code', 'Imported description', '{\"type\": \"object\", \"properties\": {}}', true,
+                'mcp_passthrough', e.id, 'search_code', 1, 'approved'
+           FROM servers s JOIN external_mcp_sources e ON e.server_id = s.id",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let plan = apply(&pool, &files("Search code from git")).await;
+    let versions: Vec<(i32, String)> = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.tool.as_ref())
+        .flat_map(|t| t.versions.iter().map(|v| (v.number, v.summary.clone())))
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            (1, "Initial version".to_string()),
+            (2, "Updated description".to_string())
+        ]
+    );
+    let rows: Vec<(i32, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT version_number, description, change_summary, change_source FROM tool_versions ORDER BY version_number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                1,
+                Some("Imported description".into()),
+                "Initial version".into(),
+                "import".into()
+            ),
+            (
+                2,
+                Some("Search code from git".into()),
+                "Updated description".into(),
+                "gitops".into()
+            ),
+        ]
+    );
+    let (current, status): (i32, String) =
+        sqlx::query_as("SELECT current_version, approval_status::text FROM tools")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((current, status.as_str()), (2, "approved"));
+    // The next change adds one row, no second snapshot.
+    apply(&pool, &files("Search code, again")).await;
+    let numbers: Vec<i32> =
+        sqlx::query_scalar("SELECT version_number FROM tool_versions ORDER BY version_number")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(numbers, vec![1, 2, 3]);
+}

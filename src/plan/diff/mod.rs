@@ -29,13 +29,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    Action, Bookkeeping, Cascade, Change, FieldChange, Plan, Summary, ToolChange, VersionWrite,
-    FORMAT_VERSION,
+    Action, Bookkeeping, Cascade, Change, FieldChange, Plan, Summary, ToolChange, FORMAT_VERSION,
 };
 use crate::desired::DesiredState;
 use crate::model::{Kind, Object, Secret, Setting, Tunnel};
 use crate::rules::approval::{self, Existing, Facts};
-use crate::rules::versions::change_summary;
 use crate::state::ActualState;
 use crate::values::Labelled;
 use caches::caches;
@@ -43,7 +41,7 @@ pub use change::{field_changes, KEY_FIELDS};
 use change::{request_change, simple_change, Outcome};
 use matcher::{network_bucket, scoped, Index, Matcher};
 pub use tunnels::activation;
-use versions::{create_versions, update_keys};
+use versions::{create_versions, update_keys, update_versions};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -546,16 +544,11 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                                 after: Some(Value::String(decision.status.label().into())),
                             });
                         }
-                        let keys = update_keys(&row.obj, t, auto_approve);
-                        let versions = if keys.is_empty() {
-                            Vec::new()
-                        } else {
-                            vec![VersionWrite {
-                                number: row.current_version + 1,
-                                summary: change_summary(&keys),
-                                keys,
-                            }]
-                        };
+                        let versions = update_versions(
+                            row.current_version,
+                            row.cascade.versions,
+                            update_keys(&row.obj, t, auto_approve),
+                        );
                         if !adopt && fields.is_empty() && decision.write.is_none() {
                             refresh(*kind, key, row.id, obj, pin_identity, &mut bookkeeping);
                             if decision.status != crate::rules::approval::Status::Approved
