@@ -435,6 +435,7 @@ fn resolve_other(doc: &Document) -> Vec<Object> {
                 out.push(Object::Module(Module {
                     name: module.name.clone(),
                     justification: module.justification.clone(),
+                    tool: module.tool.clone(),
                 }));
             }
         }

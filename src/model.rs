@@ -352,13 +352,43 @@ pub fn network_key(server: &str, tool: Option<&str>, host: &str, port: Option<i3
     }
 }
 
-/// An approved global module (an admin `module_requests` row).
+/// An approved module (a `module_requests` row): an admin's (global) or a
+/// tool's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Module {
     /// Module name.
     pub name: String,
     /// Justification.
     pub justification: String,
+    /// `server/tool` of a tool-originated row (an LLM's request, approved);
+    /// None for an admin row. Left out of the JSON when None, so admin rows
+    /// hash as they always have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+}
+
+impl Module {
+    /// `name`, with ` via server/tool` for a tool-originated row.
+    pub fn key(&self) -> String {
+        module_key(&self.name, self.tool.as_deref())
+    }
+
+    /// The server of a tool-originated row (the part of `tool` before its
+    /// last `/`; tool names hold no `/`).
+    pub fn server(&self) -> Option<&str> {
+        self.tool
+            .as_deref()
+            .and_then(|t| t.rsplit_once('/'))
+            .map(|(s, _)| s)
+    }
+}
+
+/// The natural key of a module row.
+pub fn module_key(name: &str, tool: Option<&str>) -> String {
+    match tool {
+        Some(t) => format!("{name} via {t}"),
+        None => name.to_string(),
+    }
 }
 
 /// A plain MCPBox setting.
@@ -415,7 +445,7 @@ impl Object {
             Object::Source(s) => s.key(),
             Object::Tool(t) => t.key(),
             Object::Network(n) => n.key(),
-            Object::Module(m) => m.name.clone(),
+            Object::Module(m) => m.key(),
             Object::Setting(s) => s.key.clone(),
             Object::Tunnel(t) => t.name.clone(),
         }

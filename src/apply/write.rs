@@ -211,6 +211,9 @@ async fn update_tools(
 ) -> Result<(), Error> {
     let mut t = ToolBatch::default();
     let mut versions = VersionBatch::default();
+    // Tools without a version row whose first one this apply writes: their
+    // state before the change is snapshotted first (see `update_versions`).
+    let mut snapshots: Vec<Uuid> = Vec::new();
     for c in chunk {
         let (Some(Object::Tool(tool)), Some(tc), Some(row_id)) = (&c.after, &c.tool, c.row_id)
         else {
@@ -219,6 +222,14 @@ async fn update_tools(
         let Some(row) = rows_by_id.get(&row_id) else {
             continue;
         };
+        let (before, after): (Vec<_>, Vec<_>) = tc
+            .versions
+            .iter()
+            .cloned()
+            .partition(|v| v.number <= row.current_version);
+        if !before.is_empty() {
+            snapshots.push(row_id);
+        }
         let cols = rows::approval_for_update(tc, row, cx.now, cx.notes);
         let version = tc
             .versions
@@ -234,8 +245,9 @@ async fn update_tools(
             None,
             source_of(cx, tool)?,
         );
-        versions.push(row_id, &rows::version_rows(tool, &tc.versions, false));
+        versions.push(row_id, &rows::version_rows(tool, &after, false));
     }
+    write_snapshots(tx, &snapshots).await?;
     batch(tx, t.id.len(), "UPDATE tools t SET name = u.name, description = u.descr, input_schema = u.schema, enabled = u.enabled, timeout_ms = u.timeout,
                     tool_type = u.ttype::tool_type, python_code = u.code, external_source_id = u.esid, external_tool_name = u.etn,
                     code_dependencies = CASE WHEN u.deps IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.deps))::varchar[] END,
@@ -249,6 +261,22 @@ async fn update_tools(
                       ttype, esid, etn)
               WHERE t.id = u.id", "updating tools", |q| q.bind(&t.id).bind(&t.description).bind(&t.schema).bind(&t.enabled).bind(&t.timeout).bind(&t.code).bind(&t.deps).bind(&t.version).bind(&t.status).bind(&t.requested_at).bind(&t.approved_at).bind(&t.approved_by).bind(&t.rejection_reason).bind(&t.notes).bind(&t.name).bind(&t.tool_type).bind(&t.source_id).bind(&t.external_tool_name)).await?;
     write_versions(tx, &versions).await
+}
+
+/// Inserts, for each of `tools` (none of which has a version row), its state
+/// as it is now as version `current_version`, "Initial version": the first
+/// version row MCPBox would hold had its import written one. `change_source`
+/// is MCPBox's `import`, the path that created that state (MCPBOX.md §2.4).
+async fn write_snapshots(tx: &mut PgConnection, tools: &[Uuid]) -> Result<(), Error> {
+    let ids: Vec<Uuid> = tools.iter().map(|_| Uuid::new_v4()).collect();
+    batch(tx, ids.len(),
+        "INSERT INTO tool_versions (id, tool_id, version_number, name, description, enabled, timeout_ms, python_code, input_schema, change_summary, change_source)
+         SELECT u.id, t.id, t.current_version, t.name, t.description, t.enabled, t.timeout_ms, t.python_code, t.input_schema, $3, 'import'
+           FROM UNNEST($1::uuid[], $2::uuid[]) AS u(id, tid)
+           JOIN tools t ON t.id = u.tid",
+        "writing initial tool versions",
+        |q| q.bind(&ids).bind(tools).bind(crate::rules::versions::INITIAL_VERSION)).await?;
+    Ok(())
 }
 
 /// Inserts version rows of tools written just before (see [`VersionBatch`]).
@@ -324,21 +352,37 @@ pub(super) async fn network(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(
     Ok(())
 }
 
-/// Creates and updates approved admin `module_requests` rows (`server_id` NULL).
+/// Creates and updates approved `module_requests` rows: admin rows
+/// (`tool_id` and `server_id` NULL, requested by the reviewer, as MCPBox's
+/// admin add) and tools' rows (`tool_id` and the tool's server, requested_by
+/// NULL: an LLM's request as MCPBox's admin approval leaves it).
 pub(super) async fn modules(tx: &mut PgConnection, cx: &Context<'_>) -> Result<(), Error> {
     {
-        let (mut id, mut name, mut just) = (vec![], vec![], vec![]);
+        let (mut id, mut tid, mut sid, mut name, mut just, mut requested_by) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
         for c in cx.by(Kind::Module, Action::Create) {
             let Some(Object::Module(m)) = &c.after else {
                 continue;
             };
             id.push(cx.ids.row(Kind::Module, &c.key)?);
+            match (&m.tool, m.server()) {
+                (Some(tool), Some(server)) => {
+                    tid.push(Some(cx.ids.tool_of(c, tool)?));
+                    sid.push(Some(cx.ids.server_of(c, server)?));
+                    requested_by.push(None);
+                }
+                _ => {
+                    tid.push(None);
+                    sid.push(None);
+                    requested_by.push(Some(cx.reviewer.to_string()));
+                }
+            }
             name.push(m.name.clone());
             just.push(m.justification.clone());
         }
         batch(tx, id.len(), "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by, rejection_reason)
-                 SELECT u.id, NULL, NULL, u.name, u.just, $5, 'approved'::request_status, $4, $5, NULL
-                   FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, name, just)", "creating module requests", |q| q.bind(&id).bind(&name).bind(&just).bind(cx.now).bind(cx.reviewer)).await?;
+                 SELECT u.id, u.tid, u.sid, u.name, u.just, u.rb, 'approved'::request_status, $7, $8, NULL
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[]) AS u(id, tid, sid, name, just, rb)", "creating module requests", |q| q.bind(&id).bind(&tid).bind(&sid).bind(&name).bind(&just).bind(&requested_by).bind(cx.now).bind(cx.reviewer)).await?;
         let (id, just) = request_updates(cx, Kind::Module)?;
         approve_requests(tx, cx, "module_requests", &id, &just).await?;
     }

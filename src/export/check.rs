@@ -163,8 +163,8 @@ mod tests {
         );
         assert!(!e.files.files.contains_key("servers/svc/tools/ok.py"));
         assert_eq!(
-            e.adoptions, 8,
-            "svc, draft, rejected, no_timeout, one host, a module, two settings"
+            e.adoptions, 9,
+            "svc, draft, rejected, no_timeout, one host, two modules, two settings"
         );
     }
 }

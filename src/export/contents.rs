@@ -71,7 +71,8 @@ pub(super) struct Selection {
     /// By (server, source name).
     pub(super) sources: BTreeMap<(String, String), SourceOut>,
     pub(super) tools: BTreeMap<(String, String), ToolOut>,
-    pub(super) modules: BTreeMap<String, String>,
+    /// By module key (`name`, or `name via server/tool` for a tool's).
+    pub(super) modules: BTreeMap<String, crate::model::Module>,
     pub(super) settings: BTreeMap<String, SettingOut>,
     pub(super) tunnels: BTreeMap<String, TunnelOut>,
     pub(super) module_notes: Vec<String>,
@@ -173,6 +174,16 @@ impl Selection {
                     });
                     for k in gone {
                         self.drop_item(&Item::Network(s.clone(), k), "its tool is not exported");
+                    }
+                    let tool = format!("{s}/{t}");
+                    let gone: Vec<String> = self
+                        .modules
+                        .iter()
+                        .filter(|(_, m)| m.tool.as_deref() == Some(tool.as_str()))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in gone {
+                        self.drop_item(&Item::Module(k), "its tool is not exported");
                     }
                 }
             }

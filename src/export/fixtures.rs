@@ -93,13 +93,15 @@ pub(super) fn network(
     }
 }
 
-pub(super) fn module(n: u128, name: &str, tool: Option<Uuid>, status: &str) -> ModuleRow {
+/// A module row; `tool` is a tool's (id, `server/tool`) for a tool's request.
+pub(super) fn module(n: u128, name: &str, tool: Option<(Uuid, &str)>, status: &str) -> ModuleRow {
     ModuleRow {
         id: id(n),
-        tool_id: tool,
+        tool_id: tool.map(|(id, _)| id),
         obj: crate::model::Module {
             name: name.into(),
             justification: format!("needs {name}"),
+            tool: tool.map(|(_, key)| key.to_string()),
         },
         status: status.into(),
     }
@@ -192,7 +194,7 @@ pub(super) fn state() -> ActualState {
     state.modules = vec![
         module(40, "ipaddress", None, "approved"),
         module(41, "yaml", None, "rejected"),
-        module(42, "requests", Some(id(11)), "approved"),
+        module(42, "requests", Some((id(11), "svc/draft")), "approved"),
     ];
     state.settings = vec![
         setting(50, "tool_approval_mode", "require_approval"),

@@ -157,9 +157,15 @@ pub(super) fn network_problem(n: &Network) -> Option<String> {
     credential_in("justification", Some(&n.justification))
 }
 
-pub(super) fn module_problem(name: &str, justification: &str) -> Option<String> {
-    if !is_module_name(name) || name.len() > limits::MODULE_NAME {
-        return Some("its name is not a dotted Python identifier of at most 128 characters (the Modules kind holds admin modules)".into());
+/// Why a module row cannot be an entry: an admin entry's name follows MCPBox's
+/// admin rule; a tool's (`tool` set) only needs to be non-empty, as MCPBox's
+/// LLM path accepts.
+pub(super) fn module_problem(name: &str, justification: &str, tool: bool) -> Option<String> {
+    if tool && name.trim().is_empty() {
+        return Some("its name is empty".into());
+    }
+    if !tool && (!is_module_name(name) || name.len() > limits::MODULE_NAME) {
+        return Some("its name is not a dotted Python identifier of at most 128 characters (MCPBox's rule for admin modules)".into());
     }
     if justification.trim().is_empty() {
         return Some("its justification is empty".into());

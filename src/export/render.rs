@@ -247,10 +247,11 @@ pub(super) fn render(
 
     if !sel.modules.is_empty() || !sel.module_notes.is_empty() {
         let mut spec = ModulesSpec::default();
-        for (name, justification) in &sel.modules {
+        for m in sel.modules.values() {
             spec.modules.push(ModuleEntry {
-                name: name.clone(),
-                justification: justification.clone(),
+                name: m.name.clone(),
+                justification: m.justification.clone(),
+                tool: m.tool.clone(),
             });
         }
         let doc = Doc {

@@ -280,43 +280,46 @@ fn select_network(
     }
 }
 
-/// Approved admin module rows become entries; tools' requests stay MCPBox's.
+/// Approved module rows become entries: an admin's as they are, a tool's with
+/// `tool:` when its tool is exported; requests not approved stay MCPBox's.
 fn select_modules(actual: &ActualState, owned_ids: &HashSet<Uuid>, sel: &mut Selection) {
     let mut groups: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for m in &actual.modules {
-        let object = format!("module `{}`", shown(&m.obj.name));
-        if m.tool_id.is_some() {
-            if m.status == "approved" {
-                sel.lose(
-                    At::Modules,
-                    format!("{object} approved for a tool"),
-                    "the Modules kind holds admin modules only; a database rebuilt from the export lacks it".into(),
-                );
-            } else {
-                let line = format!("{} request of a tool for {object}", m.status);
-                sel.leave(
-                    At::Modules,
-                    &format!("{} module request(s) of tools", m.status),
-                    line,
-                );
-            }
-            continue;
-        }
+        let object = format!("module `{}`", shown(&m.obj.key()));
         if m.status != "approved" {
-            let what = format!("{} module request(s)", m.status);
-            let line = format!("{} admin request for {object}", m.status);
+            let (what, line) = match m.tool_id {
+                Some(_) => (
+                    format!("{} module request(s) of tools", m.status),
+                    format!("{} request of a tool for {object}", m.status),
+                ),
+                None => (
+                    format!("{} module request(s)", m.status),
+                    format!("{} admin request for {object}", m.status),
+                ),
+            };
             sel.leave(At::Modules, &what, line);
             continue;
         }
-        if let Some(why) = module_problem(&m.obj.name, &m.obj.justification) {
+        let tool_exported = match (&m.obj.tool, m.tool_id) {
+            (Some(t), _) => t
+                .rsplit_once('/')
+                .is_some_and(|(s, t)| sel.tools.contains_key(&(s.to_string(), t.to_string()))),
+            (None, Some(_)) => false,
+            (None, None) => true,
+        };
+        if !tool_exported {
+            sel.skip(At::Modules, object, "its tool is not exported".into());
+            continue;
+        }
+        if let Some(why) = module_problem(&m.obj.name, &m.obj.justification, m.tool_id.is_some()) {
             sel.skip(At::Modules, object, why);
             continue;
         }
-        groups.entry(m.obj.name.clone()).or_default().push(m);
+        groups.entry(m.obj.key()).or_default().push(m);
     }
-    for (name, rows) in groups {
-        if let Some(row) = representative(actual, owned_ids, Kind::Module, &name, &rows, |r| r.id) {
-            sel.modules.insert(name, row.obj.justification.clone());
+    for (key, rows) in groups {
+        if let Some(row) = representative(actual, owned_ids, Kind::Module, &key, &rows, |r| r.id) {
+            sel.modules.insert(key, row.obj.clone());
         }
     }
 }

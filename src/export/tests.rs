@@ -34,15 +34,15 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
         (0, 0, 0)
     );
     // svc, API_TOKEN, ok, draft, rejected, no_timeout, 2 network entries,
-    // ipaddress, 2 settings.
+    // ipaddress, requests (draft's), 2 settings.
     assert_eq!(
         plan.summary.adopt,
-        11,
+        12,
         "{:#?}",
         plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>()
     );
     assert!(plan.caches.is_empty(), "{:?}", plan.caches);
-    assert_eq!(e.adoptions, 11);
+    assert_eq!(e.adoptions, 12);
     assert_eq!(
         e.counts,
         Counts {
@@ -51,7 +51,7 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
             pinned: 1,
             secrets: 1,
             network: 2,
-            modules: 1,
+            modules: 2,
             settings: 2,
             sources: 0,
             tunnels: 0,
@@ -146,13 +146,12 @@ fn exports_every_kind_and_plans_as_adoptions_only() {
     // NULL on a server whose default is not 30000: stated as `inherit`.
     assert!(text(&e, "servers/svc/tools/no_timeout.yaml").contains("timeoutMs: inherit"));
     let lost: Vec<&str> = e.lost.iter().map(|s| s.object.as_str()).collect();
-    assert_eq!(
-        lost,
-        [
-            "tool `svc/draft`",
-            "tool `svc/rejected`",
-            "module `requests` approved for a tool"
-        ]
+    assert_eq!(lost, ["tool `svc/draft`", "tool `svc/rejected`"]);
+    // A module approved for a tool is an entry naming the tool (issue 14.1).
+    assert!(
+        text(&e, MODULES_FILE).contains("tool: svc/draft"),
+        "{}",
+        text(&e, MODULES_FILE)
     );
     let proxy = e
         .skipped
@@ -214,7 +213,7 @@ fn stale_caches_are_reported_not_refused() {
     let mut actual = state();
     actual.servers[0].allowed_hosts = vec!["stale.example.com".into()];
     let e = export(&actual, &Options::default()).unwrap();
-    assert_eq!((e.stale_caches, e.adoptions), (1, 11));
+    assert_eq!((e.stale_caches, e.adoptions), (1, 12));
     assert!(
         e.notes
             .iter()

@@ -353,15 +353,29 @@ pub struct ModulesSpec {
 /// One approved module.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+// MCPBox's admin rule for names applies to entries without `tool` only.
+#[schemars(extend(
+    "if" = {"not": {"required": ["tool"]}},
+    "then" = {"properties": {"name": {
+        "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$",
+        "maxLength": limits::MODULE_NAME
+    }}}
+))]
 pub struct ModuleEntry {
-    /// Module name, e.g. `xml.etree.ElementTree` (a dotted Python identifier).
-    #[schemars(
-        regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$"),
-        length(max = limits::MODULE_NAME)
-    )]
+    /// Module name, e.g. `xml.etree.ElementTree`: a dotted Python identifier of
+    /// at most 128 characters for an admin entry (MCPBox's admin rule); any
+    /// non-empty name for an entry with `tool` (MCPBox's LLM path checks no
+    /// syntax, so `python-dateutil` is one).
+    #[schemars(length(min = 1, max = limits::NAME))]
     pub name: String,
     /// Why it is needed.
     pub justification: String,
+    /// Makes the entry tool-originated, in the shape of an LLM's module request
+    /// an admin approved (`tool_id` and the tool's server set): `SERVER/TOOL`,
+    /// a Tool in git. Absent: an admin entry (`server_id` NULL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[^/]+/[^/]+$"))]
+    pub tool: Option<String>,
 }
 
 /// `kind: Settings` — MCPBox settings as key → plain value.

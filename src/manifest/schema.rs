@@ -887,5 +887,12 @@ mod tests {
         let modules = "apiVersion: mcpbox/v1\nkind: Modules\nmetadata: {name: p}\nspec: {modules: [{name: xml.etree, justification: j}]}\n";
         assert!(valid(&m, modules));
         assert!(!valid(&m, &modules.replace("xml.etree", "py-yaml")));
+        // A tool's entry takes any name, as MCPBox's LLM path does.
+        let tools = modules.replace("justification: j}", "justification: j, tool: s/t}");
+        assert!(valid(&m, &tools.replace("xml.etree", "py-yaml")));
+        assert!(!valid(
+            &m,
+            &modules.replace("justification: j}", "justification: j, tool: t}")
+        ));
     }
 }

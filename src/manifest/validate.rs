@@ -92,7 +92,7 @@ pub fn validate_with(
         literals: Vec::new(),
     };
     let ix = index(&mut c, files, docs, unloaded);
-    let mut modules: BTreeSet<&str> = BTreeSet::new();
+    let mut modules: BTreeSet<(&str, Option<&str>)> = BTreeSet::new();
     let mut settings: BTreeSet<&str> = BTreeSet::new();
     for doc in docs {
         match &doc.doc {
@@ -102,7 +102,7 @@ pub fn validate_with(
                 check_source(&mut c, doc, src, &|n: &str| ix.has_server(n), &ix.secrets)
             }
             Document::Tunnel(t) => check_tunnel(&mut c, doc, t),
-            Document::Modules(m) => check_modules(&mut c, doc, m, &mut modules),
+            Document::Modules(m) => check_modules(&mut c, doc, m, &ix, &mut modules),
             Document::Settings(s) => check_settings(&mut c, doc, s, &mut settings),
         }
     }
@@ -522,16 +522,20 @@ fn check_tunnel(c: &mut Checker<'_>, doc: &Loaded, t: &Doc<Metadata, TunnelSpec>
     check_value_from(c, doc, "spec.token.valueFrom", &t.spec.token.value_from);
 }
 
-/// The Modules document: each module's name and justification, once across files.
+/// The Modules document: each module's name, justification and tool, once
+/// across files (an admin entry and a tool's entry for the same module are two).
 fn check_modules<'a>(
     c: &mut Checker<'_>,
     doc: &Loaded,
     m: &'a Doc<Metadata, ModulesSpec>,
-    modules: &mut BTreeSet<&'a str>,
+    ix: &Index<'_>,
+    modules: &mut BTreeSet<(&'a str, Option<&'a str>)>,
 ) {
     for (i, module) in m.spec.modules.iter().enumerate() {
         let p = format!("spec.modules[{i}]");
-        if !is_module_name(&module.name) || module.name.len() > limits::MODULE_NAME {
+        if let Some(tool) = &module.tool {
+            check_module_tool(c, doc, &p, &module.name, tool, ix);
+        } else if !is_module_name(&module.name) || module.name.len() > limits::MODULE_NAME {
             c.push(
                 doc,
                 Code::InvalidName,
@@ -552,15 +556,51 @@ fn check_modules<'a>(
                 "say why tools need this module",
             );
         }
-        if !modules.insert(&module.name) {
+        if !modules.insert((&module.name, module.tool.as_deref())) {
             c.push(
                 doc,
                 Code::Duplicate,
                 &format!("{p}.name"),
-                format!("module `{}` is listed twice", module.name),
-                "list each module once",
+                format!(
+                    "module `{}` is listed twice",
+                    crate::model::module_key(&module.name, module.tool.as_deref())
+                ),
+                "list each module once (per tool, for entries with `tool`)",
             );
         }
+    }
+}
+
+/// A tool's module entry: the name as MCPBox's LLM path accepts it (any
+/// non-empty name up to the column's 255), and `tool` naming a Tool in git.
+fn check_module_tool(
+    c: &mut Checker<'_>,
+    doc: &Loaded,
+    p: &str,
+    name: &str,
+    tool: &str,
+    ix: &Index<'_>,
+) {
+    if name.trim().is_empty() || name.chars().count() > limits::NAME {
+        c.push(
+            doc,
+            Code::InvalidName,
+            &format!("{p}.name"),
+            format!("module name `{name}` is empty or longer than 255 characters"),
+            "use the name the tool imports or installs, e.g. `pyyaml`",
+        );
+    }
+    let known = tool
+        .rsplit_once('/')
+        .is_some_and(|(server, t)| ix.has_tool(server, t));
+    if !known {
+        c.push(
+            doc,
+            Code::DanglingReference,
+            &format!("{p}.tool"),
+            format!("module entry names tool `{tool}`, which is not a Tool in git"),
+            "write `tool: SERVER/TOOL` naming a Tool of the repository, or leave `tool` out for an admin entry",
+        );
     }
 }
 
@@ -1032,6 +1072,41 @@ mod tests {
         assert!(codes.contains(&Code::OutOfRange));
         assert!(codes.contains(&Code::InvalidValue));
         assert!(d.iter().all(|d| d.location.line >= 3), "{d:?}");
+    }
+
+    /// Issue 14.1: a module entry's `tool` names a Tool in git as SERVER/TOOL
+    /// (error at the entry's `tool`); a tool's module name is as free as
+    /// MCPBox's LLM path allows, an admin's is not; an admin entry and a
+    /// tool's entry for the same module are two entries.
+    #[test]
+    fn module_entries_with_a_tool() {
+        let tool = "apiVersion: mcpbox/v1\nkind: Tool\nmetadata: {name: t, server: s}\nspec:\n  code: \"async def main():\\n    return 1\\n\"\n";
+        let modules = "apiVersion: mcpbox/v1\nkind: Modules\nmetadata: {name: m}\nspec:\n  modules:\n    - {name: python-dateutil, justification: dates, tool: s/t}\n    - {name: pyyaml, justification: yaml, tool: s/t}\n    - {name: pyyaml, justification: yaml}\n    - {name: toml, justification: toml, tool: s/nope}\n    - {name: py-toml, justification: toml}\n";
+        let d = check(&[
+            (
+                "s.yaml",
+                "apiVersion: mcpbox/v1\nkind: Server\nmetadata: {name: s}\nspec: {}\n",
+            ),
+            ("t.yaml", tool),
+            ("m.yaml", modules),
+        ]);
+        let got: Vec<(Code, usize, usize)> = d
+            .iter()
+            .map(|d| (d.code, d.location.line, d.location.column))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Code::DanglingReference, 9, 47),
+                (Code::InvalidName, 10, 14)
+            ],
+            "{d:?}"
+        );
+        assert!(d[0].message.contains("`s/nope`"), "{}", d[0].message);
+        assert!(d[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("SERVER/TOOL")));
     }
 
     #[test]

@@ -117,6 +117,20 @@ fn unapproved_by(existing: &Existing<'_>) -> String {
     }
 }
 
+/// Why an approved tool whose content is unchanged is approved, in the words of
+/// the MCPBox transition that wrote its `approved_by` (MCPBOX.md §2.2): an
+/// admin's approve records the admin, auto mode records `auto_approve`, and the
+/// admin UI's import of external tools approves with `approved_by` NULL.
+fn approved_unchanged(approved_by: Option<&str>) -> String {
+    match approved_by {
+        Some(AUTO_APPROVE_BY) => {
+            "approved (unchanged; approved by MCPBox's auto_approve mode)".to_string()
+        }
+        Some(by) => format!("approved (unchanged; approved by {by})"),
+        None => "approved (unchanged; approved in MCPBox without an approver, as its admin UI's import of external tools does)".to_string(),
+    }
+}
+
 /// Everything the rule looks at.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
@@ -229,16 +243,15 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                 write: None,
                 status: current,
                 stale_pin,
-                reason: format!(
-                    "approved (unchanged; approved by {})",
-                    existing.approved_by.unwrap_or("unknown")
-                ),
+                reason: approved_unchanged(existing.approved_by),
             };
         }
-        let what = if current == Status::Rejected {
-            "rejected".to_string()
-        } else {
-            unapproved_by(existing)
+        let what = match current {
+            Status::Rejected => "rejected".to_string(),
+            // No MCPBox transition leads from approved back to draft; say
+            // what the row says rather than guess a transition.
+            Status::Draft => "a draft".to_string(),
+            _ => unapproved_by(existing),
         };
         return Decision {
             write: None,
@@ -255,10 +268,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         status: current,
         stale_pin,
         reason: match current {
-            Status::Approved => format!(
-                "approved (unchanged; approved by {})",
-                existing.approved_by.unwrap_or("unknown")
-            ),
+            Status::Approved => approved_unchanged(existing.approved_by),
             other => format!("{} (unchanged)", other.label()),
         },
     }
@@ -489,6 +499,26 @@ mod tests {
             Some(existing(Status::Rejected, false, Some(Some(id.as_str())))),
         ));
         assert_eq!(d.status, Status::Approved);
+    }
+
+    /// Issue 14.4: an unchanged approval names the MCPBox transition that
+    /// wrote its `approved_by`, never an "unknown" approver.
+    #[test]
+    fn an_unchanged_approval_names_who_approved_it_in_mcpbox() {
+        let reason = |by: Option<&'static str>| {
+            let mut e = existing(Status::Approved, false, Some(None));
+            e.approved_by = by;
+            decide(&facts(None, Some(e))).reason
+        };
+        assert_eq!(reason(Some("bob")), "approved (unchanged; approved by bob)");
+        assert!(
+            reason(Some(AUTO_APPROVE_BY)).contains("MCPBox's auto_approve mode"),
+            "{}",
+            reason(Some(AUTO_APPROVE_BY))
+        );
+        let imported = reason(None);
+        assert!(imported.contains("without an approver"), "{imported}");
+        assert!(!imported.contains("unknown"), "{imported}");
     }
 
     #[test]

@@ -277,13 +277,18 @@ pub async fn read(conn: &mut PgConnection) -> Result<ActualState, Error> {
         .fetch_all(&mut *conn)
         .await
         .map_err(query_error("module_requests"))?;
+    // A tool's request names its tool as `server/tool` (its key).
+    let tool_keys: HashMap<Uuid, String> =
+        state.tools.iter().map(|t| (t.id, t.obj.key())).collect();
     for r in rows {
+        let tool_id: Option<Uuid> = r.get("tool_id");
         state.modules.push(ModuleRow {
             id: r.get("id"),
-            tool_id: r.get("tool_id"),
+            tool_id,
             obj: Module {
                 name: r.get("module_name"),
                 justification: r.get("justification"),
+                tool: tool_id.and_then(|t| tool_keys.get(&t).cloned()),
             },
             status: r.get("status"),
         });

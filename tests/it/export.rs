@@ -191,6 +191,23 @@ async fn populate(pool: &PgPool) {
          VALUES ($1, NULL, NULL, 'yaml', 'Manually added by admin', 'admin', 'rejected', now(), 'admin', 'not needed')",
     )
     .bind(Uuid::new_v4()).execute(pool).await.unwrap();
+    // An LLM's module request for `tuned`, approved (MCPBOX.md §3.1: the tool and
+    // its server, no requester). Its reviewer is the export's: no manifest
+    // carries who reviewed a request, so a rebuilt one names the reviewer.
+    sqlx::query(
+        "INSERT INTO module_requests (id, tool_id, server_id, module_name, justification, requested_by, status, reviewed_at, reviewed_by)
+         VALUES ($1, $2, $3, 'python-dateutil', 'parse dates', NULL, 'approved', now(), $4)",
+    )
+    .bind(Uuid::new_v4()).bind(tuned).bind(weather).bind(REVIEWER).execute(pool).await.unwrap();
+    // … and MCPBox's approval re-syncs the module cache (§3.5: the name and its
+    // derived names, code-point order).
+    sqlx::query(
+        "UPDATE global_config SET allowed_modules = (SELECT array_agg(m ORDER BY m COLLATE \"C\")
+                                                       FROM (SELECT DISTINCT unnest(allowed_modules || '{python-dateutil,python_dateutil,python}'::varchar[]) AS m) d),
+                                  updated_at = now()
+          WHERE config_key = 'main'",
+    )
+    .execute(pool).await.unwrap();
     // A secret value (any bytes: it is never read here) and settings MCPBox writes,
     // one of them encrypted as MCPBox encrypts settings.
     sqlx::query("UPDATE server_secrets SET encrypted_value = '\\x00010203040506070809'::bytea, updated_at = now() WHERE key_name = 'GITHUB_TOKEN'")
@@ -325,8 +342,9 @@ async fn rows(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
                                        FROM network_access_requests n JOIN servers s ON s.id = n.server_id LEFT JOIN tools t ON t.id = n.tool_id
                                       WHERE n.status = 'approved'"),
         ("module_requests", "SELECT m.module_name, m.justification, m.requested_by, m.status, m.reviewed_by, m.rejection_reason,
-                                    m.tool_id IS NULL AS admin, m.server_id IS NULL AS global
-                               FROM module_requests m WHERE m.status = 'approved'"),
+                                    m.tool_id IS NULL AS admin, m.server_id IS NULL AS global, t.name AS tool,
+                                    m.server_id IS NOT DISTINCT FROM t.server_id AS tool_server
+                               FROM module_requests m LEFT JOIN tools t ON t.id = m.tool_id WHERE m.status = 'approved'"),
         // An encrypted value differs by its random IV: compared decrypted, aside.
         ("settings", "SELECT key, CASE WHEN encrypted THEN NULL ELSE value END AS value, encrypted, description FROM settings"),
         ("global_config", "SELECT config_key, allowed_modules FROM global_config"),
@@ -428,6 +446,8 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
         lost.contains(&"tool `weather/llm_rejected`") && lost.contains(&"tool `github/gh_draft`"),
         "{lost:?}"
     );
+    // A module approved for a tool is an entry naming it (issue 14.1).
+    assert!(!lost.iter().any(|l| l.contains("module")), "{lost:?}");
     let (c, rows_before) = (e.counts, rows(&pool).await);
     assert_eq!((c.sources, c.tunnels), (3, 2), "{c:?}");
     assert_eq!(
@@ -489,6 +509,11 @@ async fn export_adopts_applies_as_a_no_op_and_rebuilds_an_empty_mcpbox(pool: PgP
     for want in ["timeoutMs: 7000", "enabled: false", "- httpx", "- pyyaml"] {
         assert!(tuned.contains(want), "{want}: {tuned}");
     }
+    let modules = std::fs::read_to_string(dir.path().join(export::MODULES_FILE)).unwrap();
+    assert!(
+        modules.contains("name: python-dateutil") && modules.contains("tool: weather/tuned"),
+        "{modules}"
+    );
     let jot = std::fs::read_to_string(dir.path().join("servers/notes/tools/jot.yaml")).unwrap();
     assert!(
         jot.contains("inputSchema") && jot.contains("timeoutMs: 45000"),

@@ -12,6 +12,7 @@ mod daemon;
 mod everyday;
 mod export;
 mod fake_sandbox;
+mod fidelity;
 mod fuzz;
 mod git;
 mod kinds;

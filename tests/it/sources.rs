@@ -225,14 +225,19 @@ async fn sources_and_passthrough_tools_are_written_as_mcpbox_writes_them(pool: P
     let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fields, vec!["description", "input_schema"]);
     let tool = change.tool.as_ref().unwrap();
+    // An update writes a version, as MCPBox's update does; the tool had none
+    // (MCPBox's import writes none), so its state before is version 1 first.
+    let summaries: Vec<(i32, &str)> = tool
+        .versions
+        .iter()
+        .map(|v| (v.number, v.summary.as_str()))
+        .collect();
     assert_eq!(
-        tool.versions.len(),
-        1,
-        "an update writes a version, as MCPBox's update does"
-    );
-    assert_eq!(
-        tool.versions[0].summary,
-        "Updated description and input_schema"
+        summaries,
+        vec![
+            (1, "Initial version"),
+            (2, "Updated description and input_schema")
+        ]
     );
     assert!(
         tool.approval.write.is_none(),
@@ -252,18 +257,22 @@ async fn sources_and_passthrough_tools_are_written_as_mcpbox_writes_them(pool: P
     assert_eq!(r.get::<serde_json::Value, _>("input_schema"), schema);
     assert_eq!(r.get::<i32, _>("current_version"), 2);
     assert_eq!(r.get::<String, _>("s"), "approved");
-    let v: (i32, String, String) =
-        sqlx::query_as("SELECT version_number, change_summary, change_source FROM tool_versions")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let v: Vec<(i32, String, String)> = sqlx::query_as(
+        "SELECT version_number, change_summary, change_source FROM tool_versions ORDER BY version_number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(
         v,
-        (
-            2,
-            "Updated description and input_schema".into(),
-            "gitops".into()
-        )
+        vec![
+            (1, "Initial version".into(), "import".into()),
+            (
+                2,
+                "Updated description and input_schema".into(),
+                "gitops".into()
+            )
+        ]
     );
     assert!(!crate::common::plan(&pool, &v1).await.has_changes());
 

@@ -29,13 +29,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    Action, Bookkeeping, Cascade, Change, FieldChange, Plan, Summary, ToolChange, VersionWrite,
-    FORMAT_VERSION,
+    Action, Bookkeeping, Cascade, Change, FieldChange, Plan, Summary, ToolChange, FORMAT_VERSION,
 };
 use crate::desired::DesiredState;
 use crate::model::{Kind, Object, Secret, Setting, Tunnel};
 use crate::rules::approval::{self, Existing, Facts};
-use crate::rules::versions::change_summary;
 use crate::state::ActualState;
 use crate::values::Labelled;
 use caches::caches;
@@ -43,7 +41,7 @@ pub use change::{field_changes, KEY_FIELDS};
 use change::{request_change, simple_change, Outcome};
 use matcher::{network_bucket, scoped, Index, Matcher};
 pub use tunnels::activation;
-use versions::{create_versions, update_keys};
+use versions::{create_versions, update_keys, update_versions};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -546,16 +544,11 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                                 after: Some(Value::String(decision.status.label().into())),
                             });
                         }
-                        let keys = update_keys(&row.obj, t, auto_approve);
-                        let versions = if keys.is_empty() {
-                            Vec::new()
-                        } else {
-                            vec![VersionWrite {
-                                number: row.current_version + 1,
-                                summary: change_summary(&keys),
-                                keys,
-                            }]
-                        };
+                        let versions = update_versions(
+                            row.current_version,
+                            row.cascade.versions,
+                            update_keys(&row.obj, t, auto_approve),
+                        );
                         if !adopt && fields.is_empty() && decision.write.is_none() {
                             refresh(*kind, key, row.id, obj, pin_identity, &mut bookkeeping);
                             if decision.status != crate::rules::approval::Status::Approved
@@ -644,32 +637,54 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
                 })
             }
             Object::Module(md) => {
-                let mut found = m.find_request(
-                    *kind,
-                    key,
-                    &ix_modules,
-                    &md.name,
-                    |r| r.id,
-                    |r| r.status.as_str(),
-                    |r| r.tool_id.is_none() && r.obj.name == md.name,
-                )?;
+                // A tool's entry matches its tool's rows (an LLM's request,
+                // approved or pending: adopted and approved in place); a tool
+                // that is new can only get a new row.
+                let tid = md
+                    .tool
+                    .as_ref()
+                    .map(|t| tool_ids.get(t.as_str()).copied().flatten());
+                let mut found = match tid {
+                    Some(None) => None,
+                    _ => m.find_request(
+                        *kind,
+                        key,
+                        &ix_modules,
+                        &md.name,
+                        |r| r.id,
+                        |r| r.status.as_str(),
+                        |r| r.tool_id == tid.flatten() && r.obj.name == md.name,
+                    )?,
+                };
                 // No admin row: an LLM's pending request for the module (a
                 // tool's) is adopted and approved in place, as MCPBox's admin
-                // approval does, instead of a second, admin row beside it.
-                if found.is_none() {
+                // approval does, instead of a second, admin row beside it —
+                // unless git lists that tool's entry itself.
+                if found.is_none() && md.tool.is_none() {
                     found = m.find(
                         *kind,
                         key,
                         &ix_modules,
                         &md.name,
                         |r| r.id,
-                        |r| r.tool_id.is_some() && r.status == "pending" && r.obj.name == md.name,
+                        |r| {
+                            r.tool_id.is_some()
+                                && r.status == "pending"
+                                && r.obj.name == md.name
+                                && !desired.objects.contains_key(&(Kind::Module, r.obj.key()))
+                        },
                     )?;
                 }
                 found.map(|(r, adopt)| {
                     (
                         r.id,
-                        Object::Module(r.obj.clone()),
+                        // Its origin is git's entry's: an admin entry that
+                        // adopted a tool's row keeps the row's tool_id, as
+                        // MCPBox's approval does, and is no difference.
+                        Object::Module(crate::model::Module {
+                            tool: md.tool.clone(),
+                            ..r.obj.clone()
+                        }),
                         adopt,
                         r.status.as_str(),
                     )
@@ -937,6 +952,12 @@ fn diff_all(desired: &DesiredState, actual: &ActualState) -> Result<Plan, Error>
             }
             (_, Some(Object::Tool(x))) => {
                 c.server_id = server_ids.get(x.server.as_str()).copied().flatten()
+            }
+            (_, Some(Object::Module(x))) if c.action == Action::Create => {
+                if let (Some(server), Some(tool)) = (x.server(), &x.tool) {
+                    c.server_id = server_ids.get(server).copied().flatten();
+                    c.tool_id = tool_ids.get(tool.as_str()).copied().flatten();
+                }
             }
             (_, Some(Object::Network(x))) => {
                 c.server_id = server_ids.get(x.server.as_str()).copied().flatten();

@@ -38,11 +38,15 @@ pub(super) fn passthrough(
     let mut out = t.clone();
     let given_description = t.description.is_some();
     let given_schema = !t.input_schema.is_null();
+    let external = t.external_tool_name.as_deref().unwrap_or_default();
+    let discovered = source.and_then(|s| s.discovered(external));
+    if given_schema {
+        schema_against_discovery(t, key, discovered, notes);
+    }
     if given_description && given_schema {
         return Some(out);
     }
-    let external = t.external_tool_name.as_deref().unwrap_or_default();
-    if let Some(found) = source.and_then(|s| s.discovered(external)) {
+    if let Some(found) = discovered {
         if !given_description {
             out.description = found
                 .get("description")
@@ -90,6 +94,33 @@ pub(super) fn passthrough(
         t.external_source.as_deref().unwrap_or_default(),
     ));
     Some(out)
+}
+
+/// A note when git states a pass-through tool's `inputSchema` and the source's
+/// discovery holds another one for the external tool: the external server's
+/// schema is what the tool really takes (MCPBOX.md §4.3, §4.4), git's replaces
+/// it on every apply, so say where each comes from instead of silently
+/// overwriting the discovered one every pass.
+fn schema_against_discovery(
+    t: &Tool,
+    key: &str,
+    discovered: Option<&Value>,
+    notes: &mut Vec<String>,
+) {
+    let Some(found) = discovered
+        .and_then(|f| f.get("input_schema"))
+        .filter(|s| !s.is_null())
+    else {
+        return;
+    };
+    if *found != t.input_schema {
+        notes.push(format!(
+            "tool {key}: git's inputSchema differs from the one external source {}/{} discovered for `{}`; git's is written (the external server's stays in the discovery cache) — leave inputSchema out of the manifest to take the discovered one",
+            t.server,
+            t.external_source.as_deref().unwrap_or_default(),
+            t.external_tool_name.as_deref().unwrap_or_default(),
+        ));
+    }
 }
 
 /// A field change that re-links a pass-through tool whose row points at another
@@ -213,7 +244,9 @@ mod tests {
         .unwrap();
         assert_eq!(t.description.as_deref(), Some("mine"));
         assert_eq!(t.input_schema, json!({"type": "object"}));
-        assert!(notes.is_empty());
+        // Git's schema is not the discovered one: written, and said so.
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("inputSchema differs"), "{}", notes[0]);
     }
 
     #[test]

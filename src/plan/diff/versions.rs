@@ -40,6 +40,36 @@ pub(super) fn create_versions(t: &Tool) -> Vec<VersionWrite> {
     out
 }
 
+/// The versions an update of an existing tool writes: MCPBox's one row for the
+/// change (none without update keys). A tool without any version row (MCPBox's
+/// import of pass-through tools writes none, MCPBOX.md §2.4) first gets a
+/// snapshot of its current state as version `current_version`, "Initial
+/// version", so its history reads 1..N and MCPBox's rollback finds the state
+/// before the change.
+pub(super) fn update_versions(
+    current_version: i32,
+    existing_versions: i64,
+    keys: Vec<UpdateKey>,
+) -> Vec<VersionWrite> {
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if existing_versions == 0 {
+        out.push(VersionWrite {
+            number: current_version,
+            keys: Vec::new(),
+            summary: INITIAL_VERSION.to_string(),
+        });
+    }
+    out.push(VersionWrite {
+        number: current_version + 1,
+        summary: change_summary(&keys),
+        keys,
+    });
+    out
+}
+
 /// The update keys MCPBox's tool update would record, in its order. MCPBox's
 /// update path is the same for every tool type, so an update of a pass-through
 /// tool (description, enabled, timeout, schema) writes a version row too, even
