@@ -23,7 +23,7 @@ use crate::rules::versions::UpdateKey;
 use crate::state::ToolCascade;
 
 /// Version of the JSON plan document; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What happens to one object.
 #[derive(
@@ -58,11 +58,16 @@ impl Action {
 pub struct FieldChange {
     /// Field name as in the manifest.
     pub field: String,
-    /// Value before (None: absent).
+    /// Value before (None: absent). Not given for `python_code`: the code is
+    /// the change's `before` and `after` objects' (see [`Change::code`]), so a
+    /// plan carries each version of a tool's code once.
     pub before: Option<serde_json::Value>,
-    /// Value after (None: absent).
+    /// Value after (None: absent). Not given for `python_code`, as `before`.
     pub after: Option<serde_json::Value>,
 }
+
+/// The field whose values a [`FieldChange`] leaves to the change's objects.
+pub const CODE_FIELD: &str = "python_code";
 
 /// A version row the change writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -166,6 +171,23 @@ pub struct Change {
     /// Why, for reviewers (drift, re-creation, …). Display only; apply never
     /// branches on it.
     pub reason: Option<String>,
+}
+
+impl Change {
+    /// A tool's code before and after, when the change changes it (empty for
+    /// none, e.g. a pass-through tool).
+    pub fn code(&self) -> Option<(&str, &str)> {
+        if !self.fields.iter().any(|f| f.field == CODE_FIELD) {
+            return None;
+        }
+        fn code(o: &Option<Object>) -> &str {
+            match o {
+                Some(Object::Tool(t)) => t.python_code.as_deref().unwrap_or(""),
+                _ => "",
+            }
+        }
+        Some((code(&self.before), code(&self.after)))
+    }
 }
 
 /// A derived cache the sync helpers will recompute.

@@ -1141,3 +1141,32 @@ async fn an_unset_tool_timeout_follows_the_policy(pool: PgPool) {
     assert_eq!(timeout(pool.clone()).await, None);
     assert!(!crate::common::plan(&pool, &inherit).await.has_changes());
 }
+
+/// Issue 11: a plan's JSON carries each version of a tool's code once: the
+/// `before` and `after` objects hold it, the `python_code` field entry only
+/// says it changed; the text still shows the code's diff.
+#[sqlx::test(migrations = false)]
+async fn a_plan_carries_each_version_of_the_code_once(pool: PgPool) {
+    migrate(&pool).await;
+    apply(&pool, &basic(CODE_V1, &[])).await;
+    let plan = crate::common::plan(&pool, &basic(CODE_V2, &[])).await;
+    let json = mcpbox_gitops::plan::render::json::render(&plan);
+    // A line only the new code has, and one only the old code has.
+    assert_eq!(json.matches("return resp.json()").count(), 1, "{json}");
+    assert_eq!(json.matches("return await http.get(").count(), 1, "{json}");
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.key == "github/list_issues")
+        .unwrap();
+    let field = change
+        .fields
+        .iter()
+        .find(|f| f.field == "python_code")
+        .expect("the code changed");
+    assert_eq!((field.before.as_ref(), field.after.as_ref()), (None, None));
+    assert_eq!(change.code(), Some((CODE_V1, CODE_V2)));
+    let text = mcpbox_gitops::plan::render::text::render(&plan);
+    assert!(text.contains("+    return resp.json()"), "{text}");
+    assert!(text.contains("-    return await http.get("), "{text}");
+}

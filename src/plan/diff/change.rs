@@ -38,10 +38,12 @@ pub fn field_changes(before: &Object, after: &Object) -> Vec<FieldChange> {
         }
         let (bv, av) = (b.get(k), a.get(k));
         if bv != av {
+            // The code itself stays in the objects (`Change::code`).
+            let values = k != crate::plan::CODE_FIELD;
             out.push(FieldChange {
                 field: k.clone(),
-                before: bv.cloned().filter(|v| !v.is_null()),
-                after: av.cloned().filter(|v| !v.is_null()),
+                before: bv.filter(|v| values && !v.is_null()).cloned(),
+                after: av.filter(|v| values && !v.is_null()).cloned(),
             });
         }
     }

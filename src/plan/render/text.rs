@@ -369,9 +369,8 @@ fn change(out: &mut dyn Write, c: &Change, compact: bool) {
                 {
                     continue; // shown as the passthrough line above
                 }
-                if f.field == "python_code" {
-                    let old = f.before.as_ref().and_then(Value::as_str).unwrap_or("");
-                    let new = f.after.as_ref().and_then(Value::as_str).unwrap_or("");
+                if f.field == crate::plan::CODE_FIELD {
+                    let (old, new) = c.code().unwrap_or_default();
                     let _ = writeln!(out, "      ~ python_code:");
                     code_diff(out, old, new);
                     continue;

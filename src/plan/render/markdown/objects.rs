@@ -146,9 +146,8 @@ pub(super) fn body(c: &Change, ctx: &PrContext) -> String {
             let secret = matches!(c.kind, Kind::Secret | Kind::Tunnel);
             let mut code = String::new();
             for f in &c.fields {
-                if f.field == "python_code" {
-                    let old = f.before.as_ref().and_then(Value::as_str).unwrap_or("");
-                    let new = f.after.as_ref().and_then(Value::as_str).unwrap_or("");
+                if f.field == crate::plan::CODE_FIELD {
+                    let (old, new) = c.code().unwrap_or_default();
                     let _ = writeln!(code, " python_code:");
                     code_diff(&mut code, old, new);
                     continue;
