@@ -413,14 +413,7 @@ async fn removals(
 
 /// Reads the state in its own read-only, repeatable-read transaction.
 pub async fn snapshot(pool: &sqlx::PgPool) -> Result<ActualState, Error> {
-    let mut tx = pool.begin().await.map_err(query_error("begin"))?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await
-        .map_err(query_error("begin"))?;
-    let state = read(&mut tx).await?;
-    tx.commit().await.map_err(query_error("commit"))?;
-    Ok(state)
+    Ok(snapshot_with(pool, false).await?.0)
 }
 
 /// [`snapshot`] with the change marker of the same snapshot
@@ -428,13 +421,26 @@ pub async fn snapshot(pool: &sqlx::PgPool) -> Result<ActualState, Error> {
 /// under its lock can apply the plan made from this state without reading
 /// and diffing everything again.
 pub async fn snapshot_marked(pool: &sqlx::PgPool) -> Result<(ActualState, String), Error> {
+    let (state, marker) = snapshot_with(pool, true).await?;
+    Ok((state, marker.unwrap_or_default()))
+}
+
+/// The state, and its marker when `marked`, in one read-only, repeatable-read
+/// transaction.
+async fn snapshot_with(
+    pool: &sqlx::PgPool,
+    marked: bool,
+) -> Result<(ActualState, Option<String>), Error> {
     let mut tx = pool.begin().await.map_err(query_error("begin"))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await
         .map_err(query_error("begin"))?;
     let state = read(&mut tx).await?;
-    let marker = super::marker::marker_in(&mut tx).await?;
+    let marker = match marked {
+        true => Some(super::marker::marker_in(&mut tx).await?),
+        false => None,
+    };
     tx.commit().await.map_err(query_error("commit"))?;
     Ok((state, marker))
 }
