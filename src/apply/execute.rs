@@ -22,8 +22,7 @@ use super::{audit, sources, sync, tunnels, write};
 use crate::desired::DesiredState;
 use crate::model::Kind;
 use crate::plan::saved::SavedPlan;
-use crate::plan::Action;
-use crate::plan::{diff, Plan};
+use crate::plan::{diff, Action, Plan};
 use crate::state::{self, ActualState};
 
 /// Key of the advisory lock that serialises every apply ("mcpbgito").
@@ -40,6 +39,10 @@ pub struct Options {
     /// Take objects another source owns (`--take-ownership`) instead of
     /// refusing the plan.
     pub take_ownership: bool,
+    /// Read the change marker inside the transaction, after the writes and
+    /// before COMMIT ([`Applied::marker`]): the state this apply left, which a
+    /// marker read after COMMIT could already mix with someone else's write.
+    pub marker_after: bool,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             allow_destroy: false,
             lock_timeout: Duration::from_secs(300),
             take_ownership: false,
+            marker_after: false,
         }
     }
 }
@@ -179,6 +183,9 @@ pub struct Applied {
     /// The plan made under the lock changes other objects than the one given
     /// (the database moved in between; only without `confirmed`).
     pub moved: bool,
+    /// The change marker of the state this apply committed, when
+    /// [`Options::marker_after`] asked for it.
+    pub marker: Option<String>,
 }
 
 /// Like [`execute`], for a caller that has already planned: when the change
@@ -338,20 +345,34 @@ async fn committed(pool: &PgPool, id: Uuid, backend: Option<i32>) -> Result<bool
 
 /// What the transaction came to.
 enum Locked {
-    /// Committed (or nothing to write): the plan made under the lock, or None
-    /// when the work's own plan was applied as it is.
-    Done(Box<(Option<Plan>, Report)>),
+    /// Committed (or nothing to write).
+    Done(Box<Done>),
     /// COMMIT was sent and its answer lost with the connection.
     CommitLost {
         id: Uuid,
-        done: Box<(Option<Plan>, Report)>,
+        done: Box<Done>,
         source: sqlx::Error,
     },
 }
 
+/// What a transaction that committed leaves to report.
+struct Done {
+    /// The plan made under the lock, or None when the work's own plan was
+    /// applied as it is.
+    made: Option<Plan>,
+    report: Report,
+    /// See [`Applied::marker`].
+    marker: Option<String>,
+}
+
 /// What a finished apply reports: the plan made under the lock, or else the
 /// one the work brought (moved out, not copied, when it is the caller's).
-fn applied(work: Work<'_>, (made, report): (Option<Plan>, Report)) -> Result<Applied, Error> {
+fn applied(work: Work<'_>, done: Done) -> Result<Applied, Error> {
+    let Done {
+        made,
+        report,
+        marker,
+    } = done;
     match (made, work) {
         (Some(plan), Work::Desired { planned, .. }) => {
             let moved = planned.is_some_and(|p| !same_changes(&p.plan, &plan));
@@ -359,23 +380,27 @@ fn applied(work: Work<'_>, (made, report): (Option<Plan>, Report)) -> Result<App
                 plan,
                 report,
                 moved,
+                marker,
             })
         }
         (Some(plan), Work::Saved { .. }) => Ok(Applied {
             plan,
             report,
             moved: false,
+            marker,
         }),
         (None, Work::Saved { saved, .. }) => Ok(Applied {
             plan: saved.plan.clone(),
             report,
             moved: false,
+            marker,
         }),
         (None, Work::Desired { planned, .. }) => match planned {
             Some(p) => Ok(Applied {
                 plan: p.plan,
                 report,
                 moved: false,
+                marker,
             }),
             None => Err(Error::Inconsistent(
                 "an apply without a plan of its own reported none".into(),
@@ -569,6 +594,10 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
     laps.lap("apply: planned again under the lock");
     let report = write_all(&mut tx, &inputs, actual, &plan, Utc::now(), id).await?;
     laps.lap("apply: rows written");
+    let marker = match opts.marker_after {
+        true => Some(state::marker::marker_in(&mut tx).await?),
+        false => None,
+    };
     let wrote = plan.has_changes() || !plan.bookkeeping.is_empty();
     if let Err(source) = tx.commit().await {
         // An error at COMMIT may come after the server committed (the answer
@@ -577,7 +606,11 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         if wrote && is_connection_loss(&source) {
             return Ok(Locked::CommitLost {
                 id,
-                done: Box::new((made_here(plan), report)),
+                done: Box::new(Done {
+                    made: made_here(plan),
+                    report,
+                    marker,
+                }),
                 source,
             });
         }
@@ -594,7 +627,11 @@ async fn locked(conn: &mut PgConnection, work: &Work<'_>, opts: &Options) -> Res
         adopt = plan.summary.adopt,
         "applied"
     );
-    Ok(Locked::Done(Box::new((made_here(plan), report))))
+    Ok(Locked::Done(Box::new(Done {
+        made: made_here(plan),
+        report,
+        marker,
+    })))
 }
 
 /// Whether a driver error means the connection is gone (rather than the

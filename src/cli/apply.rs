@@ -122,6 +122,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         allow_destroy: args.allow_destroy,
         lock_timeout: args.lock_timeout,
         take_ownership: args.take_ownership,
+        marker_after: false,
     };
     // With --auto-approve nobody approved the plan shown, so the plan computed
     // inside the lock is the one to apply: an apply that waited for another
@@ -186,6 +187,7 @@ async fn run_saved(args: &Args, path: &std::path::Path) -> Result<u8, Error> {
         allow_destroy: args.allow_destroy,
         lock_timeout: args.lock_timeout,
         take_ownership: args.take_ownership,
+        marker_after: false,
     };
     let (applied, report) = crate::apply::execute_saved(&pool, &saved, &values, &opts).await?;
     finish(&pool, &applied, &report, activation.as_ref()).await

@@ -453,6 +453,10 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
     }
     let opts = crate::apply::Options {
         allow_destroy: cfg.allow_destroy,
+        // Remembered below: the state this apply committed, not one read
+        // later that may already hold someone's next edit (which the next
+        // pass would then never see).
+        marker_after: true,
         ..Default::default()
     };
     let planned = crate::apply::execute::Planned {
@@ -461,8 +465,8 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         marker: &planned_marker,
     };
     let applied = crate::apply::execute::execute_planned(pool, &desired, planned, false, &opts);
-    let (applied, report) = match applied.await {
-        Ok(a) => (a.plan, a.report),
+    let (applied, report, committed_marker) = match applied.await {
+        Ok(a) => (a.plan, a.report, a.marker),
         Err(e) => return Outcome::failed_with(rev, e),
     };
     let now = chrono::Utc::now();
@@ -547,9 +551,9 @@ async fn inner(cfg: &Config, shared: &Shared) -> Outcome {
         out.error = Some("activation in MCPBox's sandbox failed; retried on later passes".into());
     }
     refresh_tools(shared).await;
-    match crate::state::marker::marker(pool).await {
-        Ok(m) => remember(shared, &key, &m, Some(&revision)).await,
-        Err(e) => warn!("cannot read the change marker after the apply: {e}"),
+    match committed_marker {
+        Some(m) => remember(shared, &key, &m, Some(&revision)).await,
+        None => warn!("the apply returned no change marker; the next pass plans again"),
     }
     out
 }

@@ -1170,3 +1170,40 @@ async fn a_plan_carries_each_version_of_the_code_once(pool: PgPool) {
     assert!(text.contains("+    return resp.json()"), "{text}");
     assert!(text.contains("-    return await http.get("), "{text}");
 }
+
+/// The daemon remembers the change marker of the state its apply committed,
+/// read inside the transaction: it equals a marker read right after, when
+/// nobody else wrote, and is only read when asked for.
+#[sqlx::test(migrations = false)]
+async fn an_apply_reports_the_marker_it_committed_when_asked(pool: PgPool) {
+    use mcpbox_gitops::apply::execute::{execute_planned, Planned};
+    migrate(&pool).await;
+    let v1 = basic(CODE_V1, &[]);
+    let d = desired(&v1);
+    for asked in [true, false] {
+        let (actual, marker) = mcpbox_gitops::state::read::snapshot_marked(&pool)
+            .await
+            .unwrap();
+        let plan = mcpbox_gitops::plan::diff::diff(&d, &actual).unwrap();
+        let planned = Planned {
+            actual: &actual,
+            plan,
+            marker: &marker,
+        };
+        let opts = mcpbox_gitops::apply::Options {
+            marker_after: asked,
+            ..Default::default()
+        };
+        let applied = execute_planned(&pool, &d, planned, false, &opts)
+            .await
+            .unwrap();
+        let after = mcpbox_gitops::state::marker::marker(&pool).await.unwrap();
+        match asked {
+            true => {
+                assert_eq!(applied.marker.as_deref(), Some(after.as_str()));
+                assert_ne!(after, marker, "the apply wrote rows");
+            }
+            false => assert_eq!(applied.marker, None),
+        }
+    }
+}
